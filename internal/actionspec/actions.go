@@ -1,0 +1,162 @@
+package actionspec
+
+// Inputs shared by every action that talks to a cluster.
+func clusterInputs() []Input {
+	return []Input{
+		{Name: "namespace", Kind: String, Default: "erlmcp", Description: "Namespace of the Deployment."},
+		{Name: "deployment", Kind: String, Default: "erlmcp", Description: "Name of the Deployment."},
+		{Name: "container", Kind: String, Description: "Container whose image is managed. Default: the only container of the pod template; required when there are several."},
+		{Name: "kubeconfig", Kind: String, Secret: true, Kubeconfig: true, Description: "Kubeconfig file content (not a path). Default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account. Tokens and keys in it are masked."},
+		{Name: "context", Kind: String, Description: "Kubeconfig context to use. Default: the kubeconfig's current context."},
+	}
+}
+
+func configInput() Input {
+	return Input{Name: "config", Kind: String, DefaultDoc: ".github/erlmcp-deploy.yml when present",
+		Description: "YAML file with an `environments:` map whose entries give defaults for any input (namespace, deployment, container, context, health-url, timeout, ...). Explicit inputs win."}
+}
+
+// Deploy is the contract of actions/deploy.
+func Deploy() Action {
+	in := []Input{
+		{Name: "environment", Kind: String, Required: true, Description: "Environment being deployed (e.g. staging, production); selects the entry of the config file and labels logs, summary and lock."},
+		{Name: "image", Kind: String, Required: true, Description: "Image to deploy: `repo:tag` or `repo@sha256:<digest>`."},
+	}
+	in = append(in, clusterInputs()...)
+	in = append(in,
+		Input{Name: "timeout", Kind: Duration, Default: "10m", Description: "Longest time to wait for the rollout (and the health URL) before calling it failed."},
+		Input{Name: "fail-fast", Kind: Bool, Default: "true", Description: "Fail as soon as a new pod is doomed (image pull, crash loop, config error, OOM, ...) instead of waiting for the deadline."},
+		Input{Name: "rollback-on-failure", Kind: Bool, Default: "true", Description: "Roll back to the previous revision when the rollout fails."},
+		Input{Name: "health-url", Kind: String, Description: "URL that must answer 2xx to a GET after the rollout; retried within the timeout."},
+		Input{Name: "resolve-digest", Kind: Bool, Default: "false", Description: "Resolve the tag to a digest in the registry and deploy `repo@sha256:...`."},
+		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Run every check and send the patch as a server-side dry run; nothing changes."},
+		Input{Name: "force", Kind: Bool, Default: "false", Description: "Take over the deploy lock held by another run."},
+		Input{Name: "change-cause", Kind: String, DefaultDoc: "image, actor and run URL", Description: "Text recorded in `kubernetes.io/change-cause` and shown by `rollout history`."},
+		configInput(),
+	)
+	return Action{
+		ID: "deploy", Name: "erlmcp deploy", Icon: "upload-cloud", Color: "blue",
+		Description: "Roll a new image out to a Kubernetes Deployment, fail fast on doomed pods with diagnostics, and roll back automatically.",
+		Inputs:      in,
+		Outputs: []Output{
+			{Name: "status", Description: "`succeeded`, `rolled-back` or `failed`."},
+			{Name: "revision", Description: "Deployment revision serving when the action ended."},
+			{Name: "previous-revision", Description: "Revision that was serving before the deploy."},
+			{Name: "image", Description: "Image reference that was deployed."},
+			{Name: "digest", Description: "Image digest (`sha256:...`) when known."},
+			{Name: "rolled-back", Description: "`true` when the action rolled back."},
+			{Name: "failure-reason", Description: "Why the rollout failed (empty on success)."},
+			{Name: "duration-seconds", Description: "Wall time of the deploy in seconds."},
+			{Name: "backup", Description: "Path of the file holding the pod template that was serving before the deploy."},
+		},
+	}
+}
+
+// Rollback is the contract of actions/rollback.
+func Rollback() Action {
+	in := []Input{
+		{Name: "environment", Kind: String, Required: true, Description: "Environment to roll back; selects the entry of the config file."},
+	}
+	in = append(in, clusterInputs()...)
+	in = append(in,
+		Input{Name: "to", Kind: String, Default: "previous", Description: "Target: `previous`, `last-successful`, a revision number, or an image reference."},
+		Input{Name: "list", Kind: Bool, Default: "false", Description: "Only print the revision history."},
+		Input{Name: "confirm", Kind: String, Description: "Required for production: must equal the environment name, so a mistyped environment never rolls production back."},
+		Input{Name: "timeout", Kind: Duration, Default: "5m", Description: "Longest time to wait for the rollback (and the health URL)."},
+		Input{Name: "health-url", Kind: String, Description: "URL that must answer 2xx to a GET after the rollback; retried within the timeout."},
+		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Resolve the target and send the change as a server-side dry run; nothing changes."},
+		configInput(),
+	)
+	return Action{
+		ID: "rollback", Name: "erlmcp rollback", Icon: "rotate-ccw", Color: "orange",
+		Description: "Show a Deployment's revision history and roll back to the previous, last successful, a numbered revision or an image.",
+		Inputs:      in,
+		Outputs: []Output{
+			{Name: "status", Description: "`succeeded`, `unchanged`, `listed` or `failed`."},
+			{Name: "revision", Description: "Revision serving when the action ended."},
+			{Name: "from-revision", Description: "Revision that was serving before."},
+			{Name: "image", Description: "Image(s) now serving."},
+			{Name: "history", Description: "JSON array of revisions: revision, images, change-cause, created, current, successful."},
+		},
+	}
+}
+
+// Smoke is the contract of actions/smoke.
+func Smoke() Action {
+	return Action{
+		ID: "smoke", Name: "erlmcp smoke", Icon: "activity", Color: "green",
+		Description: "Smoke-test an erlmcp service: health JSON, Prometheus metrics, MCP handshake, declarative checks and a load gate.",
+		Inputs: []Input{
+			{Name: "base-url", Kind: String, Required: true, Description: "Base URL of the service, e.g. `https://erlmcp.staging.example.com`."},
+			{Name: "environment", Kind: String, Description: "Environment name for logs, summary and the config file."},
+			{Name: "suite", Kind: Enum, Default: "erlmcp", Values: []string{"erlmcp", "none"}, Description: "Built-in checks to run; `none` runs only the checks file."},
+			{Name: "checks-file", Kind: String, Description: "YAML file of declarative HTTP checks (Hurl-like)."},
+			{Name: "mcp-path", Kind: String, Default: "/mcp", Description: "Path (or absolute URL) of the MCP Streamable HTTP endpoint; empty disables the MCP check."},
+			{Name: "mcp-expect-tools", Kind: List, Commas: true, Description: "Tools that tools/list must return (one per line or comma-separated)."},
+			{Name: "dashboard-url", Kind: String, Description: "Dashboard URL that must answer 200."},
+			{Name: "max-response-time", Kind: Duration, Default: "1s", Description: "Longest acceptable time for any single request."},
+			{Name: "wait", Kind: Duration, Default: "60s", Description: "Total time to wait, with backoff, until the service answers its health check."},
+			{Name: "fail-on-degraded", Kind: Bool, Default: "false", Description: "Fail (not just warn) when /health reports `degraded`."},
+			{Name: "headers", Kind: List, Secret: true, Description: "Extra request headers, one `Name: value` per line; treated as secret."},
+			{Name: "insecure-skip-tls-verify", Kind: Bool, Default: "false", Description: "Skip TLS certificate verification (prints a warning)."},
+			{Name: "ca-file", Kind: String, Description: "PEM file of CA certificates to trust."},
+			{Name: "load-duration", Kind: Duration, Default: "0", Description: "Run the load gate for this long; `0` disables it."},
+			{Name: "load-concurrency", Kind: Int, Default: "10", Description: "Concurrent workers of the closed-loop load gate."},
+			{Name: "load-rate", Kind: Float, Description: "Requests per second; when set, the load gate runs at a constant rate and measures from the intended send time."},
+			{Name: "load-p50", Kind: Duration, Description: "Largest acceptable median latency under load."},
+			{Name: "load-p95", Kind: Duration, Description: "Largest acceptable 95th percentile latency under load."},
+			{Name: "load-p99", Kind: Duration, Description: "Largest acceptable 99th percentile latency under load."},
+			{Name: "load-min-rps", Kind: Float, Description: "Smallest acceptable throughput in requests per second."},
+			{Name: "load-max-error-rate", Kind: Float, Description: "Largest acceptable error rate (0..1)."},
+			{Name: "report-dir", Kind: String, DefaultDoc: "$RUNNER_TEMP/erlmcp-smoke", Description: "Directory for the JSON and JUnit reports."},
+			configInput(),
+		},
+		Outputs: []Output{
+			{Name: "passed", Description: "Number of checks that passed."},
+			{Name: "total", Description: "Number of checks run."},
+			{Name: "failed", Description: "Number of checks that failed."},
+			{Name: "report", Description: "Path of the JSON report."},
+			{Name: "junit", Description: "Path of the JUnit XML report."},
+			{Name: "p50-ms", Description: "Median latency under load, in milliseconds."},
+			{Name: "p95-ms", Description: "95th percentile latency under load, in milliseconds."},
+			{Name: "p99-ms", Description: "99th percentile latency under load, in milliseconds."},
+			{Name: "rps", Description: "Throughput under load, in requests per second."},
+			{Name: "error-rate", Description: "Error rate under load (0..1)."},
+		},
+	}
+}
+
+// ReleaseNotes is the contract of actions/release-notes.
+func ReleaseNotes() Action {
+	return Action{
+		ID: "release-notes", Name: "erlmcp release notes", Icon: "tag", Color: "purple",
+		Description: "Create or update a GitHub release from the CHANGELOG section (or generated notes), with verified assets and checksums.",
+		Inputs: []Input{
+			{Name: "tag", Kind: String, DefaultDoc: "the tag of GITHUB_REF", Description: "Tag to release."},
+			{Name: "previous-tag", Kind: String, DefaultDoc: "nearest lower semver tag", Description: "Tag the notes start from; stable releases skip prerelease tags."},
+			{Name: "tag-prefix", Kind: String, Description: "Only consider tags with this prefix (monorepos)."},
+			{Name: "changelog", Kind: String, Default: "CHANGELOG.md", Description: "Keep a Changelog file to take the release's section from."},
+			{Name: "notes-source", Kind: Enum, Default: "auto", Values: []string{"auto", "changelog", "github", "commits"}, Description: "Where notes come from; `auto` = changelog section, else GitHub generated notes, else commits grouped by Conventional Commit type."},
+			{Name: "files", Kind: List, Description: "Globs of files to attach, one per line."},
+			{Name: "fail-on-unmatched-files", Kind: Bool, Default: "true", Description: "Fail when a glob matches no file."},
+			{Name: "checksums", Kind: Bool, Default: "true", Description: "Attach a `SHA256SUMS` asset."},
+			{Name: "draft", Kind: Bool, Default: "false", Description: "Keep the release a draft."},
+			{Name: "prerelease", Kind: Enum, Default: "auto", Values: []string{"auto", "true", "false"}, Description: "Mark as prerelease; `auto` follows the tag's semver."},
+			{Name: "make-latest", Kind: Enum, Default: "true", Values: []string{"true", "false", "legacy"}, Description: "Whether the release becomes the repository's latest."},
+			{Name: "mode", Kind: Enum, Default: "replace", Values: []string{"replace", "append", "keep"}, Description: "What to do with the body of an existing release."},
+			{Name: "deployed-image", Kind: String, Description: "Image digest and environments to add to the notes."},
+			{Name: "token", Kind: String, Secret: true, ActionDefault: "${{ github.token }}", Description: "GitHub token with `contents: write`."},
+			{Name: "repository", Kind: String, ActionDefault: "${{ github.repository }}", Description: "`owner/name` of the repository."},
+			{Name: "api-url", Kind: String, ActionDefault: "${{ github.api_url }}", Description: "GitHub REST API URL (for GitHub Enterprise Server)."},
+			{Name: "dry-run", Kind: Bool, Default: "false", Description: "Resolve everything and print the notes; no write call to GitHub."},
+		},
+		Outputs: []Output{
+			{Name: "release-id", Description: "ID of the release."},
+			{Name: "url", Description: "HTML URL of the release."},
+			{Name: "upload-url", Description: "Upload URL of the release."},
+			{Name: "tag", Description: "Tag released."},
+			{Name: "previous-tag", Description: "Tag the notes start from."},
+			{Name: "notes-file", Description: "Path of a file holding the notes."},
+		},
+	}
+}

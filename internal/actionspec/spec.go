@@ -1,0 +1,158 @@
+// Package actionspec declares, once, the inputs and outputs of every action.
+//
+// action.yml files, CLI flags, --help text and the README tables are all
+// generated from these declarations; a contract test fails when they drift.
+package actionspec
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Kind is the type an input's value is parsed as.
+type Kind int
+
+// Input kinds.
+const (
+	String Kind = iota
+	Bool
+	Duration
+	Int
+	Float
+	Enum
+	List
+)
+
+// String names the kind the way the README and --help show it.
+func (k Kind) String() string {
+	switch k {
+	case Bool:
+		return "bool"
+	case Duration:
+		return "duration"
+	case Int:
+		return "int"
+	case Float:
+		return "number"
+	case Enum:
+		return "enum"
+	case List:
+		return "list"
+	default:
+		return "string"
+	}
+}
+
+// Input is one declared action input.
+type Input struct {
+	Name        string
+	Description string
+	Kind        Kind
+	Default     string
+	Required    bool
+	// Secret inputs are masked in logs as soon as they are read.
+	Secret bool
+	// Kubeconfig marks a secret kubeconfig: its credentials are masked, not each of its lines.
+	Kubeconfig bool
+	// Values lists the accepted values of an Enum input.
+	Values []string
+	// Commas makes a List input also split each line on commas.
+	Commas bool
+	// DefaultDoc describes a computed default that action.yml cannot express.
+	DefaultDoc string
+	// ActionDefault is an expression default written into action.yml, such
+	// as ${{ github.token }}, for values only the workflow context knows.
+	ActionDefault string
+}
+
+// Output is one declared action output.
+type Output struct {
+	Name        string
+	Description string
+}
+
+// Action is the contract of one action: what it reads and what it writes.
+type Action struct {
+	// ID is the directory under actions/ and the CLI subcommand.
+	ID          string
+	Name        string
+	Description string
+	Icon        string
+	Color       string
+	Inputs      []Input
+	Outputs     []Output
+}
+
+// Input returns the declared input called name.
+func (a Action) Input(name string) (Input, bool) {
+	for _, in := range a.Inputs {
+		if in.Name == name {
+			return in, true
+		}
+	}
+	return Input{}, false
+}
+
+// Validate reports declaration mistakes: duplicate names, enums without values,
+// defaults outside an enum.
+func (a Action) Validate() error {
+	seen := map[string]bool{}
+	for _, in := range a.Inputs {
+		if seen[in.Name] {
+			return fmt.Errorf("action %s: input %q declared twice", a.ID, in.Name)
+		}
+		seen[in.Name] = true
+		if in.Description == "" {
+			return fmt.Errorf("action %s: input %q has no description", a.ID, in.Name)
+		}
+		if in.Kind == Enum {
+			if len(in.Values) == 0 {
+				return fmt.Errorf("action %s: enum input %q has no values", a.ID, in.Name)
+			}
+			if in.Default != "" && !contains(in.Values, in.Default) {
+				return fmt.Errorf("action %s: input %q default %q is not one of %s", a.ID, in.Name, in.Default, strings.Join(in.Values, ", "))
+			}
+		}
+		if in.Required && in.Default != "" {
+			return fmt.Errorf("action %s: input %q is required and has a default", a.ID, in.Name)
+		}
+	}
+	outs := map[string]bool{}
+	for _, o := range a.Outputs {
+		if outs[o.Name] {
+			return fmt.Errorf("action %s: output %q declared twice", a.ID, o.Name)
+		}
+		outs[o.Name] = true
+		if o.Description == "" {
+			return fmt.Errorf("action %s: output %q has no description", a.ID, o.Name)
+		}
+	}
+	return nil
+}
+
+// All returns every action, sorted by ID.
+func All() []Action {
+	all := []Action{Deploy(), Rollback(), Smoke(), ReleaseNotes()}
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	return all
+}
+
+// ByID returns the action with the given ID.
+func ByID(id string) (Action, bool) {
+	for _, a := range All() {
+		if a.ID == id {
+			return a, true
+		}
+	}
+	return Action{}, false
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
