@@ -36,10 +36,10 @@ cluster-bins: ## Build (or reuse) etcd, kube-apiserver, controller-manager, sche
 	$(CLUSTER) build
 
 cluster-up: ## Start (or reuse) a local cluster in the background; prints export KUBECONFIG=...
-	$(CLUSTER) up
+	@$(CLUSTER) up
 
 cluster-down: ## Stop the cluster started by cluster-up
-	$(CLUSTER) down
+	@$(CLUSTER) down
 
 unit: ## Tests that need no cluster binaries
 	$(GO) test -count=1 -short ./...

@@ -94,7 +94,7 @@ func Cell(text string) string {
 	return strings.TrimSpace(text)
 }
 
-// Code formats text as inline code that survives backticks inside it.
+// InlineCode formats text as inline code that survives backticks inside it.
 func InlineCode(text string) string {
 	if text == "" {
 		return ""

@@ -1,0 +1,151 @@
+package testcluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+)
+
+// RepoRoot finds the repository root (the directory holding test/cluster/tools).
+func RepoRoot() (string, error) {
+	tools, err := ToolsDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(filepath.Dir(filepath.Dir(tools))), nil
+}
+
+// Apply server-side-applies every object of a multi-document YAML stream. A
+// non-empty namespace replaces the namespace of namespaced objects (and of
+// ServiceAccount subjects in RoleBindings), so one manifest serves many tests.
+func (c *Cluster) Apply(ctx context.Context, manifests []byte, namespace string) error {
+	dyn, err := dynamic.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Client.Discovery()))
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifests), 4096)
+	for {
+		var obj unstructured.Unstructured
+		if err := dec.Decode(&obj.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("decode manifest: %w", err)
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		gvk := obj.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return fmt.Errorf("map %s: %w", gvk, err)
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			if namespace != "" {
+				obj.SetNamespace(namespace)
+				retargetSubjects(&obj, namespace)
+			}
+			if obj.GetNamespace() == "" {
+				obj.SetNamespace("default")
+			}
+			ri = dyn.Resource(m.Resource).Namespace(obj.GetNamespace())
+		}
+		data, err := obj.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		force := true
+		if _, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: "erlmcp-testcluster", Force: &force}); err != nil {
+			return fmt.Errorf("apply %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+		}
+	}
+}
+
+func retargetSubjects(obj *unstructured.Unstructured, namespace string) {
+	subjects, ok, _ := unstructured.NestedSlice(obj.Object, "subjects")
+	if !ok {
+		return
+	}
+	for _, s := range subjects {
+		if m, ok := s.(map[string]any); ok && m["kind"] == "ServiceAccount" {
+			m["namespace"] = namespace
+		}
+	}
+	_ = unstructured.SetNestedSlice(obj.Object, subjects, "subjects")
+}
+
+// EnsureNamespace creates the namespace if it does not exist.
+func (c *Cluster) EnsureNamespace(ctx context.Context, name string) error {
+	_, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// Identity is a least-privilege identity: the erlmcp-deployer ServiceAccount
+// of examples/kubernetes/rbac.yaml, in one namespace.
+type Identity struct {
+	Namespace  string
+	Kubeconfig string // path; its default namespace is Namespace
+	Token      string
+	Config     *rest.Config
+	Client     kubernetes.Interface
+}
+
+// Deployer applies examples/kubernetes/rbac.yaml to namespace (created if
+// needed) and returns a kubeconfig for its ServiceAccount, authenticated by a
+// real service-account token: what the deploy and rollback e2e tests run as.
+func (c *Cluster) Deployer(ctx context.Context, namespace string) (*Identity, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	manifest, err := os.ReadFile(filepath.Join(root, "examples", "kubernetes", "rbac.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.EnsureNamespace(ctx, namespace); err != nil {
+		return nil, err
+	}
+	if err := c.Apply(ctx, manifest, namespace); err != nil {
+		return nil, err
+	}
+	exp := int64((24 * time.Hour).Seconds())
+	tr, err := c.Client.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, "erlmcp-deployer",
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("token for %s/erlmcp-deployer: %w", namespace, err)
+	}
+	id := &Identity{Namespace: namespace, Token: tr.Status.Token,
+		Kubeconfig: filepath.Join(c.Dir, "deployer-"+namespace+".kubeconfig")}
+	if err := WriteKubeconfig(id.Kubeconfig, c.Server, c.caPEM, "erlmcp-deployer", id.Token, namespace); err != nil {
+		return nil, err
+	}
+	id.Config = &rest.Config{Host: c.Server, BearerToken: id.Token, TLSClientConfig: rest.TLSClientConfig{CAData: c.caPEM}, QPS: 50, Burst: 100}
+	if id.Client, err = kubernetes.NewForConfig(id.Config); err != nil {
+		return nil, err
+	}
+	return id, nil
+}

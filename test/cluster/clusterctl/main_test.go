@@ -1,0 +1,74 @@
+package main_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/org/erlmcp-deploy/internal/testcluster"
+)
+
+// TestUpReuseDown drives the commands behind make cluster-up/cluster-down,
+// with the background cluster's state in a temporary directory.
+func TestUpReuseDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs the local cluster (make test runs it)")
+	}
+	bin := filepath.Join(t.TempDir(), "clusterctl")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, string(out))
+	state := filepath.Join(t.TempDir(), "state")
+	run := func(arg string) (string, string) {
+		t.Helper()
+		cmd := exec.Command(bin, arg)
+		cmd.Env = append(os.Environ(), "ERLMCP_CLUSTER_STATE="+state)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		require.NoError(t, cmd.Run(), "clusterctl %s: %s", arg, stderr.String())
+		return stdout.String(), stderr.String()
+	}
+	t.Cleanup(func() { testcluster.StopDir(state) })
+
+	stdout, _ := run("up")
+	m := regexp.MustCompile(`(?m)^export KUBECONFIG=(\S+)$`).FindStringSubmatch(stdout)
+	require.NotNil(t, m, "up prints an export line: %q", stdout)
+	kubeconfig := m[1]
+	assert.True(t, filepath.IsAbs(kubeconfig))
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	client, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	require.NoError(t, err, "the cluster outlives the up command")
+	assert.Len(t, nodes.Items, 3)
+
+	stdout2, stderr2 := run("up")
+	assert.Contains(t, stderr2, "reusing the cluster at "+cfg.Host)
+	assert.Equal(t, stdout, stdout2, "the same kubeconfig")
+
+	c, err := testcluster.Attach(ctx, state)
+	require.NoError(t, err)
+	pids := c.PIDs()
+	stopped, _ := run("down")
+	assert.Contains(t, stopped, "stopped kwok (pid")
+	for name, pid := range pids {
+		assert.False(t, testcluster.ProcessAlive(pid), "%s (pid %d) stopped", name, pid)
+	}
+	assert.NoDirExists(t, state)
+	again, _ := run("down")
+	assert.Equal(t, "no cluster was running\n", again)
+}
