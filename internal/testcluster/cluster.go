@@ -146,7 +146,7 @@ func start(ctx context.Context, bins Binaries, opts Options) (c *Cluster, err er
 	if err := os.WriteFile(tokenFile, []byte(fmt.Sprintf("%s,%s,%s-uid,\"system:masters\"\n", token, adminUser, adminUser)), 0o600); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3)
+	ports, err := freePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,8 @@ func start(ctx context.Context, bins Binaries, opts Options) (c *Cluster, err er
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+p.SAPublic, "--service-account-signing-key-file="+p.SAPrivate,
 		"--service-cluster-ip-range=10.96.0.0/16", "--disable-admission-plugins=ServiceAccount",
-		"--endpoint-reconciler-type=none", "--allow-privileged=true"); err != nil {
+		"--endpoint-reconciler-type=none", "--allow-privileged=true",
+		"--kubelet-certificate-authority="+p.CACert, "--kubelet-preferred-address-types=InternalIP"); err != nil {
 		return nil, err
 	}
 	c.Config = &rest.Config{Host: c.Server, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: p.CAPEM}, QPS: 100, Burst: 200}
@@ -186,8 +187,8 @@ func start(ctx context.Context, bins Binaries, opts Options) (c *Cluster, err er
 	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
 		return nil, err
 	}
-	stages := filepath.Join(c.Dir, "kwok-stages.yaml")
-	if err := os.WriteFile(stages, []byte(Stages), 0o644); err != nil {
+	stages, err := writeKwokConfig(c.Dir)
+	if err != nil {
 		return nil, err
 	}
 	if err := c.spawn(bins.KubeControllerManager, "kube-controller-manager",
@@ -201,8 +202,11 @@ func start(ctx context.Context, bins Binaries, opts Options) (c *Cluster, err er
 		"--kubeconfig="+c.Kubeconfig, "--leader-elect=false", "--secure-port=0"); err != nil {
 		return nil, err
 	}
+	// kwok also plays the kubelet's API (pod logs) for every node at 127.0.0.1:ports[3].
 	if err := c.spawn(bins.Kwok, "kwok",
-		"--kubeconfig="+c.Kubeconfig, "--manage-all-nodes=true", "--config="+stages); err != nil {
+		"--kubeconfig="+c.Kubeconfig, "--manage-all-nodes=true", "--config="+stages,
+		"--node-ip=127.0.0.1", "--node-port="+strconv.Itoa(ports[3]), "--server-address=127.0.0.1:"+strconv.Itoa(ports[3]),
+		"--tls-cert-file="+p.ServingCert, "--tls-private-key-file="+p.ServingKey); err != nil {
 		return nil, err
 	}
 	if err := c.addNodes(ctx, opts.Nodes); err != nil {

@@ -255,6 +255,12 @@ func TestFaultTags(t *testing.T) {
 		assert.Greater(t, cs.RestartCount, first, "restart count rises")
 		assert.False(t, podReady(o.pod))
 		assertEvent(t, ctx, c, ns, "crashloop", "BackOff", "restarting failed container")
+		prev, err := c.CoreV1().Pods(ns).GetLogs("crashloop", &corev1.PodLogOptions{Container: "erlmcp", Previous: true}).DoRaw(ctx)
+		require.NoError(t, err, "kwok serves the previous container's logs through the apiserver")
+		assert.Contains(t, string(prev), `start failed: {bad_config,{missing_env,"ERLMCP_SECRET_KEY"}}`)
+		cur, err := c.CoreV1().Pods(ns).GetLogs("crashloop", &corev1.PodLogOptions{Container: "erlmcp", TailLines: ptr.To(int64(1))}).DoRaw(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, "[info] erlmcp_registry: 3 tools registered\n", string(cur))
 	})
 
 	t.Run("fault-configerror", func(t *testing.T) {
