@@ -1,0 +1,512 @@
+// Package deploy rolls a new image out to a Deployment: pre-flight checks,
+// a backup of the serving template, a patch of one container's image, a
+// watch-based wait with fail-fast verdicts, diagnostics collected before
+// anything is deleted, and an automatic rollback to the previous revision.
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/org/erlmcp-deploy/internal/diagnose"
+	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/lock"
+	"github.com/org/erlmcp-deploy/internal/rollout"
+	"github.com/org/erlmcp-deploy/internal/ui"
+)
+
+// Status is the outcome reported in the `status` output.
+type Status string
+
+// Outcomes of a deploy.
+const (
+	StatusSucceeded  Status = "succeeded"
+	StatusRolledBack Status = "rolled-back"
+	StatusFailed     Status = "failed"
+)
+
+// Options are one deploy's settings.
+type Options struct {
+	Environment string
+	Namespace   string
+	Deployment  string
+	// Container is the container whose image changes ("" = the only one).
+	Container string
+	// Image is the reference to deploy (already validated, possibly pinned to a digest).
+	Image string
+	// Digest is the image digest when known.
+	Digest            string
+	Timeout           time.Duration
+	FailFast          bool
+	RollbackOnFailure bool
+	DryRun            bool
+	Force             bool
+	ChangeCause       string
+	// Holder identifies this run in the deploy lock.
+	Holder string
+	// BackupDir receives the serving pod template before the change.
+	BackupDir string
+	// HealthCheck, when set, must pass after the rollout (within the timeout).
+	HealthCheck func(ctx context.Context) error
+	// Rollout tunes the fail-fast rules (FailFast above wins over Rollout.FailFast).
+	Rollout rollout.Options
+}
+
+// Result is what a deploy did; it is filled as far as the deploy got.
+type Result struct {
+	Status           Status
+	Revision         int64
+	PreviousRevision int64
+	Image            string
+	Digest           string
+	PreviousImages   []string
+	RolledBack       bool
+	FailureReason    string
+	Duration         time.Duration
+	BackupPath       string
+	DryRun           bool
+	// Unchanged is true when the Deployment already ran the image.
+	Unchanged bool
+	Verdict   rollout.Verdict
+	// TimeToVerdict is how long the rollout took to reach its verdict.
+	TimeToVerdict time.Duration
+	Diagnostics   *diagnose.Report
+	// RollbackError is why the automatic rollback failed ("" otherwise).
+	RollbackError string
+	// RollbackDuration is how long the rollback took to be available again.
+	RollbackDuration time.Duration
+}
+
+// PreflightError is a problem found before anything changed.
+type PreflightError struct{ Err error }
+
+// Error says nothing was changed.
+func (e *PreflightError) Error() string { return e.Err.Error() + " (nothing was changed)" }
+
+// Unwrap returns the cause.
+func (e *PreflightError) Unwrap() error { return e.Err }
+
+// Deployer runs deploys against one cluster.
+type Deployer struct {
+	Client kubernetes.Interface
+	Log    ui.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (dp *Deployer) now() time.Time {
+	if dp.Now != nil {
+		return dp.Now()
+	}
+	return time.Now()
+}
+
+// Run deploys opts.Image. The error is nil only when the new image is
+// serving (status succeeded); the Result is always filled for the outputs.
+func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
+	start := dp.now()
+	res := &Result{Image: opts.Image, Digest: opts.Digest, DryRun: opts.DryRun, Status: StatusFailed}
+	defer func() { res.Duration = dp.now().Sub(start) }()
+	fail := func(err error) (*Result, error) {
+		res.Status = StatusFailed
+		if res.FailureReason == "" {
+			res.FailureReason = err.Error()
+		}
+		return res, err
+	}
+
+	end := dp.Log.Group(fmt.Sprintf("Pre-flight: deployment %s/%s (%s)", opts.Namespace, opts.Deployment, opts.Environment))
+	d, container, lk, err := dp.preflight(ctx, opts)
+	end()
+	if err != nil {
+		return fail(&PreflightError{Err: err})
+	}
+	if lk != nil {
+		defer func() {
+			if err := lk.Release(ctx); err != nil {
+				dp.Log.Warnf("%v", err)
+			}
+		}()
+	}
+	res.PreviousRevision, _ = history.RevisionOf(d)
+	res.Revision = res.PreviousRevision
+	res.PreviousImages = history.Images(&d.Spec.Template)
+
+	if path, err := writeBackup(opts, d); err != nil {
+		dp.Log.Warnf("could not write the backup of the serving template: %v", err)
+	} else {
+		res.BackupPath = path
+		dp.Log.Infof("backup of revision %d (%s) written to %s", res.PreviousRevision, strings.Join(res.PreviousImages, ", "), path)
+	}
+
+	end = dp.Log.Group(fmt.Sprintf("Deploy %s to container %s", opts.Image, container))
+	patched, err := dp.patch(ctx, opts, d, container, res)
+	end()
+	if err != nil {
+		return fail(err)
+	}
+	if opts.DryRun {
+		res.Status = StatusSucceeded
+		dp.Log.Infof("dry run: the API server accepted the change; nothing was changed")
+		return res, nil
+	}
+
+	end = dp.Log.Group("Rollout")
+	wres, err := dp.wait(ctx, opts, patched, opts.Timeout)
+	res.Verdict, res.TimeToVerdict = wres.Verdict, wres.Elapsed
+	if wres.NewReplicaSet != nil {
+		if n, _ := history.RevisionOf(wres.NewReplicaSet); n > 0 {
+			res.Revision = n
+		}
+	}
+	if err == nil && wres.Verdict.Phase == rollout.Succeeded && opts.HealthCheck != nil {
+		remaining := opts.Timeout - dp.now().Sub(start)
+		err = dp.health(ctx, opts, remaining, &wres)
+	}
+	end()
+	if err != nil && ctx.Err() != nil {
+		res.FailureReason = "cancelled while waiting: " + wres.Verdict.Progress.String()
+		dp.Log.Errorf("cancelled: deployment %s is left at revision %d rolling out %s (%s); run deploy again to finish, or rollback to return to revision %d",
+			opts.Deployment, res.Revision, opts.Image, wres.Verdict.Progress, res.PreviousRevision)
+		return fail(err)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if wres.Verdict.Phase == rollout.Succeeded {
+		res.Status = StatusSucceeded
+		if wres.NewReplicaSet != nil {
+			if err := history.MarkSuccessful(ctx, dp.Client, wres.NewReplicaSet, dp.now()); err != nil {
+				dp.Log.Warnf("%v", err)
+			}
+		}
+		dp.Log.Infof("revision %d is serving %s: %s", res.Revision, opts.Image, wres.Verdict.Message)
+		return res, nil
+	}
+	return dp.failed(ctx, opts, d, res, wres)
+}
+
+// failed reports a failed rollout, collects diagnostics, and rolls back.
+func (dp *Deployer) failed(ctx context.Context, opts Options, before *appsv1.Deployment, res *Result, wres rollout.Result) (*Result, error) {
+	v := wres.Verdict
+	res.FailureReason = v.Reason + ": " + v.Message
+	dp.Log.Errorf("rollout of %s failed after %s: %s", opts.Image, wres.Elapsed.Round(100*time.Millisecond), v.Message)
+
+	end := dp.Log.Group("Diagnostics")
+	var failing []string
+	for _, p := range v.Problems {
+		failing = append(failing, p.Pod)
+	}
+	rep := diagnose.Collect(ctx, dp.Client, wres.Deployment, wres.NewReplicaSet, failing, wres.Pods)
+	res.Diagnostics = &rep
+	if txt := rep.Text(); txt != "" {
+		dp.Log.Infof("%s", txt)
+	}
+	end()
+
+	cause := fmt.Errorf("rollout of %s failed: %s", opts.Image, res.FailureReason)
+	if !opts.RollbackOnFailure || res.Unchanged {
+		dp.Log.Warnf("no rollback (rollback-on-failure is false or nothing was changed): the deployment is left as it is")
+		return res, cause
+	}
+	end = dp.Log.Group(fmt.Sprintf("Rollback to revision %d", res.PreviousRevision))
+	defer end()
+	rbStart := dp.now()
+	err := dp.rollback(ctx, opts, res.PreviousRevision)
+	res.RollbackDuration = dp.now().Sub(rbStart)
+	if err != nil {
+		res.RollbackError = err.Error()
+		dp.Log.Errorf("rollback failed: %v", err)
+		return res, fmt.Errorf("%w; and the rollback to revision %d failed: %v", cause, res.PreviousRevision, err)
+	}
+	res.Status, res.RolledBack = StatusRolledBack, true
+	if cur, err := dp.Client.AppsV1().Deployments(opts.Namespace).Get(ctx, opts.Deployment, metav1.GetOptions{}); err == nil {
+		res.Revision, _ = history.RevisionOf(cur)
+	}
+	dp.Log.Infof("rolled back in %s: %s is serving again (revision %d)", res.RollbackDuration.Round(100*time.Millisecond),
+		strings.Join(res.PreviousImages, ", "), res.Revision)
+	return res, cause
+}
+
+// rollback undoes to revision n and waits for it with the same watcher.
+func (dp *Deployer) rollback(ctx context.Context, opts Options, n int64) error {
+	d, err := dp.Client.AppsV1().Deployments(opts.Namespace).Get(ctx, opts.Deployment, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("read deployment %s: %w", opts.Deployment, err)
+	}
+	u, err := history.Undo(ctx, dp.Client, d, n, false)
+	if err != nil {
+		return err
+	}
+	if u.Skipped {
+		dp.Log.Infof("the deployment already runs revision %d's template", n)
+	}
+	wres, err := dp.wait(ctx, Options{Namespace: opts.Namespace, Deployment: opts.Deployment, FailFast: opts.FailFast, Rollout: opts.Rollout}, u.Deployment, opts.Timeout)
+	if err != nil {
+		return err
+	}
+	if wres.Verdict.Phase != rollout.Succeeded {
+		return fmt.Errorf("revision %d did not become available: %s", n, wres.Verdict.Message)
+	}
+	return nil
+}
+
+// wait watches the rollout of d (as returned by the patch) until a verdict.
+func (dp *Deployer) wait(ctx context.Context, opts Options, d *appsv1.Deployment, timeout time.Duration) (rollout.Result, error) {
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return rollout.Result{}, fmt.Errorf("deployment %s selector: %w", d.Name, err)
+	}
+	ro := opts.Rollout
+	ro.FailFast = opts.FailFast
+	w := &rollout.Watch{
+		Client: dp.Client, Namespace: opts.Namespace, Name: opts.Deployment, Selector: sel,
+		MinGeneration: d.Generation, Deadline: dp.now().Add(timeout), Options: ro, Now: dp.Now,
+		OnChange: func(v rollout.Verdict) {
+			if v.Phase == rollout.Progressing {
+				dp.Log.Infof("%s — %s", v.Progress, v.Message)
+			}
+		},
+	}
+	return w.Run(ctx)
+}
+
+func (dp *Deployer) health(ctx context.Context, opts Options, budget time.Duration, wres *rollout.Result) error {
+	if budget <= 0 {
+		budget = time.Second
+	}
+	hctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	if err := opts.HealthCheck(hctx); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		wres.Verdict = rollout.Verdict{Phase: rollout.Failed, Reason: "HealthCheckFailed", Message: err.Error(), Progress: wres.Verdict.Progress}
+		return nil
+	}
+	dp.Log.Infof("health check passed")
+	return nil
+}
+
+// permission is one verb the deploy uses.
+type permission struct {
+	group, resource, sub, verb string
+	// optional permissions only degrade the report when missing.
+	optional bool
+}
+
+func (p permission) String() string {
+	r := p.resource
+	if p.group != "" {
+		r += "." + p.group
+	}
+	if p.sub != "" {
+		r += "/" + p.sub
+	}
+	return p.verb + " " + r
+}
+
+func permissions(dryRun bool) []permission {
+	ps := []permission{
+		{"apps", "deployments", "", "get", false}, {"apps", "deployments", "", "patch", false},
+		{"apps", "deployments", "", "list", false}, {"apps", "deployments", "", "watch", false},
+		{"apps", "replicasets", "", "list", false}, {"apps", "replicasets", "", "watch", false},
+		{"", "pods", "", "list", false}, {"", "pods", "", "watch", false},
+		{"apps", "replicasets", "", "patch", true}, {"", "pods", "log", "get", true}, {"", "events", "", "list", true},
+	}
+	if !dryRun {
+		ps = append(ps, permission{"coordination.k8s.io", "leases", "", "create", false}, permission{"coordination.k8s.io", "leases", "", "get", false},
+			permission{"coordination.k8s.io", "leases", "", "update", false}, permission{"coordination.k8s.io", "leases", "", "delete", false})
+	}
+	return ps
+}
+
+// preflight checks everything before a change and takes the lock.
+func (dp *Deployer) preflight(ctx context.Context, opts Options) (*appsv1.Deployment, string, *lock.Lock, error) {
+	d, err := dp.Client.AppsV1().Deployments(opts.Namespace).Get(ctx, opts.Deployment, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, "", nil, fmt.Errorf("deployment %q not found in namespace %q", opts.Deployment, opts.Namespace)
+	case apierrors.IsForbidden(err):
+		return nil, "", nil, fmt.Errorf("not allowed to read deployment %s/%s: %w", opts.Namespace, opts.Deployment, err)
+	case err != nil:
+		return nil, "", nil, fmt.Errorf("cluster unreachable or failing: read deployment %s/%s: %w", opts.Namespace, opts.Deployment, err)
+	}
+	dp.Log.Infof("deployment %s/%s found: revision %s, %d replicas, images %s", opts.Namespace, opts.Deployment,
+		d.Annotations[history.RevisionAnnotation], ptrOr(d.Spec.Replicas, 1), strings.Join(history.Images(&d.Spec.Template), ", "))
+	if d.Spec.Paused {
+		return nil, "", nil, fmt.Errorf("deployment %s is paused: resume it (kubectl rollout resume deployment/%s) or deploy after it is resumed", d.Name, d.Name)
+	}
+	container, err := pickContainer(d, opts.Container)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	var missing, degraded []string
+	for _, p := range permissions(opts.DryRun) {
+		ok, err := dp.allowed(ctx, opts.Namespace, p)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("check permission %s: %w", p, err)
+		}
+		switch {
+		case ok:
+		case p.optional:
+			degraded = append(degraded, p.String())
+		default:
+			missing = append(missing, p.String())
+		}
+	}
+	if len(missing) > 0 {
+		return nil, "", nil, fmt.Errorf("the deploy identity lacks permissions in namespace %s: %s (see examples/kubernetes/rbac.yaml)",
+			opts.Namespace, strings.Join(missing, ", "))
+	}
+	if len(degraded) > 0 {
+		dp.Log.Warnf("without %s the diagnostics of a failed rollout will be incomplete (see examples/kubernetes/rbac.yaml)", strings.Join(degraded, ", "))
+	}
+	dp.Log.Infof("permissions: ok (%d verbs checked)", len(permissions(opts.DryRun)))
+	if opts.DryRun {
+		if l, err := dp.Client.CoordinationV1().Leases(opts.Namespace).Get(ctx, lock.Name(opts.Deployment), metav1.GetOptions{}); err == nil && l.Spec.HolderIdentity != nil {
+			dp.Log.Warnf("the deploy lock is held by %s (a real deploy would wait for it or need force)", *l.Spec.HolderIdentity)
+		}
+		return d, container, nil, nil
+	}
+	ttl := opts.Timeout*2 + 5*time.Minute // covers the rollout and a rollback
+	lk, err := lock.Acquire(ctx, dp.Client, opts.Namespace, opts.Deployment,
+		lock.Holder{ID: opts.Holder, Environment: opts.Environment, Action: "deploy", Target: opts.Image}, ttl, opts.Force)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	switch {
+	case lk.TookOver != nil:
+		dp.Log.Warnf("force: took the deploy lock over from %s", lk.TookOver.Holder.ID)
+	case lk.Expired != nil:
+		dp.Log.Warnf("took over an expired deploy lock of %s (expired %s)", lk.Expired.Holder.ID, lk.Expired.Expires.UTC().Format(time.RFC3339))
+	}
+	dp.Log.Infof("deploy lock taken (lease %s)", lock.Name(opts.Deployment))
+	// Read again under the lock: the template we back up and patch is current.
+	d, err = dp.Client.AppsV1().Deployments(opts.Namespace).Get(ctx, opts.Deployment, metav1.GetOptions{})
+	if err != nil {
+		lk.Release(ctx)
+		return nil, "", nil, fmt.Errorf("read deployment %s: %w", opts.Deployment, err)
+	}
+	return d, container, lk, nil
+}
+
+func (dp *Deployer) allowed(ctx context.Context, ns string, p permission) (bool, error) {
+	r, err := dp.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: ns, Group: p.group, Resource: p.resource, Subresource: p.sub, Verb: p.verb}}}, metav1.CreateOptions{})
+	if err != nil {
+		return false, err
+	}
+	return r.Status.Allowed, nil
+}
+
+func pickContainer(d *appsv1.Deployment, want string) (string, error) {
+	var names []string
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == want {
+			return want, nil
+		}
+		names = append(names, c.Name)
+	}
+	switch {
+	case want != "":
+		return "", fmt.Errorf("deployment %s has no container %q; its containers are %s", d.Name, want, strings.Join(names, ", "))
+	case len(names) == 1:
+		return names[0], nil
+	default:
+		return "", fmt.Errorf("deployment %s has %d containers (%s): set the container input to the one to update", d.Name, len(names), strings.Join(names, ", "))
+	}
+}
+
+// patch changes the container's image and the change-cause, guarded by the
+// resourceVersion read under the lock.
+func (dp *Deployer) patch(ctx context.Context, opts Options, d *appsv1.Deployment, container string, res *Result) (*appsv1.Deployment, error) {
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == container && c.Image == opts.Image {
+			res.Unchanged = true
+			dp.Log.Infof("container %s already runs %s: nothing to patch; checking that the rollout is complete", container, opts.Image)
+			return d, nil
+		}
+	}
+	body := map[string]any{
+		"metadata": map[string]any{
+			"resourceVersion": d.ResourceVersion,
+			"annotations": map[string]any{
+				history.ChangeCauseAnnotation: opts.ChangeCause,
+				// A rolled-back Deployment may carry the mark copied from an old ReplicaSet.
+				history.SuccessfulAnnotation: nil,
+			},
+		},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers": []map[string]any{{"name": container, "image": opts.Image}},
+		}}},
+	}
+	patch, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	po := metav1.PatchOptions{FieldManager: "erlmcp-deploy"}
+	if opts.DryRun {
+		po.DryRun = []string{metav1.DryRunAll}
+	}
+	out, err := dp.Client.AppsV1().Deployments(opts.Namespace).Patch(ctx, opts.Deployment, types.StrategicMergePatchType, patch, po)
+	if err != nil {
+		if apierrors.IsConflict(err) {
+			return nil, fmt.Errorf("deployment %s changed while we held the lock (someone else edited it); nothing was changed: %w", opts.Deployment, err)
+		}
+		return nil, fmt.Errorf("patch deployment %s: %w", opts.Deployment, err)
+	}
+	dp.Log.Infof("patched container %s: %s → %s (change-cause %q)", container, strings.Join(res.PreviousImages, ", "), opts.Image, opts.ChangeCause)
+	return out, nil
+}
+
+// writeBackup saves the serving pod template so a human can restore it by hand.
+func writeBackup(opts Options, d *appsv1.Deployment) (string, error) {
+	dir := opts.BackupDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	rev := d.Annotations[history.RevisionAnnotation]
+	b, err := json.MarshalIndent(map[string]any{
+		"namespace": d.Namespace, "deployment": d.Name, "revision": rev, "resourceVersion": d.ResourceVersion,
+		"images": history.Images(&d.Spec.Template), "template": d.Spec.Template,
+	}, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("erlmcp-deploy-backup-%s-%s-rev%s.json", d.Namespace, d.Name, rev))
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+func ptrOr(p *int32, def int32) int32 {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// IsPreflight reports whether err was found before anything changed.
+func IsPreflight(err error) bool {
+	var pe *PreflightError
+	return errors.As(err, &pe)
+}

@@ -1,0 +1,414 @@
+package deploy_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+
+	"github.com/org/erlmcp-deploy/internal/deploy"
+	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/lock"
+	"github.com/org/erlmcp-deploy/internal/testcluster"
+	"github.com/org/erlmcp-deploy/internal/ui"
+)
+
+var cluster *testcluster.Cluster
+
+func TestMain(m *testing.M) { testcluster.Main(m, &cluster) }
+
+const v1 = "ghcr.io/acme/erlmcp:1.0.0"
+
+// env is one test's namespace with a 3-replica erlmcp Deployment serving v1
+// and the least-privilege deployer identity.
+type env struct {
+	t   *testing.T
+	ctx context.Context
+	ns  string
+	id  *testcluster.Identity
+	log *syncBuffer
+	dp  *deploy.Deployer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var nsSeq struct {
+	sync.Mutex
+	n int
+}
+
+func newEnv(t *testing.T, containers ...corev1.Container) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	nsSeq.Lock()
+	nsSeq.n++
+	ns := fmt.Sprintf("deploy-%d", nsSeq.n)
+	nsSeq.Unlock()
+	id, err := cluster.Deployer(ctx, ns)
+	require.NoError(t, err)
+	if len(containers) == 0 {
+		containers = []corev1.Container{{Name: "erlmcp", Image: v1}}
+	}
+	labels := map[string]string{"app": "erlmcp"}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "erlmcp", Annotations: map[string]string{history.ChangeCauseAnnotation: "initial"}},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(int32(3)), Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+				MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0))}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: containers}},
+		},
+	}
+	_, err = cluster.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		d, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, "erlmcp", metav1.GetOptions{})
+		return err == nil && d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == 3 && d.Status.UpdatedReplicas == 3, nil
+	}))
+	e := &env{t: t, ctx: ctx, ns: ns, id: id, log: &syncBuffer{}}
+	e.dp = &deploy.Deployer{Client: id.Client, Log: ui.NewText(e.log, false)}
+	t.Cleanup(func() {
+		if t.Failed() || testing.Verbose() {
+			t.Logf("deploy log:\n%s", e.log.String())
+		}
+	})
+	return e
+}
+
+func (e *env) opts(image string) deploy.Options {
+	return deploy.Options{
+		Environment: "staging", Namespace: e.ns, Deployment: "erlmcp", Image: image, Timeout: 90 * time.Second,
+		FailFast: true, RollbackOnFailure: true, ChangeCause: "deploy " + image + " by test", Holder: "test/" + e.t.Name(),
+		BackupDir: e.t.TempDir(),
+	}
+}
+
+func (e *env) deployment() *appsv1.Deployment {
+	d, err := cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+	require.NoError(e.t, err)
+	return d
+}
+
+func (e *env) assertServing(image string) {
+	e.t.Helper()
+	d := e.deployment()
+	assert.Equal(e.t, image, d.Spec.Template.Spec.Containers[0].Image)
+	assert.Equal(e.t, int32(3), d.Status.AvailableReplicas, "available replicas")
+	assert.Equal(e.t, int32(3), d.Status.UpdatedReplicas, "updated replicas")
+}
+
+func (e *env) assertNoLock() {
+	e.t.Helper()
+	_, err := cluster.Client.CoordinationV1().Leases(e.ns).Get(e.ctx, lock.Name("erlmcp"), metav1.GetOptions{})
+	assert.True(e.t, apierrors.IsNotFound(err), "the deploy lock is released: %v", err)
+}
+
+func TestGoodImageSucceeds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const v2 = "ghcr.io/acme/erlmcp:1.1.0"
+	res, err := e.dp.Run(e.ctx, e.opts(v2))
+	require.NoError(t, err)
+	assert.Equal(t, deploy.StatusSucceeded, res.Status)
+	assert.Equal(t, int64(2), res.Revision)
+	assert.Equal(t, int64(1), res.PreviousRevision)
+	assert.Equal(t, []string{v1}, res.PreviousImages)
+	assert.False(t, res.RolledBack)
+	assert.Empty(t, res.FailureReason)
+	e.assertServing(v2)
+	e.assertNoLock()
+	t.Logf("healthy rollout verdict after %s", res.TimeToVerdict)
+
+	revs, err := history.List(e.ctx, cluster.Client, e.deployment())
+	require.NoError(t, err)
+	require.Len(t, revs, 2)
+	assert.Equal(t, "deploy "+v2+" by test", revs[0].ChangeCause, "change-cause recorded on the new revision")
+	assert.True(t, revs[0].Successful, "a verified revision is marked successful")
+	assert.False(t, revs[1].Successful)
+
+	backup, err := os.ReadFile(res.BackupPath)
+	require.NoError(t, err)
+	assert.Contains(t, string(backup), `"revision": "1"`)
+	assert.Contains(t, string(backup), v1)
+
+	log := e.log.String()
+	assert.Contains(t, log, "permissions: ok")
+	assert.Contains(t, log, "revision 2 is serving "+v2)
+	assert.Regexp(t, `\d/3 updated, \d/3 available`, log, "progress lines")
+}
+
+func TestFaultTagsFailFastAndRollBack(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		tag, reason, evidence string
+	}{
+		{"fault-imagepull", "ErrImagePull", "not found"},
+		{"fault-crashloop", "CrashLoopBackOff", `{bad_config,{missing_env,"ERLMCP_SECRET_KEY"}}`},
+		{"fault-configerror", "CreateContainerConfigError", `secret "erlmcp-secrets" not found`},
+		{"fault-oom", "OOMKilled", "OOMKilled"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.tag, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			bad := "ghcr.io/acme/erlmcp:1.2.0-" + tc.tag
+			res, err := e.dp.Run(e.ctx, e.opts(bad))
+			require.Error(t, err)
+			assert.Equal(t, deploy.StatusRolledBack, res.Status)
+			assert.True(t, res.RolledBack)
+			assert.Contains(t, res.FailureReason, tc.reason)
+			assert.Less(t, res.TimeToVerdict, 15*time.Second, "fail-fast, not the progress deadline")
+			require.NotNil(t, res.Diagnostics)
+			text := res.Diagnostics.Text()
+			assert.Contains(t, text, tc.reason)
+			assert.Contains(t, text, tc.evidence)
+			assert.Equal(t, int64(3), res.Revision, "revision 1's template comes back as revision 3")
+			e.assertServing(v1)
+			e.assertNoLock()
+			t.Logf("%s: verdict after %s, rolled back in %s", tc.tag, res.TimeToVerdict.Round(time.Millisecond), res.RollbackDuration.Round(time.Millisecond))
+		})
+	}
+}
+
+func TestCrashLoopDiagnosticsShowPreviousLogsAndEvents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res, err := e.dp.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.2.0-fault-crashloop"))
+	require.Error(t, err)
+	require.NotNil(t, res.Diagnostics)
+	rep := res.Diagnostics
+	require.NotEmpty(t, rep.Pods)
+	c := rep.Pods[0].Containers[0]
+	assert.True(t, c.LogsPrevious, "a crash loop shows the previous instance's logs")
+	assert.Contains(t, c.Logs, "init terminating in do_boot")
+	assert.Contains(t, c.Last, "terminated: Error (exit 1)")
+	var reasons []string
+	for _, ev := range rep.Events {
+		reasons = append(reasons, ev.Reason)
+	}
+	assert.Contains(t, reasons, "BackOff")
+	assert.Empty(t, rep.Errors, "the deployer identity may read logs and events")
+	assert.Contains(t, e.log.String(), "logs of the previous instance")
+}
+
+func TestNoRollbackLeavesTheClusterAsIs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	bad := "ghcr.io/acme/erlmcp:1.2.0-fault-crashloop"
+	o := e.opts(bad)
+	o.RollbackOnFailure = false
+	res, err := e.dp.Run(e.ctx, o)
+	require.Error(t, err)
+	assert.Equal(t, deploy.StatusFailed, res.Status)
+	assert.False(t, res.RolledBack)
+	d := e.deployment()
+	assert.Equal(t, bad, d.Spec.Template.Spec.Containers[0].Image, "left as is")
+	assert.Equal(t, int32(3), d.Status.AvailableReplicas, "maxUnavailable 0 keeps the old pods serving")
+	e.assertNoLock()
+}
+
+func TestSlowStartWithinTimeoutSucceeds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	img := "ghcr.io/acme/erlmcp:1.2.0-slowstart-2s"
+	res, err := e.dp.Run(e.ctx, e.opts(img))
+	require.NoError(t, err, "a slow start is not a failure")
+	assert.Equal(t, deploy.StatusSucceeded, res.Status)
+	assert.GreaterOrEqual(t, res.TimeToVerdict, 3*time.Second, "three pods one after another, 2 s each (surge 1)")
+	e.assertServing(img)
+}
+
+func TestNeverReadyFailsAtTheTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	o := e.opts("ghcr.io/acme/erlmcp:1.2.0-fault-neverready")
+	o.Timeout = 6 * time.Second
+	res, err := e.dp.Run(e.ctx, o)
+	require.Error(t, err)
+	assert.Equal(t, deploy.StatusRolledBack, res.Status)
+	assert.Contains(t, res.FailureReason, "Timeout")
+	assert.GreaterOrEqual(t, res.TimeToVerdict, 6*time.Second)
+	assert.Contains(t, res.Diagnostics.Text(), "Readiness probe failed", "the Unhealthy event explains it")
+	e.assertServing(v1)
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	before := e.deployment()
+	o := e.opts("ghcr.io/acme/erlmcp:1.1.0")
+	o.DryRun = true
+	res, err := e.dp.Run(e.ctx, o)
+	require.NoError(t, err)
+	assert.True(t, res.DryRun)
+	after := e.deployment()
+	assert.Equal(t, before.ResourceVersion, after.ResourceVersion, "nothing changed")
+	assert.Equal(t, v1, after.Spec.Template.Spec.Containers[0].Image)
+	e.assertNoLock()
+	assert.Contains(t, e.log.String(), "dry run")
+}
+
+func TestPreflightRefusesWithoutChanging(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	other := newEnv(t) // an identity bound in another namespace only
+	cases := []struct {
+		name string
+		dp   *deploy.Deployer
+		mut  func(*deploy.Options)
+		want string
+	}{
+		{"missing deployment", e.dp, func(o *deploy.Options) { o.Deployment = "nope" }, `deployment "nope" not found in namespace`},
+		{"unknown container", e.dp, func(o *deploy.Options) { o.Container = "sidecar" }, `has no container "sidecar"; its containers are erlmcp`},
+		{"forbidden namespace", other.dp, nil, "not allowed to read deployment"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := e.opts("ghcr.io/acme/erlmcp:1.1.0")
+			if tc.mut != nil {
+				tc.mut(&o)
+			}
+			before := e.deployment().ResourceVersion
+			res, err := tc.dp.Run(e.ctx, o)
+			require.Error(t, err)
+			assert.True(t, deploy.IsPreflight(err), "%v", err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Contains(t, err.Error(), "nothing was changed")
+			assert.Equal(t, deploy.StatusFailed, res.Status)
+			assert.Equal(t, before, e.deployment().ResourceVersion)
+		})
+	}
+	t.Run("paused", func(t *testing.T) {
+		_, err := cluster.Client.AppsV1().Deployments(e.ns).Patch(e.ctx, "erlmcp", "application/merge-patch+json", []byte(`{"spec":{"paused":true}}`), metav1.PatchOptions{})
+		require.NoError(t, err)
+		defer cluster.Client.AppsV1().Deployments(e.ns).Patch(e.ctx, "erlmcp", "application/merge-patch+json", []byte(`{"spec":{"paused":false}}`), metav1.PatchOptions{})
+		_, err = e.dp.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0"))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "is paused")
+		assert.Equal(t, v1, e.deployment().Spec.Template.Spec.Containers[0].Image)
+	})
+	e.assertNoLock()
+}
+
+func TestMissingVerbIsNamed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// Take patch away from the deployer's Role.
+	role, err := cluster.Client.RbacV1().Roles(e.ns).Get(e.ctx, "erlmcp-deployer", metav1.GetOptions{})
+	require.NoError(t, err)
+	role.Rules[0].Verbs = []string{"get", "list", "watch"}
+	_, err = cluster.Client.RbacV1().Roles(e.ns).Update(e.ctx, role, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	_, err = e.dp.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "lacks permissions in namespace "+e.ns+": patch deployments.apps")
+	assert.Equal(t, v1, e.deployment().Spec.Template.Spec.Containers[0].Image)
+	e.assertNoLock()
+}
+
+func TestMultiContainerNeedsTheContainerInput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, corev1.Container{Name: "erlmcp", Image: v1}, corev1.Container{Name: "proxy", Image: "envoy:1.30"})
+	_, err := e.dp.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "has 2 containers (erlmcp, proxy): set the container input")
+	o := e.opts("ghcr.io/acme/erlmcp:1.1.0")
+	o.Container = "erlmcp"
+	res, err := e.dp.Run(e.ctx, o)
+	require.NoError(t, err)
+	assert.Equal(t, deploy.StatusSucceeded, res.Status)
+	d := e.deployment()
+	assert.Equal(t, "envoy:1.30", d.Spec.Template.Spec.Containers[1].Image, "only the chosen container changes")
+}
+
+func TestConcurrentDeployIsRefusedWhileTheLockIsHeld(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	first := e.opts("ghcr.io/acme/erlmcp:1.1.0-slowstart-2s")
+	first.Holder = "https://github.com/acme/erlmcp/actions/runs/1"
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.dp.Run(e.ctx, first)
+		done <- err
+	}()
+	require.NoError(t, wait.PollUntilContextCancel(e.ctx, 20*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		_, err := cluster.Client.CoordinationV1().Leases(e.ns).Get(ctx, lock.Name("erlmcp"), metav1.GetOptions{})
+		return err == nil, nil
+	}), "the first deploy takes the lock")
+	second := e.opts("ghcr.io/acme/erlmcp:1.3.0")
+	second.Holder = "https://github.com/acme/erlmcp/actions/runs/2"
+	_, err := (&deploy.Deployer{Client: e.id.Client, Log: ui.Discard{}}).Run(e.ctx, second)
+	require.Error(t, err)
+	var held *lock.HeldError
+	require.True(t, errors.As(err, &held), "%v", err)
+	assert.Equal(t, "https://github.com/acme/erlmcp/actions/runs/1", held.Holder.ID)
+	assert.Contains(t, err.Error(), "another run holds the deploy lock: https://github.com/acme/erlmcp/actions/runs/1 (deploy ghcr.io/acme/erlmcp:1.1.0-slowstart-2s to staging)")
+	require.NoError(t, <-done)
+	e.assertServing("ghcr.io/acme/erlmcp:1.1.0-slowstart-2s")
+	e.assertNoLock()
+}
+
+func TestForceTakesTheLockOver(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, err := lock.Acquire(e.ctx, e.id.Client, e.ns, "erlmcp", lock.Holder{ID: "stale-run", Action: "deploy"}, time.Hour, false)
+	require.NoError(t, err)
+	_, err = e.dp.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0"))
+	require.Error(t, err, "held")
+	o := e.opts("ghcr.io/acme/erlmcp:1.1.0")
+	o.Force = true
+	res, err := e.dp.Run(e.ctx, o)
+	require.NoError(t, err)
+	assert.Equal(t, deploy.StatusSucceeded, res.Status)
+	assert.Contains(t, e.log.String(), "force: took the deploy lock over from stale-run")
+	e.assertNoLock()
+}
+
+func TestCancelReleasesTheLockAndSaysWhatIsLeft(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(e.ctx)
+	go func() {
+		_ = wait.PollUntilContextCancel(e.ctx, 20*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			return strings.Contains(e.log.String(), "patched container"), nil
+		})
+		cancel()
+	}()
+	res, err := e.dp.Run(ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0-fault-neverready"))
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, res.FailureReason, "cancelled while waiting")
+	assert.Contains(t, e.log.String(), "run deploy again to finish, or rollback to return to revision 1")
+	e.assertNoLock()
+}

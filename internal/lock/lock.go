@@ -1,0 +1,151 @@
+// Package lock keeps two pipelines from changing one Deployment at once.
+//
+// The lock is a coordination.k8s.io Lease named erlmcp-deploy.<deployment>
+// beside the Deployment: holder = the run's URL, an expiry, and what it
+// deploys. A Lease (rather than an annotation on the Deployment) because the
+// deployment controller copies Deployment annotations onto ReplicaSets and
+// `kubectl rollout undo` copies them back, which would resurrect stale locks.
+package lock
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+)
+
+// Annotations on the Lease describing the holder's work.
+const (
+	EnvironmentAnnotation = "erlmcp-deploy.io/environment"
+	ActionAnnotation      = "erlmcp-deploy.io/action"
+	TargetAnnotation      = "erlmcp-deploy.io/target"
+)
+
+// Holder describes who takes the lock and for what.
+type Holder struct {
+	// ID identifies the run: its URL in GitHub Actions, user@host:pid on a laptop.
+	ID          string
+	Environment string
+	Action      string
+	Target      string
+}
+
+// HeldError is returned when another run holds the lock.
+type HeldError struct {
+	Holder  Holder
+	Expires time.Time
+}
+
+// Error names the holder, what it does and when the lock expires.
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("another run holds the deploy lock: %s (%s %s to %s) until %s; wait for it, or take the lock over with force: true",
+		e.Holder.ID, e.Holder.Action, e.Holder.Target, e.Holder.Environment, e.Expires.UTC().Format(time.RFC3339))
+}
+
+// Lock is a held lock.
+type Lock struct {
+	client    kubernetes.Interface
+	namespace string
+	name      string
+	holder    Holder
+	// TookOver is the holder whose unexpired lock was taken with force (nil otherwise).
+	TookOver *HeldError
+	// Expired is the holder whose expired lock was taken over (nil otherwise).
+	Expired *HeldError
+}
+
+// Name is the Lease name of a Deployment's lock.
+func Name(deployment string) string { return "erlmcp-deploy." + deployment }
+
+// Acquire takes the lock of deployment in namespace for ttl. An expired lock
+// is taken over (reported in Lock.Expired); a live one held by another run
+// is a *HeldError unless force, which takes it (reported in Lock.TookOver).
+func Acquire(ctx context.Context, client kubernetes.Interface, namespace, deployment string, h Holder, ttl time.Duration, force bool) (*Lock, error) {
+	l := &Lock{client: client, namespace: namespace, name: Name(deployment), holder: h}
+	leases := client.CoordinationV1().Leases(namespace)
+	for attempt := 0; attempt < 3; attempt++ {
+		now := metav1.NewMicroTime(time.Now())
+		lease := &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Name: l.name, Namespace: namespace, Annotations: map[string]string{
+				EnvironmentAnnotation: h.Environment, ActionAnnotation: h.Action, TargetAnnotation: h.Target}},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(h.ID), LeaseDurationSeconds: ptr.To(int32(ttl.Seconds())),
+				AcquireTime: &now, RenewTime: &now},
+		}
+		_, err := leases.Create(ctx, lease, metav1.CreateOptions{FieldManager: "erlmcp-deploy"})
+		if err == nil {
+			return l, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("take deploy lock %s/%s: %w", namespace, l.name, err)
+		}
+		cur, err := leases.Get(ctx, l.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue // released meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read deploy lock %s/%s: %w", namespace, l.name, err)
+		}
+		held := heldBy(cur)
+		switch {
+		case held.Holder.ID == h.ID:
+		case time.Now().After(held.Expires):
+			l.Expired = held
+		case force:
+			l.TookOver = held
+		default:
+			return nil, held
+		}
+		lease.ResourceVersion = cur.ResourceVersion
+		if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{FieldManager: "erlmcp-deploy"}); err != nil {
+			if apierrors.IsConflict(err) {
+				continue // someone else moved first: look again
+			}
+			return nil, fmt.Errorf("take deploy lock %s/%s: %w", namespace, l.name, err)
+		}
+		return l, nil
+	}
+	return nil, fmt.Errorf("take deploy lock %s/%s: it kept changing under us", namespace, l.name)
+}
+
+func heldBy(l *coordinationv1.Lease) *HeldError {
+	e := &HeldError{Holder: Holder{Environment: l.Annotations[EnvironmentAnnotation], Action: l.Annotations[ActionAnnotation], Target: l.Annotations[TargetAnnotation]}}
+	if l.Spec.HolderIdentity != nil {
+		e.Holder.ID = *l.Spec.HolderIdentity
+	}
+	start := l.CreationTimestamp.Time
+	if l.Spec.RenewTime != nil {
+		start = l.Spec.RenewTime.Time
+	}
+	if l.Spec.LeaseDurationSeconds != nil {
+		e.Expires = start.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second)
+	}
+	return e
+}
+
+// Release gives the lock back if this run still holds it. It works on a
+// cancelled ctx too: a run stopped by the runner must not leave its lock.
+func (l *Lock) Release(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	leases := l.client.CoordinationV1().Leases(l.namespace)
+	cur, err := leases.Get(ctx, l.name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("release deploy lock %s/%s: %w", l.namespace, l.name, err)
+	}
+	if h := heldBy(cur); h.Holder.ID != l.holder.ID {
+		return fmt.Errorf("release deploy lock %s/%s: it was taken over by %s", l.namespace, l.name, h.Holder.ID)
+	}
+	err = leases.Delete(ctx, l.name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &cur.ResourceVersion}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("release deploy lock %s/%s: %w", l.namespace, l.name, err)
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/org/erlmcp-deploy/internal/history"
+)
+
+// Watch is one wait for a rollout to reach a verdict.
+type Watch struct {
+	Client    kubernetes.Interface
+	Namespace string
+	Name      string
+	// Selector is the Deployment's pod selector (ReplicaSets and pods are watched with it).
+	Selector labels.Selector
+	// MinGeneration is the Deployment generation our change produced.
+	MinGeneration int64
+	Deadline      time.Time
+	Options       Options
+	// OnChange is called whenever the verdict's progress or message changes.
+	OnChange func(Verdict)
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// Result is the final verdict and the objects it was reached on.
+type Result struct {
+	Verdict       Verdict
+	Deployment    *appsv1.Deployment
+	NewReplicaSet *appsv1.ReplicaSet
+	Pods          []*corev1.Pod
+	Elapsed       time.Duration
+}
+
+// Run watches (list+watch through informers, which relist when a watch
+// expires) until the rollout succeeds or fails, or ctx ends. Every change of
+// the Deployment, its ReplicaSets or their pods re-evaluates the verdict at
+// once; a 1 s tick covers the time-based rules (deadline, unschedulable grace).
+func (w *Watch) Run(ctx context.Context) (Result, error) {
+	now := w.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	changed := make(chan struct{}, 1)
+	notify := func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { notify() },
+		UpdateFunc: func(any, any) { notify() },
+		DeleteFunc: func(any) { notify() },
+	}
+	byName := informers.NewSharedInformerFactoryWithOptions(w.Client, 0, informers.WithNamespace(w.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", w.Name).String()
+		}))
+	bySelector := informers.NewSharedInformerFactoryWithOptions(w.Client, 0, informers.WithNamespace(w.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = w.Selector.String() }))
+	dInf := byName.Apps().V1().Deployments()
+	rsInf := bySelector.Apps().V1().ReplicaSets()
+	podInf := bySelector.Core().V1().Pods()
+	for _, inf := range []cache.SharedIndexInformer{dInf.Informer(), rsInf.Informer(), podInf.Informer()} {
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return Result{}, fmt.Errorf("watch deployment %s: %w", w.Name, err)
+		}
+	}
+	byName.Start(ctx.Done())
+	bySelector.Start(ctx.Done())
+	defer byName.Shutdown()
+	defer bySelector.Shutdown()
+	defer cancel() // runs before Shutdown, which waits for the informers to stop
+	synced := cache.WaitForCacheSync(ctx.Done(), dInf.Informer().HasSynced, rsInf.Informer().HasSynced, podInf.Informer().HasSynced)
+	if !synced {
+		return Result{}, fmt.Errorf("watch deployment %s: %w", w.Name, context.Cause(ctx))
+	}
+
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last Verdict
+	for {
+		res := w.snapshot(dInf.Lister(), rsInf.Lister(), podInf.Lister(), now())
+		res.Elapsed = now().Sub(start)
+		v := res.Verdict
+		if v.Message != last.Message || v.Progress != last.Progress || v.Phase != last.Phase {
+			if w.OnChange != nil {
+				w.OnChange(v)
+			}
+			last = v
+		}
+		if v.Phase != Progressing {
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			return res, fmt.Errorf("stopped waiting for deployment %s (%s): %w", w.Name, v.Progress, context.Cause(ctx))
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+// snapshot evaluates the verdict on the informers' caches.
+func (w *Watch) snapshot(dl appslisters.DeploymentLister, rl appslisters.ReplicaSetLister, pl corelisters.PodLister, now time.Time) Result {
+	s := Snapshot{MinGeneration: w.MinGeneration, Now: now, Deadline: w.Deadline}
+	d, err := dl.Deployments(w.Namespace).Get(w.Name)
+	if err == nil {
+		s.Deployment = d
+		rss, _ := rl.ReplicaSets(w.Namespace).List(w.Selector)
+		s.NewReplicaSet = history.NewReplicaSet(d, rss)
+		if s.NewReplicaSet != nil {
+			pods, _ := pl.Pods(w.Namespace).List(w.Selector)
+			s.Pods = OwnedPods(s.NewReplicaSet, pods)
+		}
+	}
+	return Result{Verdict: Evaluate(s, w.Options), Deployment: s.Deployment, NewReplicaSet: s.NewReplicaSet, Pods: s.Pods}
+}
+
+// OwnedPods returns the pods controlled by rs.
+func OwnedPods(rs *appsv1.ReplicaSet, pods []*corev1.Pod) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, p := range pods {
+		if ref := metav1.GetControllerOf(p); ref != nil && ref.UID == rs.UID {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,322 @@
+// Command bench measures erlmcp-deploy against `kubectl rollout status` +
+// `kubectl rollout undo` on the local cluster and writes BENCHMARKS.md.
+//
+//	go run ./test/bench [-out BENCHMARKS.md] [-runs 5]
+//
+// Every time is measured from the same clock by an independent watcher of the
+// pods and the Deployment, not taken from the tool's own report.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/org/erlmcp-deploy/internal/deploy"
+	"github.com/org/erlmcp-deploy/internal/rollout"
+	"github.com/org/erlmcp-deploy/internal/testcluster"
+	"github.com/org/erlmcp-deploy/internal/ui"
+)
+
+const (
+	good     = "ghcr.io/acme/erlmcp:1.0.0"
+	deadline = 30 // progressDeadlineSeconds of the benchmark Deployment
+)
+
+func main() {
+	out := flag.String("out", "BENCHMARKS.md", "markdown file to write")
+	runs := flag.Int("runs", 5, "runs per scenario")
+	flag.Parse()
+	if err := run(*out, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type sample struct {
+	detect  time.Duration // first doomed pod status → failure reported
+	recover time.Duration // change → previous revision available again
+	report  time.Duration // healthy: Deployment complete → success reported
+}
+
+func run(out string, runs int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+	defer cancel()
+	c, err := testcluster.New(ctx, testcluster.Options{Log: os.Stderr})
+	if err != nil {
+		return err
+	}
+	defer c.Stop()
+	kubectl, kerr := exec.LookPath("kubectl")
+
+	var rows [][]string
+	for _, fault := range []string{"fault-imagepull", "fault-crashloop"} {
+		var ours, theirs []sample
+		for i := 0; i < runs; i++ {
+			s, err := oursFailure(ctx, c, fmt.Sprintf("ours-%s-%d", fault, i), fault)
+			if err != nil {
+				return err
+			}
+			ours = append(ours, s)
+			fmt.Fprintf(os.Stderr, "erlmcp-deploy %s run %d: detect %s, recover %s\n", fault, i, s.detect, s.recover)
+		}
+		row := []string{"bad image (`" + fault + "`): failure reported after the first failing pod status", "≤ 2 s",
+			stat(ours, func(s sample) time.Duration { return s.detect })}
+		row2 := []string{"bad image (`" + fault + "`): change → previous revision available again", "≤ 10 s",
+			stat(ours, func(s sample) time.Duration { return s.recover })}
+		if kerr == nil {
+			for i := 0; i < min(runs, 2); i++ { // each kubectl run waits the whole progress deadline
+				s, err := kubectlFailure(ctx, c, kubectl, fmt.Sprintf("kubectl-%s-%d", fault, i), fault)
+				if err != nil {
+					return err
+				}
+				theirs = append(theirs, s)
+				fmt.Fprintf(os.Stderr, "kubectl %s run %d: detect %s, recover %s\n", fault, i, s.detect, s.recover)
+			}
+			row = append(row, stat(theirs, func(s sample) time.Duration { return s.detect }))
+			row2 = append(row2, stat(theirs, func(s sample) time.Duration { return s.recover }))
+		} else {
+			row, row2 = append(row, "kubectl not installed"), append(row2, "kubectl not installed")
+		}
+		rows = append(rows, row, row2)
+	}
+	var healthy []sample
+	for i := 0; i < runs; i++ {
+		s, err := oursHealthy(ctx, c, fmt.Sprintf("healthy-%d", i))
+		if err != nil {
+			return err
+		}
+		healthy = append(healthy, s)
+	}
+	rows = append(rows, []string{"healthy rollout: success reported after the Deployment is complete", "≤ 1 s",
+		stat(healthy, func(s sample) time.Duration { return s.report }), "—"})
+	return writeMarkdown(out, runs, rows, kerr == nil)
+}
+
+func stat(ss []sample, f func(sample) time.Duration) string {
+	if len(ss) == 0 {
+		return "—"
+	}
+	ds := make([]time.Duration, len(ss))
+	for i, s := range ss {
+		ds[i] = f(s)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return fmt.Sprintf("%s (max %s, n=%d)", ds[len(ds)/2].Round(10*time.Millisecond), ds[len(ds)-1].Round(10*time.Millisecond), len(ds))
+}
+
+// setup creates a namespace with a 3-replica Deployment serving the good image.
+func setup(ctx context.Context, c *testcluster.Cluster, ns string) error {
+	if err := c.EnsureNamespace(ctx, ns); err != nil {
+		return err
+	}
+	labels := map[string]string{"app": "erlmcp"}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "erlmcp"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(int32(3)), Selector: &metav1.LabelSelector{MatchLabels: labels}, ProgressDeadlineSeconds: ptr.To(int32(deadline)),
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+				MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0))}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "erlmcp", Image: good}}}},
+		},
+	}
+	if _, err := c.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	return waitAvailable(ctx, c.Client, ns, good)
+}
+
+func waitAvailable(ctx context.Context, client kubernetes.Interface, ns, image string) error {
+	return wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := client.AppsV1().Deployments(ns).Get(ctx, "erlmcp", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		_, done, _ := rollout.DeploymentStatus(d)
+		return done && d.Spec.Template.Spec.Containers[0].Image == image, nil
+	})
+}
+
+// observer records, on its own clock, the first doomed pod status and the
+// moment the Deployment is complete on the given image.
+type observer struct {
+	mu        sync.Mutex
+	firstBad  time.Time
+	completed map[string]time.Time
+}
+
+func observe(ctx context.Context, client kubernetes.Interface, ns string) (*observer, error) {
+	o := &observer{completed: map[string]time.Time{}}
+	pw, err := client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	dw, err := client.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for ev := range pw.ResultChan() {
+			if p, ok := ev.Object.(*corev1.Pod); ok && ev.Type != watch.Deleted {
+				if rollout.DoomedPod(p, time.Now(), rollout.Options{FailFast: true}) != nil {
+					o.mu.Lock()
+					if o.firstBad.IsZero() {
+						o.firstBad = time.Now()
+					}
+					o.mu.Unlock()
+				}
+			}
+		}
+	}()
+	go func() {
+		for ev := range dw.ResultChan() {
+			if d, ok := ev.Object.(*appsv1.Deployment); ok {
+				if _, done, _ := rollout.DeploymentStatus(d); done {
+					o.mu.Lock()
+					img := d.Spec.Template.Spec.Containers[0].Image
+					if _, seen := o.completed[img+"@"+d.Annotations["deployment.kubernetes.io/revision"]]; !seen {
+						o.completed[img+"@"+d.Annotations["deployment.kubernetes.io/revision"]] = time.Now()
+					}
+					o.mu.Unlock()
+				}
+			}
+		}
+	}()
+	return o, nil
+}
+
+func (o *observer) bad() time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.firstBad
+}
+
+func (o *observer) done(image, rev string) time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.completed[image+"@"+rev]
+}
+
+func oursFailure(ctx context.Context, c *testcluster.Cluster, ns, fault string) (sample, error) {
+	if err := setup(ctx, c, ns); err != nil {
+		return sample{}, err
+	}
+	o, err := observe(ctx, c.Client, ns)
+	if err != nil {
+		return sample{}, err
+	}
+	dp := &deploy.Deployer{Client: c.Client, Log: ui.Discard{}}
+	start := time.Now()
+	res, err := dp.Run(ctx, deploy.Options{Environment: "bench", Namespace: ns, Deployment: "erlmcp", Image: "ghcr.io/acme/erlmcp:2.0.0-" + fault,
+		Timeout: 5 * time.Minute, FailFast: true, RollbackOnFailure: true, ChangeCause: "bench", Holder: "bench", BackupDir: os.TempDir()})
+	if res.Status != deploy.StatusRolledBack {
+		return sample{}, fmt.Errorf("%s: expected a rollback, got %s: %v", ns, res.Status, err)
+	}
+	reported := start.Add(res.TimeToVerdict)
+	if err := waitAvailable(ctx, c.Client, ns, good); err != nil {
+		return sample{}, err
+	}
+	back := o.done(good, "3")
+	if back.IsZero() {
+		back = time.Now()
+	}
+	return sample{detect: reported.Sub(o.bad()), recover: back.Sub(start)}, nil
+}
+
+func kubectlFailure(ctx context.Context, c *testcluster.Cluster, kubectl, ns, fault string) (sample, error) {
+	if err := setup(ctx, c, ns); err != nil {
+		return sample{}, err
+	}
+	o, err := observe(ctx, c.Client, ns)
+	if err != nil {
+		return sample{}, err
+	}
+	k := func(args ...string) error {
+		cmd := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", c.Kubeconfig, "-n", ns}, args...)...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		return cmd.Run()
+	}
+	start := time.Now()
+	if err := k("set", "image", "deployment/erlmcp", "erlmcp=ghcr.io/acme/erlmcp:2.0.0-"+fault); err != nil {
+		return sample{}, err
+	}
+	if err := k("rollout", "status", "deployment/erlmcp", "--timeout=5m"); err == nil {
+		return sample{}, fmt.Errorf("kubectl rollout status succeeded on a bad image")
+	}
+	reported := time.Now()
+	if err := k("rollout", "undo", "deployment/erlmcp"); err != nil {
+		return sample{}, err
+	}
+	if err := k("rollout", "status", "deployment/erlmcp", "--timeout=5m"); err != nil {
+		return sample{}, err
+	}
+	back := o.done(good, "3")
+	if back.IsZero() {
+		back = time.Now()
+	}
+	return sample{detect: reported.Sub(o.bad()), recover: back.Sub(start)}, nil
+}
+
+func oursHealthy(ctx context.Context, c *testcluster.Cluster, ns string) (sample, error) {
+	if err := setup(ctx, c, ns); err != nil {
+		return sample{}, err
+	}
+	o, err := observe(ctx, c.Client, ns)
+	if err != nil {
+		return sample{}, err
+	}
+	dp := &deploy.Deployer{Client: c.Client, Log: ui.Discard{}}
+	const next = "ghcr.io/acme/erlmcp:1.1.0"
+	start := time.Now()
+	res, err := dp.Run(ctx, deploy.Options{Environment: "bench", Namespace: ns, Deployment: "erlmcp", Image: next,
+		Timeout: 5 * time.Minute, FailFast: true, RollbackOnFailure: true, ChangeCause: "bench", Holder: "bench", BackupDir: os.TempDir()})
+	if err != nil {
+		return sample{}, err
+	}
+	reported := start.Add(res.TimeToVerdict)
+	complete := o.done(next, "2")
+	if complete.IsZero() {
+		return sample{}, fmt.Errorf("%s: the observer never saw the rollout complete", ns)
+	}
+	return sample{report: reported.Sub(complete)}, nil
+}
+
+func writeMarkdown(path string, runs int, rows [][]string, haveKubectl bool) error {
+	var b strings.Builder
+	b.WriteString("# Benchmarks\n\nGenerated by `make bench` (`go run ./test/bench`); do not edit by hand.\n\n")
+	fmt.Fprintf(&b, "| measurement | target | erlmcp-deploy (median) | kubectl rollout status + undo |\n| --- | --- | --- | --- |\n")
+	for _, r := range rows {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+	fmt.Fprintf(&b, `
+## Method
+
+- Cluster: the local control plane of `+"`internal/testcluster`"+` (etcd, kube-apiserver, kube-controller-manager,
+  kube-scheduler v1.37.2, kwok v0.8.0 on loopback); a 3-replica Deployment, rolling update maxSurge 1 / maxUnavailable 0,
+  `+"`progressDeadlineSeconds: %d`"+`. A bad release is an image-only change to a fault tag.
+- erlmcp-deploy runs in-process (the same engine as the action) with fail-fast and rollback-on-failure; kubectl is
+  `+"`kubectl set image`"+` then `+"`kubectl rollout status`"+` (it returns only at the progress deadline) then `+"`kubectl rollout undo`"+`
+  and `+"`kubectl rollout status`"+`.
+- An independent watcher (its own pod and Deployment watches) timestamps the first doomed pod status and the moment the
+  Deployment is complete again; "failure reported" is when the tool gave its verdict. %d runs per erlmcp-deploy scenario%s.
+- Machine: %s/%s, %d CPUs, %s.
+`, deadline, runs, map[bool]string{true: ", 2 per kubectl scenario (each waits the full deadline)", false: "; kubectl was not installed"}[haveKubectl],
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
