@@ -266,22 +266,14 @@ func (dp *Deployer) rollback(ctx context.Context, opts Options, n int64) error {
 
 // wait watches the rollout of d (as returned by the patch) until a verdict.
 func (dp *Deployer) wait(ctx context.Context, opts Options, d *appsv1.Deployment, timeout time.Duration) (rollout.Result, error) {
-	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-	if err != nil {
-		return rollout.Result{}, fmt.Errorf("deployment %s selector: %w", d.Name, err)
-	}
 	ro := opts.Rollout
 	ro.FailFast = opts.FailFast
-	w := &rollout.Watch{
-		Client: dp.Client, Namespace: opts.Namespace, Name: opts.Deployment, Selector: sel,
-		MinGeneration: d.Generation, Deadline: dp.now().Add(timeout), Options: ro, Now: dp.Now,
-		OnChange: func(v rollout.Verdict) {
-			if v.Phase == rollout.Progressing {
-				dp.Log.Infof("%s — %s", v.Progress, v.Message)
-			}
-		},
-	}
-	return w.Run(ctx)
+	return rollout.Wait(ctx, dp.Client, d, dp.now().Add(timeout), ro, ProgressLogger(dp.Log), dp.Now)
+}
+
+// ProgressLogger prints a progress line for each new verdict while waiting.
+func ProgressLogger(log ui.Logger) func(rollout.Verdict) {
+	return func(v rollout.Verdict) { log.Infof("%s — %s", v.Progress, v.Message) }
 }
 
 func (dp *Deployer) health(ctx context.Context, opts Options, budget time.Duration, wres *rollout.Result) error {

@@ -145,3 +145,21 @@ func OwnedPods(rs *appsv1.ReplicaSet, pods []*corev1.Pod) []*corev1.Pod {
 	}
 	return out
 }
+
+// Wait watches the rollout that d (as returned by the change that started
+// it) describes, until a verdict or deadline. onChange sees every new
+// progressing verdict (for progress lines).
+func Wait(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, deadline time.Time, opts Options, onChange func(Verdict), now func() time.Time) (Result, error) {
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return Result{}, fmt.Errorf("deployment %s selector: %w", d.Name, err)
+	}
+	w := &Watch{Client: client, Namespace: d.Namespace, Name: d.Name, Selector: sel, MinGeneration: d.Generation,
+		Deadline: deadline, Options: opts, Now: now,
+		OnChange: func(v Verdict) {
+			if v.Phase == Progressing && onChange != nil {
+				onChange(v)
+			}
+		}}
+	return w.Run(ctx)
+}
