@@ -17,9 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/utils/ptr"
 
 	"github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/history"
@@ -77,25 +75,12 @@ func newEnv(t *testing.T, containers ...corev1.Container) *env {
 	nsSeq.Unlock()
 	id, err := cluster.Deployer(ctx, ns)
 	require.NoError(t, err)
-	if len(containers) == 0 {
-		containers = []corev1.Container{{Name: "erlmcp", Image: v1}}
+	d := testcluster.Deployment("erlmcp", v1, 3)
+	d.Annotations = map[string]string{history.ChangeCauseAnnotation: "initial"}
+	if len(containers) > 0 {
+		d.Spec.Template.Spec.Containers = containers
 	}
-	labels := map[string]string{"app": "erlmcp"}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "erlmcp", Annotations: map[string]string{history.ChangeCauseAnnotation: "initial"}},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(int32(3)), Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
-				MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0))}},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: containers}},
-		},
-	}
-	_, err = cluster.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
-	require.NoError(t, err)
-	require.NoError(t, wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		d, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, "erlmcp", metav1.GetOptions{})
-		return err == nil && d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == 3 && d.Status.UpdatedReplicas == 3, nil
-	}))
+	require.NoError(t, cluster.CreateAvailable(ctx, ns, d))
 	e := &env{t: t, ctx: ctx, ns: ns, id: id, log: &syncBuffer{}}
 	e.dp = &deploy.Deployer{Client: id.Client, Log: ui.NewText(e.log, false)}
 	t.Cleanup(func() {

@@ -14,11 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/utils/ptr"
 
 	"github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/history"
@@ -67,17 +63,9 @@ func withHistory(t *testing.T) (context.Context, string, *rollback.Roller, *lock
 	ns := fmt.Sprintf("rollback-%d", seq.Add(1))
 	id, err := cluster.Deployer(ctx, ns)
 	require.NoError(t, err)
-	labels := map[string]string{"app": "erlmcp"}
-	_, err = cluster.Client.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "erlmcp", Annotations: map[string]string{history.ChangeCauseAnnotation: "initial v1.0.0"}},
-		Spec: appsv1.DeploymentSpec{Replicas: ptr.To(int32(2)), Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "erlmcp", Image: v10}}}}},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	require.NoError(t, wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		d, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, "erlmcp", metav1.GetOptions{})
-		return err == nil && d.Status.AvailableReplicas == 2, nil
-	}))
+	d := testcluster.Deployment("erlmcp", v10, 2)
+	d.Annotations = map[string]string{history.ChangeCauseAnnotation: "initial v1.0.0"}
+	require.NoError(t, cluster.CreateAvailable(ctx, ns, d))
 	dp := &deploy.Deployer{Client: id.Client, Log: ui.Discard{}}
 	for _, img := range []string{v11, v12crash, v13pull} {
 		_, err := dp.Run(ctx, deploy.Options{Environment: "staging", Namespace: ns, Deployment: "erlmcp", Image: img, Timeout: time.Minute,

@@ -19,7 +19,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -41,25 +40,6 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func deployment(name, image string, replicas int32) *appsv1.Deployment {
-	labels := map[string]string{"app": name}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas:                ptr.To(replicas),
-			Selector:                &metav1.LabelSelector{MatchLabels: labels},
-			ProgressDeadlineSeconds: ptr.To(int32(600)),
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
-				MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0)),
-			}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "erlmcp", Image: image}}},
-			},
-		},
-	}
 }
 
 // waitDeployment polls until cond holds for the Deployment.
@@ -94,7 +74,7 @@ func TestDeploymentRollsOutAsLeastPrivilegeIdentity(t *testing.T) {
 	ns := "rollout"
 	id, err := cluster.Deployer(ctx, ns)
 	require.NoError(t, err)
-	_, err = cluster.Client.AppsV1().Deployments(ns).Create(ctx, deployment("erlmcp", "ghcr.io/acme/erlmcp:1.0.0", 3), metav1.CreateOptions{})
+	_, err = cluster.Client.AppsV1().Deployments(ns).Create(ctx, testcluster.Deployment("erlmcp", "ghcr.io/acme/erlmcp:1.0.0", 3), metav1.CreateOptions{})
 	require.NoError(t, err)
 
 	start := time.Now()

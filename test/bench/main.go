@@ -22,7 +22,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -123,23 +122,9 @@ func stat(ss []sample, f func(sample) time.Duration) string {
 
 // setup creates a namespace with a 3-replica Deployment serving the good image.
 func setup(ctx context.Context, c *testcluster.Cluster, ns string) error {
-	if err := c.EnsureNamespace(ctx, ns); err != nil {
-		return err
-	}
-	labels := map[string]string{"app": "erlmcp"}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "erlmcp"},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(int32(3)), Selector: &metav1.LabelSelector{MatchLabels: labels}, ProgressDeadlineSeconds: ptr.To(int32(deadline)),
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
-				MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0))}},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "erlmcp", Image: good}}}},
-		},
-	}
-	if _, err := c.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	return waitAvailable(ctx, c.Client, ns, good)
+	d := testcluster.Deployment("erlmcp", good, 3)
+	d.Spec.ProgressDeadlineSeconds = ptr.To(int32(deadline))
+	return c.CreateAvailable(ctx, ns, d)
 }
 
 func waitAvailable(ctx context.Context, client kubernetes.Interface, ns, image string) error {
