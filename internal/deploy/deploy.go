@@ -202,7 +202,10 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 // failed reports a failed rollout, collects diagnostics, and rolls back.
 func (dp *Deployer) failed(ctx context.Context, opts Options, before *appsv1.Deployment, res *Result, wres rollout.Result) (*Result, error) {
 	v := wres.Verdict
-	res.FailureReason = v.Reason + ": " + v.Message
+	res.FailureReason = v.Message
+	if !strings.Contains(v.Message, v.Reason) {
+		res.FailureReason = v.Reason + ": " + v.Message
+	}
 	dp.Log.Errorf("rollout of %s failed after %s: %s", opts.Image, wres.Elapsed.Round(100*time.Millisecond), v.Message)
 
 	end := dp.Log.Group("Diagnostics")

@@ -1,20 +1,159 @@
-// Package rollback wires the rollback action's inputs to its engine and its outputs.
+// Package rollback wires the rollback action's inputs to the rollback
+// engine and its result to the outputs and the job summary.
 package rollback
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
 
+	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
+	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/probe"
+	engine "github.com/org/erlmcp-deploy/internal/rollback"
 )
 
-// ErrNotImplemented is returned until the rollback engine lands.
-var ErrNotImplemented = errors.New("rollback: not implemented yet")
+// protected are environment names that need `confirm` to roll back.
+var protected = map[string]bool{"production": true, "prod": true}
 
-// Run reads and validates every input, then runs the rollback action.
+// Run reads and validates every input, then lists or rolls back.
 func Run(ctx context.Context, rt *ghaction.Runtime) error {
+	setup.ApplyConfig(rt)
 	if err := rt.ValidateAll(); err != nil {
 		return err
 	}
-	return ErrNotImplemented
+	env, list, confirm := rt.String("environment"), rt.Bool("list"), rt.String("confirm")
+	if !list {
+		switch {
+		case protected[strings.ToLower(env)] && confirm == "":
+			rt.Invalid("confirm", fmt.Sprintf("is required to roll back %s", env), env)
+		case confirm != "" && confirm != env:
+			rt.Invalid("confirm", fmt.Sprintf("%q does not match the environment %q", confirm, env), env)
+		}
+	}
+	if rt.Duration("timeout") <= 0 {
+		rt.Invalid("timeout", "must be longer than 0", "a Go duration such as 90s, 5m")
+	}
+	healthURL := rt.String("health-url")
+	if healthURL != "" {
+		if u, err := url.Parse(healthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			rt.Invalid("health-url", fmt.Sprintf("%q is not an http(s) URL", healthURL), "http://host[:port]/path or https://...")
+		}
+	}
+	if err := rt.InputErr(); err != nil {
+		return err
+	}
+	end := rt.Group("Connect")
+	kc, err := setup.Kube(rt)
+	end()
+	if err != nil {
+		rt.SetOutput("status", string(engine.StatusFailed))
+		return fmt.Errorf("%w (nothing was changed)", err)
+	}
+	r := &engine.Roller{Client: kc.Clientset, Log: rt}
+	ns, name := rt.String("namespace"), rt.String("deployment")
+	if list {
+		_, revs, err := r.List(ctx, ns, name)
+		if err != nil {
+			rt.SetOutput("status", string(engine.StatusFailed))
+			return err
+		}
+		rt.Infof("revision history of deployment %s/%s (newest first):\n%s", ns, name, Table(revs))
+		res := &engine.Result{Status: engine.StatusListed, History: revs}
+		for _, rv := range revs {
+			if rv.Current {
+				res.Revision, res.FromRevision, res.Images = rv.Number, rv.Number, rv.Images
+			}
+		}
+		report(rt, env, ns, name, res)
+		return nil
+	}
+	opts := engine.Options{Environment: env, Namespace: ns, Deployment: name, Container: rt.String("container"), To: rt.String("to"),
+		Timeout: rt.Duration("timeout"), DryRun: rt.Bool("dry-run"), Holder: setup.Holder(rt)}
+	if healthURL != "" {
+		opts.HealthCheck = func(ctx context.Context) error {
+			res, err := probe.WaitHealthy(ctx, healthURL, probe.Options{})
+			if err == nil {
+				rt.Infof("health %s answered %d after %d attempt(s)", healthURL, res.Status, res.Attempts)
+			}
+			return err
+		}
+	}
+	res, err := r.Run(ctx, opts)
+	report(rt, env, ns, name, res)
+	return err
+}
+
+// Table renders a history as an aligned text table (the log and the CLI).
+func Table(revs []history.Revision) string {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(engine.Header, "\t"))
+	for _, row := range engine.Rows(revs) {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	tw.Flush()
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func report(rt *ghaction.Runtime, env, ns, name string, res *engine.Result) {
+	rt.SetOutput("status", string(res.Status))
+	rt.SetOutput("revision", num(res.Revision))
+	rt.SetOutput("from-revision", num(res.FromRevision))
+	rt.SetOutput("image", strings.Join(res.Images, ","))
+	hist := res.History
+	if hist == nil {
+		hist = []history.Revision{}
+	}
+	b, err := json.Marshal(hist)
+	if err != nil {
+		rt.Warnf("encode history: %v", err)
+	}
+	rt.SetOutput("history", string(b))
+
+	s := rt.Summary()
+	switch res.Status {
+	case engine.StatusListed:
+		s.Heading(2, fmt.Sprintf("📜 Revisions of %s/%s (%s)", ns, name, env))
+	case engine.StatusSucceeded:
+		t := fmt.Sprintf("↩️ Rolled back %s/%s in %s", ns, name, env)
+		if res.DryRun {
+			t = fmt.Sprintf("🧪 Dry run of a rollback of %s/%s in %s (nothing changed)", ns, name, env)
+		}
+		s.Heading(2, t)
+	case engine.StatusUnchanged:
+		s.Heading(2, fmt.Sprintf("➖ Nothing to roll back in %s/%s (%s)", ns, name, env))
+	default:
+		s.Heading(2, fmt.Sprintf("❌ Rollback of %s/%s in %s failed", ns, name, env))
+	}
+	if res.Status != engine.StatusListed && res.Target != nil {
+		s.Table([]string{"", "revision", "images"}, [][]string{
+			{"before", num(res.FromRevision), strings.Join(res.FromImages, ", ")},
+			{"target", num(res.Target.Number), strings.Join(res.Target.Images, ", ")},
+			{"after", num(res.Revision), strings.Join(res.Images, ", ")},
+		})
+		s.KeyValues([][2]string{{"Result", res.Message}, {"Duration", res.Duration.Round(100 * time.Millisecond).String()}})
+	}
+	if res.Diagnostics != nil {
+		s.Heading(3, "Diagnostics")
+		res.Diagnostics.Markdown(s)
+	}
+	if len(res.History) > 0 {
+		s.Heading(3, "History")
+		s.Table([]string{"revision", "images", "created", "change-cause", ""}, engine.Rows(res.History))
+	}
+}
+
+func num(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
 }

@@ -1,0 +1,244 @@
+package deploy_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/org/erlmcp-deploy/internal/actionspec"
+	"github.com/org/erlmcp-deploy/internal/app/deploy"
+	"github.com/org/erlmcp-deploy/internal/ghaction"
+	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/testcluster"
+)
+
+var cluster *testcluster.Cluster
+
+func TestMain(m *testing.M) { testcluster.Main(m, &cluster) }
+
+const v1 = "ghcr.io/acme/erlmcp:1.0.0"
+
+var seq atomic.Int32
+
+// target creates a namespace with the deployer identity and an erlmcp
+// Deployment serving v1; it returns the namespace and the identity's kubeconfig content.
+func target(t *testing.T) (string, string, *testcluster.Identity) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := fmt.Sprintf("app-deploy-%d", seq.Add(1))
+	id, err := cluster.Deployer(ctx, ns)
+	require.NoError(t, err)
+	require.NoError(t, cluster.CreateAvailable(ctx, ns, testcluster.Deployment("erlmcp", v1, 2)))
+	kc, err := os.ReadFile(id.Kubeconfig)
+	require.NoError(t, err)
+	return ns, string(kc), id
+}
+
+type step struct {
+	code                  int
+	log, outputs, summary string
+}
+
+// runAction runs the deploy action in-process exactly as its binary does,
+// with the environment a GitHub runner gives a step.
+func runAction(t *testing.T, inputs map[string]string) step {
+	t.Helper()
+	dir := t.TempDir()
+	env := map[string]string{
+		"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"),
+		"RUNNER_TEMP": dir, "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/erlmcp",
+		"GITHUB_RUN_ID": "4242", "GITHUB_ACTOR": "octocat",
+	}
+	for k, v := range inputs {
+		env[ghaction.EnvName(k)] = v
+	}
+	var log bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code := ghaction.New(actionspec.Deploy(), ghaction.WithGetenv(func(k string) string { return env[k] }), ghaction.WithWriter(&log)).
+		Run(ctx, deploy.Run)
+	out, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+	sum, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
+	return step{code: code, log: log.String(), outputs: string(out), summary: string(sum)}
+}
+
+func output(s step, name string) string {
+	i := strings.Index(s.outputs, name+"<<")
+	if i < 0 {
+		return "<unset>"
+	}
+	rest := s.outputs[i:]
+	nl := strings.Index(rest, "\n")
+	delim := rest[len(name)+2 : nl]
+	body := rest[nl+1:]
+	return strings.TrimSuffix(body[:strings.Index(body, delim)], "\n")
+}
+
+func assertNoSecret(t *testing.T, s step, secret string) {
+	t.Helper()
+	log := strings.ReplaceAll(s.log, "::add-mask::"+secret, "")
+	assert.NotContains(t, log, secret)
+	assert.NotContains(t, s.outputs, secret)
+	assert.NotContains(t, s.summary, secret)
+}
+
+func TestDeployActionSucceeds(t *testing.T) {
+	t.Parallel()
+	ns, kc, id := target(t)
+	s := runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.1.0", "namespace": ns, "kubeconfig": kc})
+	require.Equal(t, 0, s.code, s.log)
+	assert.Equal(t, "succeeded", output(s, "status"))
+	assert.Equal(t, "2", output(s, "revision"))
+	assert.Equal(t, "1", output(s, "previous-revision"))
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", output(s, "image"))
+	assert.Equal(t, "false", output(s, "rolled-back"))
+	assert.Equal(t, "", output(s, "failure-reason"))
+	assert.Regexp(t, `^\d+\.\d$`, output(s, "duration-seconds"))
+	assert.FileExists(t, output(s, "backup"))
+	assert.Contains(t, s.log, "::group::Pre-flight: deployment "+ns+"/erlmcp (staging)")
+	assert.Contains(t, s.summary, "## ✅ Deployed to staging")
+	assert.Contains(t, s.summary, "| **Revision** | 1 → 2 |")
+	assertNoSecret(t, s, id.Token)
+
+	d, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	revs, err := history.List(context.Background(), cluster.Client, d)
+	require.NoError(t, err)
+	assert.Equal(t, "deploy ghcr.io/acme/erlmcp:1.1.0 by octocat in https://github.com/acme/erlmcp/actions/runs/4242", revs[0].ChangeCause)
+}
+
+func TestDeployActionRollsBackABadImage(t *testing.T) {
+	t.Parallel()
+	ns, kc, id := target(t)
+	s := runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.1.0-fault-crashloop", "namespace": ns, "kubeconfig": kc})
+	assert.Equal(t, ghaction.ExitFailed, s.code)
+	assert.Equal(t, "rolled-back", output(s, "status"))
+	assert.Equal(t, "true", output(s, "rolled-back"))
+	assert.Contains(t, output(s, "failure-reason"), "CrashLoopBackOff")
+	assert.Equal(t, "3", output(s, "revision"))
+	assert.Contains(t, s.log, "::group::Diagnostics")
+	assert.Contains(t, s.log, "::error::rollout of ghcr.io/acme/erlmcp:1.1.0-fault-crashloop failed")
+	assert.Contains(t, s.summary, "failed and was rolled back")
+	assert.Contains(t, s.summary, "### Diagnostics")
+	assert.Contains(t, s.summary, "init terminating in do_boot")
+	assertNoSecret(t, s, id.Token)
+	d, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, v1, d.Spec.Template.Spec.Containers[0].Image)
+}
+
+func TestDeployActionBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
+	ns, kc, _ := target(t)
+	cfg := filepath.Join(t.TempDir(), "erlmcp-deploy.yml")
+	require.NoError(t, os.WriteFile(cfg, []byte("environments:\n  staging:\n    namespace: "+ns+"\n  production:\n    namespace: prod\n"), 0o644))
+	cases := []struct {
+		name   string
+		inputs map[string]string
+		want   string
+	}{
+		{"implicit latest", map[string]string{"image": "ghcr.io/acme/erlmcp"}, "::error title=Invalid input image::"},
+		{"bad digest", map[string]string{"image": "ghcr.io/acme/erlmcp@sha256:abc"}, "::error title=Invalid input image::"},
+		{"zero timeout", map[string]string{"image": "x/y:1", "timeout": "0"}, "::error title=Invalid input timeout::must be longer than 0"},
+		{"bad health url", map[string]string{"image": "x/y:1", "health-url": "erlmcp.local/health"}, "::error title=Invalid input health-url::"},
+		{"unknown environment", map[string]string{"image": "x/y:1", "config": cfg, "environment": "prod"}, "::error title=Invalid input config::"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := map[string]string{"environment": "staging", "namespace": ns, "kubeconfig": kc}
+			for k, v := range tc.inputs {
+				in[k] = v
+			}
+			s := runAction(t, in)
+			assert.Equal(t, ghaction.ExitBadInput, s.code, s.log)
+			assert.Contains(t, s.log, tc.want)
+		})
+	}
+	d, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), d.Generation, "nothing changed")
+
+	// The config file supplies the namespace for its environment.
+	s := runAction(t, map[string]string{"environment": "staging", "config": cfg, "image": "ghcr.io/acme/erlmcp:1.0.1", "kubeconfig": kc})
+	require.Equal(t, 0, s.code, s.log)
+	assert.Contains(t, s.log, "deployment "+ns+"/erlmcp found")
+}
+
+func TestDeployActionHealthURL(t *testing.T) {
+	t.Parallel()
+	ns, kc, _ := target(t)
+	var calls atomic.Int32
+	healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) < 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, `{"status":"healthy"}`)
+	}))
+	defer healthy.Close()
+	s := runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.1.0", "namespace": ns, "kubeconfig": kc, "health-url": healthy.URL + "/health"})
+	require.Equal(t, 0, s.code, s.log)
+	assert.Contains(t, s.log, "answered 200 after 3 attempt(s)")
+
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"status":"unhealthy"}`)
+	}))
+	defer sick.Close()
+	s = runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.2.0", "namespace": ns, "kubeconfig": kc,
+		"health-url": sick.URL + "/health", "timeout": "5s"})
+	assert.Equal(t, ghaction.ExitFailed, s.code)
+	assert.Equal(t, "rolled-back", output(s, "status"))
+	assert.Contains(t, output(s, "failure-reason"), "HealthCheckFailed")
+	assert.Contains(t, output(s, "failure-reason"), "503")
+}
+
+func TestDeployActionResolvesTheDigest(t *testing.T) {
+	t.Parallel()
+	ns, kc, _ := target(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img, err := random.Image(256, 1)
+	require.NoError(t, err)
+	tag, err := name.NewTag(host+"/acme/erlmcp:1.1.0", name.Insecure)
+	require.NoError(t, err)
+	require.NoError(t, remote.Write(tag, img))
+	digest, err := img.Digest()
+	require.NoError(t, err)
+
+	s := runAction(t, map[string]string{"environment": "staging", "image": host + "/acme/erlmcp:1.1.0", "resolve-digest": "true", "namespace": ns, "kubeconfig": kc})
+	require.Equal(t, 0, s.code, s.log)
+	want := host + "/acme/erlmcp:1.1.0@" + digest.String()
+	assert.Equal(t, digest.String(), output(s, "digest"))
+	assert.Equal(t, want, output(s, "image"))
+	assert.Contains(t, s.log, "resolved "+host+"/acme/erlmcp:1.1.0 to "+digest.String())
+	d, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, want, d.Spec.Template.Spec.Containers[0].Image, "the digest is what runs")
+
+	s = runAction(t, map[string]string{"environment": "staging", "image": host + "/acme/erlmcp:9.9.9", "resolve-digest": "true", "namespace": ns, "kubeconfig": kc})
+	assert.Equal(t, ghaction.ExitFailed, s.code)
+	assert.Contains(t, s.log, "9.9.9")
+	assert.Contains(t, s.log, "nothing was changed")
+	assert.Equal(t, "failed", output(s, "status"))
+}
