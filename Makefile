@@ -29,7 +29,7 @@ lint: ## gofmt, go vet, actionlint
 	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(TOOL) actionlint -color=false
+	$(TOOL) actionlint -color=false .github/workflows/*.yml examples/workflows/*.yml
 	@echo "lint: ok"
 
 cluster-bins: ## Build (or reuse) etcd, kube-apiserver, controller-manager, scheduler, kwok, kubectl
