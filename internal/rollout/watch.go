@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -10,7 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -70,35 +72,55 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 		UpdateFunc: func(any, any) { notify() },
 		DeleteFunc: func(any) { notify() },
 	}
-	byName := informers.NewSharedInformerFactoryWithOptions(w.Client, 0, informers.WithNamespace(w.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", w.Name).String()
-		}))
-	bySelector := informers.NewSharedInformerFactoryWithOptions(w.Client, 0, informers.WithNamespace(w.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = w.Selector.String() }))
-	dInf := byName.Apps().V1().Deployments()
-	rsInf := bySelector.Apps().V1().ReplicaSets()
-	podInf := bySelector.Core().V1().Pods()
-	for _, inf := range []cache.SharedIndexInformer{dInf.Informer(), rsInf.Informer(), podInf.Informer()} {
+	ns := w.Namespace
+	byName := func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", w.Name).String()
+	}
+	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = w.Selector.String() }
+	apps, core := w.Client.AppsV1(), w.Client.CoreV1()
+	dInf := informer(&appsv1.Deployment{}, byName,
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return apps.Deployments(ns).List(ctx, o)
+		},
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return apps.Deployments(ns).Watch(ctx, o)
+		})
+	rsInf := informer(&appsv1.ReplicaSet{}, bySelector,
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return apps.ReplicaSets(ns).List(ctx, o)
+		},
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return apps.ReplicaSets(ns).Watch(ctx, o)
+		})
+	podInf := informer(&corev1.Pod{}, bySelector,
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.Pods(ns).List(ctx, o)
+		},
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return core.Pods(ns).Watch(ctx, o)
+		})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel() // runs before wg.Wait: the informers stop first
+	for _, inf := range []cache.SharedIndexInformer{dInf, rsInf, podInf} {
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return Result{}, fmt.Errorf("watch deployment %s: %w", w.Name, err)
 		}
+		wg.Add(1)
+		go func() { defer wg.Done(); inf.RunWithContext(ctx) }()
 	}
-	byName.Start(ctx.Done())
-	bySelector.Start(ctx.Done())
-	defer byName.Shutdown()
-	defer bySelector.Shutdown()
-	defer cancel() // runs before Shutdown, which waits for the informers to stop
-	synced := cache.WaitForCacheSync(ctx.Done(), dInf.Informer().HasSynced, rsInf.Informer().HasSynced, podInf.Informer().HasSynced)
-	if !synced {
+	if !cache.WaitForCacheSync(ctx.Done(), dInf.HasSynced, rsInf.HasSynced, podInf.HasSynced) {
 		return Result{}, fmt.Errorf("watch deployment %s: %w", w.Name, context.Cause(ctx))
 	}
+	dl := appslisters.NewDeploymentLister(dInf.GetIndexer())
+	rl := appslisters.NewReplicaSetLister(rsInf.GetIndexer())
+	pl := corelisters.NewPodLister(podInf.GetIndexer())
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var last Verdict
 	for {
-		res := w.snapshot(dInf.Lister(), rsInf.Lister(), podInf.Lister(), now())
+		res := w.snapshot(dl, rl, pl, now())
 		res.Elapsed = now().Sub(start)
 		v := res.Verdict
 		if v.Message != last.Message || v.Progress != last.Progress || v.Phase != last.Phase {
@@ -117,6 +139,23 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 		case <-tick.C:
 		}
 	}
+}
+
+// informer list-watches one kind in the namespace, with tweak applied to every request.
+func informer(obj runtime.Object, tweak func(*metav1.ListOptions),
+	list func(context.Context, metav1.ListOptions) (runtime.Object, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) cache.SharedIndexInformer {
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			tweak(&o)
+			return list(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			tweak(&o)
+			return watchFn(ctx, o)
+		},
+	}
+	return cache.NewSharedIndexInformer(lw, obj, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 }
 
 // snapshot evaluates the verdict on the informers' caches.
