@@ -11,9 +11,24 @@ func clusterInputs() []Input {
 	}
 }
 
+// slackInputs notify Slack: one message per pipeline run, updated through its stages.
+func slackInputs() []Input {
+	return []Input{
+		{Name: "slack-token", Kind: String, Secret: true, Description: "Slack bot token (`chat:write`): posts one message, then updates it in place (with `slack-channel`)."},
+		{Name: "slack-channel", Kind: String, Description: "Slack channel ID (C0123...) for the bot token."},
+		{Name: "slack-thread", Kind: String, Description: "`ts` of the message to update (the `slack-ts` output of an earlier stage)."},
+		{Name: "slack-webhook", Kind: String, Secret: true, Description: "Slack incoming-webhook URL (posts only; cannot update)."},
+		{Name: "slack-mention", Kind: String, Description: "Who to mention on a production failure or rollback, e.g. `<!subteam^S0123>`."},
+	}
+}
+
 func configInput() Input {
 	return Input{Name: "config", Kind: String, DefaultDoc: ".github/erlmcp-deploy.yml when present",
 		Description: "YAML file with an `environments:` map whose entries give defaults for any input (namespace, deployment, container, context, health-url, timeout, ...). Explicit inputs win."}
+}
+
+func slackOutput() Output {
+	return Output{Name: "slack-ts", Description: "`ts` of the Slack message (pass it as `slack-thread` to later stages)."}
 }
 
 // Deploy is the contract of actions/deploy.
@@ -34,6 +49,7 @@ func Deploy() Action {
 		Input{Name: "change-cause", Kind: String, DefaultDoc: "image, actor and run URL", Description: "Text recorded in `kubernetes.io/change-cause` and shown by `rollout history`."},
 		configInput(),
 	)
+	in = append(in, slackInputs()...)
 	return Action{
 		ID: "deploy", Name: "erlmcp deploy", Icon: "upload-cloud", Color: "blue",
 		Description: "Roll a new image out to a Kubernetes Deployment, fail fast on doomed pods with diagnostics, and roll back automatically.",
@@ -48,6 +64,7 @@ func Deploy() Action {
 			{Name: "failure-reason", Description: "Why the rollout failed (empty on success)."},
 			{Name: "duration-seconds", Description: "Wall time of the deploy in seconds."},
 			{Name: "backup", Description: "Path of the file holding the pod template that was serving before the deploy."},
+			slackOutput(),
 		},
 	}
 }
@@ -67,6 +84,7 @@ func Rollback() Action {
 		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Resolve the target and send the change as a server-side dry run; nothing changes."},
 		configInput(),
 	)
+	in = append(in, slackInputs()...)
 	return Action{
 		ID: "rollback", Name: "erlmcp rollback", Icon: "rotate-ccw", Color: "orange",
 		Description: "Show a Deployment's revision history and roll back to the previous, last successful, a numbered revision or an image.",
@@ -77,6 +95,7 @@ func Rollback() Action {
 			{Name: "from-revision", Description: "Revision that was serving before."},
 			{Name: "image", Description: "Image(s) now serving."},
 			{Name: "history", Description: "JSON array of revisions: revision, images, change-cause, created, current, successful."},
+			slackOutput(),
 		},
 	}
 }

@@ -14,6 +14,7 @@ import (
 	engine "github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/imageref"
+	"github.com/org/erlmcp-deploy/internal/notify"
 	"github.com/org/erlmcp-deploy/internal/probe"
 	"github.com/org/erlmcp-deploy/internal/summary"
 )
@@ -76,10 +77,29 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 			return err
 		}
 	}
+	slack := setup.Running(ctx, rt, slackEvent(rt, opts, &engine.Result{Image: opts.Image, Digest: opts.Digest}, notify.StatusRunning))
 	dp := &engine.Deployer{Client: kc.Clientset, Log: rt}
 	res, err := dp.Run(ctx, opts)
 	report(rt, opts, res)
+	if slack.Enabled() {
+		status := string(res.Status)
+		if res.DryRun {
+			status = notify.StatusUnchanged
+		}
+		rt.SetOutput("slack-ts", slack.NotifyBestEffort(ctx, slackEvent(rt, opts, res, status)))
+	}
 	return err
+}
+
+func slackEvent(rt *ghaction.Runtime, opts engine.Options, res *engine.Result, status string) notify.Event {
+	ev := setup.Event(rt, "deploy", opts.Environment, status)
+	ev.Image, ev.Digest, ev.Reason = res.Image, res.Digest, res.FailureReason
+	ev.Revision, ev.PreviousRevision = revision(res.Revision), revision(res.PreviousRevision)
+	ev.Details = []notify.Field{{Name: "Deployment", Value: opts.Namespace + "/" + opts.Deployment}}
+	if res.Duration > 0 {
+		ev.Details = append(ev.Details, notify.Field{Name: "Duration", Value: res.Duration.Round(100 * time.Millisecond).String()})
+	}
+	return ev
 }
 
 func defaultChangeCause(rt *ghaction.Runtime, image string) string {

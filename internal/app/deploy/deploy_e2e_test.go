@@ -27,6 +27,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/app/deploy"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/notify/slackfake"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 )
 
@@ -62,6 +63,11 @@ type step struct {
 // with the environment a GitHub runner gives a step.
 func runAction(t *testing.T, inputs map[string]string) step {
 	t.Helper()
+	return runActionEnv(t, inputs, nil)
+}
+
+func runActionEnv(t *testing.T, inputs, extra map[string]string) step {
+	t.Helper()
 	dir := t.TempDir()
 	env := map[string]string{
 		"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"),
@@ -70,6 +76,9 @@ func runAction(t *testing.T, inputs map[string]string) step {
 	}
 	for k, v := range inputs {
 		env[ghaction.EnvName(k)] = v
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	var log bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -241,4 +250,36 @@ func TestDeployActionResolvesTheDigest(t *testing.T) {
 	assert.Contains(t, s.log, "9.9.9")
 	assert.Contains(t, s.log, "nothing was changed")
 	assert.Equal(t, "failed", output(s, "status"))
+}
+
+func TestDeployActionTellsSlack(t *testing.T) {
+	t.Parallel()
+	ns, kc, _ := target(t)
+	const token = "xoxb-erlmcp-test-SECRET"
+	fake, api := slackfake.New(t, token)
+	in := map[string]string{"environment": "production", "image": "ghcr.io/acme/erlmcp:1.1.0-fault-imagepull", "namespace": ns, "kubeconfig": kc,
+		"slack-token": token, "slack-channel": "C0DEPLOYS", "slack-mention": "<!subteam^S0ONCALL>"}
+	s := runActionEnv(t, in, map[string]string{"ERLMCP_SLACK_API_URL": api})
+	assert.Equal(t, ghaction.ExitFailed, s.code)
+	calls := fake.Calls()
+	require.Len(t, calls, 2, "one message, posted then updated")
+	assert.Equal(t, "chat.postMessage", calls[0].Method)
+	assert.Equal(t, "chat.update", calls[1].Method)
+	ts := output(s, "slack-ts")
+	assert.Equal(t, ts, calls[1].Form.Get("ts"))
+	final := fake.Message(ts)
+	assert.Contains(t, final.Get("blocks")+final.Get("attachments"), "rolled")
+	assert.Contains(t, final.Get("blocks"), "S0ONCALL", "production rollback mentions on-call")
+	assert.Contains(t, final.Get("text")+final.Get("attachments"), "ErrImagePull")
+	assertNoSecret(t, s, token)
+
+	// Slack down: the deploy still succeeds, with a warning.
+	in = map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.1.1", "namespace": ns, "kubeconfig": kc,
+		"slack-token": token, "slack-channel": "C0DEPLOYS"}
+	start := time.Now()
+	s = runActionEnv(t, in, map[string]string{"ERLMCP_SLACK_API_URL": "http://127.0.0.1:9/api/"})
+	require.Equal(t, 0, s.code, s.log)
+	assert.Equal(t, "succeeded", output(s, "status"))
+	assert.Contains(t, s.log, "::warning::")
+	assert.Less(t, time.Since(start), 40*time.Second)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/notify"
 	"github.com/org/erlmcp-deploy/internal/probe"
 	engine "github.com/org/erlmcp-deploy/internal/rollback"
 )
@@ -86,8 +87,28 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 			return err
 		}
 	}
+	ev := setup.Event(rt, "rollback", env, notify.StatusRunning)
+	ev.Details = []notify.Field{{Name: "Deployment", Value: ns + "/" + name}, {Name: "Target", Value: opts.To}}
+	slack := setup.Running(ctx, rt, ev)
 	res, err := r.Run(ctx, opts)
 	report(rt, env, ns, name, res)
+	if slack.Enabled() {
+		switch {
+		case res.DryRun || res.Status == engine.StatusUnchanged:
+			ev.Status = notify.StatusUnchanged
+		case res.Status == engine.StatusSucceeded:
+			ev.Status = notify.StatusRolledBack
+		default:
+			ev.Status = notify.StatusFailed
+		}
+		ev.Revision, ev.PreviousRevision, ev.Image = num(res.Revision), num(res.FromRevision), strings.Join(res.Images, ", ")
+		if err != nil {
+			ev.Reason = err.Error()
+		} else {
+			ev.Reason = res.Message
+		}
+		rt.SetOutput("slack-ts", slack.NotifyBestEffort(ctx, ev))
+	}
 	return err
 }
 

@@ -3,6 +3,8 @@
 package setup
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/user"
@@ -11,6 +13,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/config"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/kube"
+	"github.com/org/erlmcp-deploy/internal/notify"
 )
 
 // ApplyConfig reads the config file (the `config` input, else
@@ -100,4 +103,50 @@ func TempDir(rt *ghaction.Runtime) string {
 		return d
 	}
 	return os.TempDir()
+}
+
+// Notifier builds the Slack notifier from the slack-* inputs; a non-empty
+// thread (a message this step posted) overrides slack-thread.
+// $ERLMCP_SLACK_API_URL points it at another Slack API, for tests.
+func Notifier(rt *ghaction.Runtime, thread string) *notify.Notifier {
+	if thread == "" {
+		thread = rt.String("slack-thread")
+	}
+	return notify.New(notify.Config{
+		Token: rt.String("slack-token"), Channel: rt.String("slack-channel"), Thread: thread,
+		Webhook: rt.String("slack-webhook"), Mention: rt.String("slack-mention"), APIURL: rt.Getenv("ERLMCP_SLACK_API_URL"),
+	}, rt)
+}
+
+// Running posts (or updates) a "running" message when a bot token is set, so
+// people see a stage start; it returns the notifier to report the end with.
+func Running(ctx context.Context, rt *ghaction.Runtime, ev notify.Event) *notify.Notifier {
+	n := Notifier(rt, "")
+	if rt.String("slack-token") == "" {
+		return n // a webhook cannot update: post the outcome only
+	}
+	if ts := n.NotifyBestEffort(ctx, ev); ts != "" {
+		return Notifier(rt, ts)
+	}
+	return n
+}
+
+// Event is a Slack event with this run's context filled in.
+func Event(rt *ghaction.Runtime, stage, environment, status string) notify.Event {
+	ev := notify.Event{Stage: stage, Environment: environment, Status: status, RunURL: RunURL(rt), Actor: Actor(rt),
+		Repository: rt.Getenv("GITHUB_REPOSITORY"), Commit: rt.Getenv("GITHUB_SHA"),
+		Production: strings.EqualFold(environment, "production") || strings.EqualFold(environment, "prod")}
+	if path := rt.Getenv("GITHUB_EVENT_PATH"); path != "" {
+		if b, err := os.ReadFile(path); err == nil {
+			var payload struct {
+				HeadCommit struct {
+					Message string `json:"message"`
+				} `json:"head_commit"`
+			}
+			if json.Unmarshal(b, &payload) == nil {
+				ev.CommitMessage = payload.HeadCommit.Message
+			}
+		}
+	}
+	return ev
 }
