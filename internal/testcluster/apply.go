@@ -149,3 +149,29 @@ func (c *Cluster) Deployer(ctx context.Context, namespace string) (*Identity, er
 	}
 	return id, nil
 }
+
+// ExampleManifests reads examples/kubernetes/*.yaml under root as one
+// stream, the namespace first.
+func ExampleManifests(root string) ([]byte, error) {
+	dir := filepath.Join(root, "examples", "kubernetes")
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	ns := filepath.Join(dir, "namespace.yaml")
+	out, err := os.ReadFile(ns)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if f == ns {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(append(out, "\n---\n"...), b...)
+	}
+	return out, nil
+}

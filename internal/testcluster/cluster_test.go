@@ -449,3 +449,26 @@ func panicChild() {
 	}
 	panic("deliberate panic with a cluster running")
 }
+
+// TestExampleManifestsApply: examples/kubernetes (what make demo applies and
+// users copy) is accepted by a real API server and the Deployment becomes available.
+func TestExampleManifestsApply(t *testing.T) {
+	ctx := ctxFor(t, 2*time.Minute)
+	root, err := testcluster.RepoRoot()
+	require.NoError(t, err)
+	manifests, err := testcluster.ExampleManifests(root)
+	require.NoError(t, err)
+	require.NoError(t, cluster.Apply(ctx, manifests, ""))
+	d := waitDeployment(t, ctx, cluster.Client, "erlmcp", "erlmcp", "the example Deployment", available(3))
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.0.0", d.Spec.Template.Spec.Containers[0].Image)
+	for _, name := range []string{"erlmcp", "erlmcp-headless"} {
+		_, err := cluster.Client.CoreV1().Services("erlmcp").Get(ctx, name, metav1.GetOptions{})
+		assert.NoError(t, err, "service %s", name)
+	}
+	_, err = cluster.Client.PolicyV1().PodDisruptionBudgets("erlmcp").Get(ctx, "erlmcp", metav1.GetOptions{})
+	assert.NoError(t, err)
+	_, err = cluster.Client.AutoscalingV2().HorizontalPodAutoscalers("erlmcp").Get(ctx, "erlmcp", metav1.GetOptions{})
+	assert.NoError(t, err)
+	_, err = cluster.Client.NetworkingV1().Ingresses("erlmcp").Get(ctx, "erlmcp", metav1.GetOptions{})
+	assert.NoError(t, err)
+}
