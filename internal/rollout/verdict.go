@@ -108,7 +108,10 @@ type Progress struct {
 
 // String is e.g. "2/3 updated, 1/3 available".
 func (p Progress) String() string {
-	s := fmt.Sprintf("%d/%d updated, %d/%d available", p.Updated, p.Desired, p.Available, p.Desired)
+	s := fmt.Sprintf("%d/%d updated, %d/%d available", p.Updated, p.Desired, min(p.Available, p.Desired), p.Desired)
+	if surge := p.Available - p.Desired; surge > 0 {
+		s += fmt.Sprintf(" (+%d surge)", surge)
+	}
 	if old := p.Total - p.Updated; old > 0 {
 		s += fmt.Sprintf(", %d old pending termination", old)
 	}

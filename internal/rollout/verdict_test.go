@@ -208,4 +208,6 @@ func TestProgressString(t *testing.T) {
 	assert.Equal(t, "2/3 updated, 1/3 available, 1 old pending termination",
 		rollout.Progress{Desired: 3, Updated: 2, Available: 1, Total: 3}.String())
 	assert.Equal(t, "3/3 updated, 3/3 available", rollout.Progress{Desired: 3, Updated: 3, Available: 3, Total: 3}.String())
+	assert.Equal(t, "2/3 updated, 3/3 available (+1 surge), 2 old pending termination",
+		rollout.Progress{Desired: 3, Updated: 2, Available: 4, Total: 4}.String())
 }

@@ -38,13 +38,21 @@ func (c *Cluster) CreateAvailable(ctx context.Context, namespace string, d *apps
 	if _, err := c.Client.AppsV1().Deployments(namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create deployment %s/%s: %w", namespace, d.Name, err)
 	}
-	want := ptr.Deref(d.Spec.Replicas, 1)
+	return c.WaitAvailable(ctx, namespace, d.Name)
+}
+
+// WaitAvailable waits until all replicas of a Deployment are updated and available.
+func (c *Cluster) WaitAvailable(ctx context.Context, namespace, name string) error {
 	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		cur, err := c.Client.AppsV1().Deployments(namespace).Get(ctx, d.Name, metav1.GetOptions{})
-		return err == nil && cur.Status.ObservedGeneration >= cur.Generation && cur.Status.UpdatedReplicas == want && cur.Status.AvailableReplicas == want, nil
+		cur, err := c.Client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		want := ptr.Deref(cur.Spec.Replicas, 1)
+		return cur.Status.ObservedGeneration >= cur.Generation && cur.Status.UpdatedReplicas == want && cur.Status.AvailableReplicas == want, nil
 	})
 	if err != nil {
-		return fmt.Errorf("wait for deployment %s/%s to be available: %w", namespace, d.Name, err)
+		return fmt.Errorf("wait for deployment %s/%s to be available: %w", namespace, name, err)
 	}
 	return nil
 }
