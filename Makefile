@@ -22,7 +22,7 @@ build: ## Build the CLI and every action binary into bin/
 	  CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/erlmcp-deploy-$$a ./actions/$$a; done
 	@ls -l $(BIN)
 
-generate: ## Regenerate action.yml files from internal/actionspec
+generate: ## Regenerate action.yml files and the README tables from internal/actionspec
 	$(GO) run ./internal/actionspec/gen
 
 lint: ## gofmt, go vet, actionlint

@@ -122,3 +122,13 @@ func TestDeclarationsAreValid(t *testing.T) {
 	bad := actionspec.Action{ID: "x", Inputs: []actionspec.Input{{Name: "m", Description: "d", Kind: actionspec.Enum, Values: []string{"a"}, Default: "b"}}}
 	assert.ErrorContains(t, bad.Validate(), `default "b" is not one of a`)
 }
+
+// TestReadmeTablesMatchSpec fails when README.md's input/output tables drift
+// from the declarations (and so from action.yml, see TestActionYAMLMatchesSpec).
+func TestReadmeTablesMatchSpec(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	want, err := actionspec.UpdateReadme(readme)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(readme), "README.md tables drifted: run go run ./internal/actionspec/gen")
+}

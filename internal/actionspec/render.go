@@ -176,3 +176,50 @@ func Files() (map[string][]byte, error) {
 	files["action.yml"] = b
 	return files, nil
 }
+
+// MarkdownTables renders the action's inputs and outputs as README tables.
+func (a Action) MarkdownTables() string {
+	var b strings.Builder
+	b.WriteString("| input | required | default | description |\n| --- | --- | --- | --- |\n")
+	for _, in := range a.Inputs {
+		req := ""
+		if in.Required {
+			req = "yes"
+		}
+		def := in.DefaultText()
+		if def != "" && in.DefaultDoc == "" {
+			def = "`" + def + "`"
+		}
+		desc := in.Description
+		if in.Kind == Enum {
+			desc += " One of: " + codeList(in.Values) + "."
+		}
+		if in.Secret {
+			desc += " Secret: masked in logs."
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", in.Name, req, mdCell(def), mdCell(desc))
+	}
+	b.WriteString("\n| output | description |\n| --- | --- |\n")
+	for _, o := range a.Outputs {
+		fmt.Fprintf(&b, "| `%s` | %s |\n", o.Name, mdCell(o.Description))
+	}
+	return b.String()
+}
+
+func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// UpdateReadme rewrites the blocks between <!-- actionspec:ID --> and
+// <!-- /actionspec:ID --> with each action's tables; every action must have one.
+func UpdateReadme(readme []byte) ([]byte, error) {
+	out := string(readme)
+	for _, a := range All() {
+		begin, end := "<!-- actionspec:"+a.ID+" -->\n", "<!-- /actionspec:"+a.ID+" -->"
+		i := strings.Index(out, begin)
+		j := strings.Index(out, end)
+		if i < 0 || j < i {
+			return nil, fmt.Errorf("README.md has no %s ... %s block for action %s", strings.TrimSpace(begin), end, a.ID)
+		}
+		out = out[:i+len(begin)] + a.MarkdownTables() + out[j:]
+	}
+	return []byte(out), nil
+}

@@ -1,4 +1,4 @@
-// Command gen writes every action.yml from internal/actionspec.
+// Command gen writes every action.yml, and the input/output tables of README.md, from internal/actionspec.
 //
 //	go run ./internal/actionspec/gen [-root DIR]
 package main
@@ -20,6 +20,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
+	readme := filepath.Join(*root, "README.md")
+	current, err := os.ReadFile(readme)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+	updated, err := actionspec.UpdateReadme(current)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+	files["README.md"] = updated
 	for path, content := range files {
 		full := filepath.Join(*root, path)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
