@@ -397,3 +397,55 @@ func TestCancelReleasesTheLockAndSaysWhatIsLeft(t *testing.T) {
 	assert.Contains(t, e.log.String(), "run deploy again to finish, or rollback to return to revision 1")
 	e.assertNoLock()
 }
+
+// TestTwoDeploysAtOnce: exactly one proceeds; the other fails naming the
+// holder and changes nothing.
+func TestTwoDeploysAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	images := []string{"ghcr.io/acme/erlmcp:2.0.0-slowstart-2s", "ghcr.io/acme/erlmcp:3.0.0-slowstart-2s"}
+	errs := make([]error, 2)
+	results := make([]*deploy.Result, 2)
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range images {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := e.opts(images[i])
+			o.Holder = fmt.Sprintf("run-%d", i)
+			<-gate
+			results[i], errs[i] = (&deploy.Deployer{Client: e.id.Client, Log: ui.Discard{}}).Run(e.ctx, o)
+		}()
+	}
+	close(gate)
+	wg.Wait()
+	var held *lock.HeldError
+	switch {
+	case errs[0] == nil:
+		require.True(t, errors.As(errs[1], &held), "the other is refused: %v", errs[1])
+		assert.Equal(t, "run-0", held.Holder.ID)
+		e.assertServing(images[0])
+	case errs[1] == nil:
+		require.True(t, errors.As(errs[0], &held), "the other is refused: %v", errs[0])
+		assert.Equal(t, "run-1", held.Holder.ID)
+		e.assertServing(images[1])
+	default:
+		t.Fatalf("neither deploy proceeded: %v / %v", errs[0], errs[1])
+	}
+	assert.Equal(t, int64(2), e.deployment().Generation, "one patch only")
+	e.assertNoLock()
+}
+
+func TestExpiredLockIsTakenOverWithAWarning(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, err := lock.Acquire(e.ctx, e.id.Client, e.ns, "erlmcp", lock.Holder{ID: "crashed-run", Action: "deploy"}, time.Second, false)
+	require.NoError(t, err)
+	time.Sleep(1500 * time.Millisecond)
+	res, err := e.dp.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0"))
+	require.NoError(t, err)
+	assert.Equal(t, deploy.StatusSucceeded, res.Status)
+	assert.Contains(t, e.log.String(), "warning: took over an expired deploy lock of crashed-run")
+	e.assertNoLock()
+}

@@ -229,24 +229,65 @@ func start(ctx context.Context, bins Binaries, opts Options) (c *Cluster, err er
 
 // spawn starts one component with its output in logs/<name>.log.
 func (c *Cluster) spawn(bin, name string, args ...string) error {
+	pr, err := c.start(bin, name, args)
+	if err != nil {
+		return err
+	}
+	c.procs = append(c.procs, pr)
+	return nil
+}
+
+func (c *Cluster) start(bin, name string, args []string) (*process, error) {
 	logPath := filepath.Join(c.Dir, "logs", name+".log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close() // the child has its own descriptor
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = procAttr(c.detached)
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	pr := &process{Name: name, PID: cmd.Process.Pid, Log: logPath, cmd: cmd, done: make(chan struct{})}
 	if !c.detached {
 		go func() { cmd.Wait(); close(pr.done) }()
 	}
-	c.procs = append(c.procs, pr)
-	return nil
+	return pr, nil
+}
+
+// Crash kills a component (SIGKILL, as a crashed process), keeps it down for
+// down, then starts it again with the same flags and waits until it answers.
+// It is for fault-injection tests of an attached cluster.
+func (c *Cluster) Crash(ctx context.Context, name string, down time.Duration) error {
+	for i, pr := range c.procs {
+		if pr.Name != name {
+			continue
+		}
+		if err := signalGroup(pr.PID, syscall.SIGKILL); err != nil {
+			return fmt.Errorf("kill %s: %w", name, err)
+		}
+		<-pr.done
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(down):
+		}
+		next, err := c.start(pr.cmd.Path, name, pr.cmd.Args[1:])
+		if err != nil {
+			return err
+		}
+		c.procs[i] = next
+		if name == "kube-apiserver" || name == "etcd" {
+			return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+				_, err := c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+				return err == nil, nil
+			})
+		}
+		return nil
+	}
+	return fmt.Errorf("no component %q", name)
 }
 
 // exited reports a component that is no longer running.
