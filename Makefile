@@ -13,7 +13,7 @@ CLUSTER   := $(GO) run ./test/cluster/clusterctl
 # Generous per-package limit: the first cluster test may wait for a cold control-plane build.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: build test unit lint generate cluster-bins cluster-up cluster-down demo bench vulncheck clean
+.PHONY: build test unit lint fuzz generate cluster-bins cluster-up cluster-down demo bench vulncheck clean
 
 build: ## Build the CLI and every action binary into bin/
 	@mkdir -p $(BIN)
@@ -44,8 +44,19 @@ cluster-down: ## Stop the cluster started by cluster-up
 unit: ## Tests that need no cluster binaries
 	$(GO) test -count=1 -short ./...
 
-test: lint cluster-bins ## Everything: lint, unit, real-cluster e2e
+test: lint cluster-bins ## Everything: lint, unit, real-cluster e2e, short fuzz runs
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) --no-print-directory fuzz
+
+FUZZ_TIME ?= 4s
+fuzz: ## A short bounded run of every fuzz target (FUZZ_TIME each)
+	@for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' internal test | xargs -n1 dirname | sort -u); do \
+	  for target in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "fuzz ./$$dir $$target ($(FUZZ_TIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZ_TIME) ./$$dir >/dev/null || \
+	      { $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZ_TIME) ./$$dir; exit 1; }; \
+	  done; done
+	@echo "fuzz: ok"
 
 demo: build cluster-bins ## The whole product on a local cluster
 	$(GO) run ./test/demo

@@ -145,7 +145,7 @@ func (r *Runtime) Duration(name string) time.Duration {
 // ParseDuration parses a non-negative Go duration or a bare number of seconds.
 func ParseDuration(v string) (time.Duration, error) {
 	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		if n < 0 || n > float64(1<<62)/float64(time.Second) {
+		if !(n >= 0 && n <= float64(1<<62)/float64(time.Second)) { // also refuses NaN
 			return 0, fmt.Errorf("%q is out of range", v)
 		}
 		return time.Duration(n * float64(time.Second)), nil
