@@ -9,9 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +24,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/org/erlmcp-deploy/internal/actionspec"
 	"github.com/org/erlmcp-deploy/internal/app/deploy"
@@ -282,4 +287,66 @@ func TestDeployActionTellsSlack(t *testing.T) {
 	assert.Equal(t, "succeeded", output(s, "status"))
 	assert.Contains(t, s.log, "::warning::")
 	assert.Less(t, time.Since(start), 40*time.Second)
+}
+
+// TestSIGTERMWhileWaiting stops the real CLI the way a runner cancels a job:
+// it exits promptly, releases the lock, says what it left, and the next run
+// converges.
+func TestSIGTERMWhileWaiting(t *testing.T) {
+	t.Parallel()
+	ns, _, id := target(t)
+	bin := filepath.Join(t.TempDir(), "erlmcp-deploy")
+	build := exec.Command("go", "build", "-o", bin, "github.com/org/erlmcp-deploy/cmd/erlmcp-deploy")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	cmd := exec.Command(bin, "deploy", "--environment", "staging", "--namespace", ns, "--image", "ghcr.io/acme/erlmcp:1.1.0-fault-neverready", "--timeout", "2m")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+id.Kubeconfig, "RUNNER_TEMP="+t.TempDir())
+	var log syncWriter
+	cmd.Stdout, cmd.Stderr = &log, &log
+	require.NoError(t, cmd.Start())
+	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return strings.Contains(log.String(), "patched container"), nil
+	}), log.String())
+	time.Sleep(500 * time.Millisecond) // waiting for the rollout now
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	sent := time.Now()
+	err = cmd.Wait()
+	took := time.Since(sent)
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, ghaction.ExitCancelled, exit.ExitCode())
+	assert.Less(t, took, 5*time.Second, "exits promptly")
+	t.Logf("exited %s after SIGTERM", took.Round(time.Millisecond))
+	assert.Contains(t, log.String(), "is left at revision 2 rolling out ghcr.io/acme/erlmcp:1.1.0-fault-neverready")
+	assert.Contains(t, log.String(), "run deploy again to finish, or rollback to return to revision 1")
+	_, err = cluster.Client.CoordinationV1().Leases(ns).Get(context.Background(), "erlmcp-deploy.erlmcp", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "lock released: %v", err)
+
+	s := runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.2.0", "namespace": ns, "kubeconfig": readFile(t, id.Kubeconfig)})
+	require.Equal(t, 0, s.code, s.log)
+	assert.Equal(t, "succeeded", output(s, "status"), "the next run converges")
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func readFile(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
 }
