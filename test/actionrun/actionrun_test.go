@@ -134,3 +134,59 @@ func TestActionBinariesRejectBadInput(t *testing.T) {
 		assertNoSecret(t, s, "ghp_releaseTOKEN42")
 	}
 }
+
+// TestSecretsNeverLeakWhenTheClusterIsUnreachable runs deploy and rollback
+// with a kubeconfig full of credentials pointing at a closed port, and a
+// Slack token: the failure is reported, and no credential appears anywhere.
+func TestSecretsNeverLeakWhenTheClusterIsUnreachable(t *testing.T) {
+	dir := t.TempDir()
+	secrets := map[string]string{
+		"token":       "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXRva2Vu.sig",
+		"client key":  "LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0t",
+		"password":    "hunter2-but-longer",
+		"exec env":    "AKIAEXAMPLEEXECENV",
+		"slack token": "xoxb-1234-5678-slackSECRET",
+	}
+	kubeconfig := `apiVersion: v1
+kind: Config
+clusters:
+- name: gone
+  cluster: {server: "https://127.0.0.1:9", insecure-skip-tls-verify: true}
+users:
+- name: ci
+  user:
+    token: ` + secrets["token"] + `
+- name: certs
+  user:
+    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t
+    client-key-data: ` + secrets["client key"] + `
+- name: basic
+  user: {username: admin, password: ` + secrets["password"] + `}
+- name: aws
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: aws
+      env: [{name: AWS_SECRET_ACCESS_KEY, value: ` + secrets["exec env"] + `}]
+contexts:
+- name: gone
+  context: {cluster: gone, user: ci}
+current-context: gone
+`
+	for _, action := range []string{"deploy", "rollback"} {
+		bin := build(t, dir, "./actions/"+action)
+		inputs := map[string]string{"environment": "staging", "kubeconfig": kubeconfig, "slack-token": secrets["slack token"], "slack-channel": "C01"}
+		if action == "deploy" {
+			inputs["image"] = "ghcr.io/acme/erlmcp:1.0.0"
+		}
+		s := runStep(t, bin, inputs)
+		assert.Equal(t, ghaction.ExitFailed, s.code, "%s: %s", action, s.stdout)
+		assert.Contains(t, s.stdout, "127.0.0.1:9", "%s names the cluster it could not reach", action)
+		for what, secret := range secrets {
+			log := strings.ReplaceAll(s.stdout, "::add-mask::"+secret, "")
+			assert.NotContains(t, log, secret, "%s leaks the %s in its log", action, what)
+			assert.NotContains(t, s.output, secret, "%s leaks the %s in its outputs", action, what)
+			assert.NotContains(t, s.summary, secret, "%s leaks the %s in its summary", action, what)
+		}
+	}
+}
