@@ -271,12 +271,7 @@ func (dp *Deployer) rollback(ctx context.Context, opts Options, n int64) error {
 func (dp *Deployer) wait(ctx context.Context, opts Options, d *appsv1.Deployment, timeout time.Duration) (rollout.Result, error) {
 	ro := opts.Rollout
 	ro.FailFast = opts.FailFast
-	return rollout.Wait(ctx, dp.Client, d, dp.now().Add(timeout), ro, ProgressLogger(dp.Log), dp.Now)
-}
-
-// ProgressLogger prints a progress line for each new verdict while waiting.
-func ProgressLogger(log ui.Logger) func(rollout.Verdict) {
-	return func(v rollout.Verdict) { log.Infof("%s — %s", v.Progress, v.Message) }
+	return rollout.Wait(ctx, dp.Client, d, dp.now().Add(timeout), ro, rollout.LogProgress(dp.Log), dp.Now)
 }
 
 func (dp *Deployer) health(ctx context.Context, opts Options, budget time.Duration, wres *rollout.Result) error {
@@ -427,8 +422,9 @@ func pickContainer(d *appsv1.Deployment, want string) (string, error) {
 	}
 }
 
-// patch changes the container's image and the change-cause, guarded by the
-// resourceVersion read under the lock.
+// patch changes the container's image and the change-cause. The strategic
+// merge patch touches nothing else, and the lock keeps other erlmcp-deploy
+// runs out, so no resourceVersion guard (status updates would trip it).
 func (dp *Deployer) patch(ctx context.Context, opts Options, d *appsv1.Deployment, container string, res *Result) (*appsv1.Deployment, error) {
 	for _, c := range d.Spec.Template.Spec.Containers {
 		if c.Name == container && c.Image == opts.Image {
@@ -439,7 +435,6 @@ func (dp *Deployer) patch(ctx context.Context, opts Options, d *appsv1.Deploymen
 	}
 	body := map[string]any{
 		"metadata": map[string]any{
-			"resourceVersion": d.ResourceVersion,
 			"annotations": map[string]any{
 				history.ChangeCauseAnnotation: opts.ChangeCause,
 				// A rolled-back Deployment may carry the mark copied from an old ReplicaSet.
@@ -460,12 +455,13 @@ func (dp *Deployer) patch(ctx context.Context, opts Options, d *appsv1.Deploymen
 	}
 	out, err := dp.Client.AppsV1().Deployments(opts.Namespace).Patch(ctx, opts.Deployment, types.StrategicMergePatchType, patch, po)
 	if err != nil {
-		if apierrors.IsConflict(err) {
-			return nil, fmt.Errorf("deployment %s changed while we held the lock (someone else edited it); nothing was changed: %w", opts.Deployment, err)
-		}
 		return nil, fmt.Errorf("patch deployment %s: %w", opts.Deployment, err)
 	}
-	dp.Log.Infof("patched container %s: %s → %s (change-cause %q)", container, strings.Join(res.PreviousImages, ", "), opts.Image, opts.ChangeCause)
+	verb := "patched"
+	if opts.DryRun {
+		verb = "dry run: the API server would patch"
+	}
+	dp.Log.Infof("%s container %s: %s → %s (change-cause %q)", verb, container, strings.Join(res.PreviousImages, ", "), opts.Image, opts.ChangeCause)
 	return out, nil
 }
 
@@ -487,7 +483,7 @@ func writeBackup(opts Options, d *appsv1.Deployment) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, fmt.Sprintf("erlmcp-deploy-backup-%s-%s-rev%s.json", d.Namespace, d.Name, rev))
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := os.WriteFile(path, b, 0o600); err != nil { // the template may hold literal env values
 		return "", err
 	}
 	return path, nil

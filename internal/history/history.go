@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -222,22 +223,42 @@ func Undo(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment
 	if err != nil {
 		return UndoResult{}, fmt.Errorf("roll back deployment %s: %w", d.Name, err)
 	}
-	patch, skip, err := UndoPatch(d, target.ReplicaSet)
-	if err != nil {
-		return UndoResult{}, err
-	}
-	if skip {
-		return UndoResult{Skipped: true, To: target, Deployment: d}, nil
-	}
 	opts := metav1.PatchOptions{FieldManager: "erlmcp-deploy"}
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	out, err := client.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, types.JSONPatchType, patch, opts)
-	if err != nil {
-		return UndoResult{}, fmt.Errorf("roll back deployment %s to revision %d: %w", d.Name, n, err)
+	// The patch is guarded by the resourceVersion it was computed from. The
+	// deployment controller bumps it with every status update, so a failed
+	// guard is retried on a fresh read; a change of the template itself is
+	// then seen by UndoPatch (skip) or overwritten only knowingly.
+	for attempt := 1; ; attempt++ {
+		patch, skip, err := UndoPatch(d, target.ReplicaSet)
+		if err != nil {
+			return UndoResult{}, err
+		}
+		if skip {
+			return UndoResult{Skipped: true, To: target, Deployment: d}, nil
+		}
+		out, err := client.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, types.JSONPatchType, patch, opts)
+		if err == nil {
+			return UndoResult{To: target, Deployment: out}, nil
+		}
+		stale := apierrors.IsInvalid(err) || apierrors.IsConflict(err)
+		if !stale || attempt == 5 {
+			return UndoResult{}, fmt.Errorf("roll back deployment %s to revision %d: %w", d.Name, n, err)
+		}
+		fresh, gerr := client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return UndoResult{}, fmt.Errorf("roll back deployment %s to revision %d: %w (and re-reading it: %v)", d.Name, n, err, gerr)
+		}
+		if fresh.ResourceVersion == d.ResourceVersion {
+			return UndoResult{}, fmt.Errorf("roll back deployment %s to revision %d: %w", d.Name, n, err)
+		}
+		if fresh.Spec.Paused {
+			return UndoResult{}, fmt.Errorf("deployment %s was paused meanwhile: resume it before rolling back", d.Name)
+		}
+		d = fresh
 	}
-	return UndoResult{To: target, Deployment: out}, nil
 }
 
 // MarkSuccessful annotates rs as a verified revision (for rollback to last-successful).

@@ -43,7 +43,7 @@ type HeldError struct {
 
 // Error names the holder, what it does and when the lock expires.
 func (e *HeldError) Error() string {
-	return fmt.Sprintf("another run holds the deploy lock: %s (%s %s to %s) until %s; wait for it, or take the lock over with force: true",
+	return fmt.Sprintf("another run holds the deploy lock: %s (%s %s to %s) until %s; wait for it to finish (a deploy can take it over with force: true)",
 		e.Holder.ID, e.Holder.Action, e.Holder.Target, e.Holder.Environment, e.Expires.UTC().Format(time.RFC3339))
 }
 

@@ -260,7 +260,7 @@ func (r *Roller) Run(ctx context.Context, opts Options) (*Result, error) {
 	ro := opts.Rollout
 	ro.FailFast = true
 	wres, err := rollout.Wait(ctx, r.Client, u.Deployment, start.Add(opts.Timeout), ro,
-		func(v rollout.Verdict) { r.Log.Infof("%s — %s", v.Progress, v.Message) }, r.Now)
+		rollout.LogProgress(r.Log), r.Now)
 	res.Verdict = wres.Verdict
 	if wres.NewReplicaSet != nil {
 		res.Revision, _ = history.RevisionOf(wres.NewReplicaSet)

@@ -139,10 +139,12 @@ func Evaluate(s Snapshot, opts Options) Verdict {
 		v.Message = "waiting for the Deployment"
 		return timeout(v, s)
 	}
-	v.Progress = progressOf(d)
 	if d.Generation < s.MinGeneration {
 		v.Message = "waiting for the change to be seen"
 		return timeout(v, s)
+	}
+	if d.Status.ObservedGeneration >= d.Generation {
+		v.Progress = progressOf(d) // before that, the counts describe the previous rollout
 	}
 	if opts.FailFast {
 		if p := replicaSetProblem(s.NewReplicaSet); p != nil {
@@ -219,13 +221,17 @@ func DeploymentStatus(d *appsv1.Deployment) (string, bool, error) {
 	return fmt.Sprintf("deployment %q successfully rolled out", d.Name), true, nil
 }
 
+// transientCreate matches pod-create failures that the ReplicaSet controller
+// will retry on its own: the API server or etcd briefly unavailable.
+var transientCreate = regexp.MustCompile(`(?i)unavailable|connection reset|connection refused|timeout|timed out|too many requests|try again|etcdserver|currently unable`)
+
 // replicaSetProblem reports a ReplicaSet that cannot create its pods (quota, admission, ...).
 func replicaSetProblem(rs *appsv1.ReplicaSet) *Problem {
 	if rs == nil {
 		return nil
 	}
 	for _, c := range rs.Status.Conditions {
-		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
+		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue && !transientCreate.MatchString(c.Message) {
 			reason := c.Reason
 			if reason == "" {
 				reason = ReasonFailedCreate

@@ -167,6 +167,8 @@ func TestEvaluate(t *testing.T) {
 	pull := pod("a", waiting("ImagePullBackOff", "Back-off pulling image"))
 	rsFailed := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "erlmcp-abc"}, Status: appsv1.ReplicaSetStatus{Conditions: []appsv1.ReplicaSetCondition{{
 		Type: appsv1.ReplicaSetReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedCreate", Message: `pods "erlmcp-abc-" is forbidden: exceeded quota`}}}}
+	rsUnavailable := rsFailed.DeepCopy()
+	rsUnavailable.Status.Conditions[0].Message = "rpc error: code = Unavailable desc = error reading from server: connection reset by peer"
 	progressing := dep(func(d *appsv1.Deployment) {
 		d.Status.UpdatedReplicas, d.Status.AvailableReplicas, d.Status.Replicas = 1, 3, 4
 	})
@@ -187,6 +189,8 @@ func TestEvaluate(t *testing.T) {
 		{"doomed pods ignored without fail-fast", rollout.Snapshot{Deployment: progressing, Now: now, Pods: []*corev1.Pod{crash}}, rollout.Options{}, rollout.Progressing, "", "1 out of 3 new replicas have been updated"},
 		{"replicaset cannot create pods", rollout.Snapshot{Deployment: progressing, Now: now, NewReplicaSet: rsFailed}, rollout.Options{FailFast: true},
 			rollout.Failed, "FailedCreate", `replicaset/erlmcp-abc: FailedCreate: pods "erlmcp-abc-" is forbidden: exceeded quota`},
+		{"replicaset create failed on an etcd blip: retried by the controller", rollout.Snapshot{Deployment: progressing, Now: now, NewReplicaSet: rsUnavailable},
+			rollout.Options{FailFast: true}, rollout.Progressing, "", "1 out of 3 new replicas have been updated"},
 		{"progress deadline", rollout.Snapshot{Deployment: dep(func(d *appsv1.Deployment) {
 			d.Status.UpdatedReplicas = 1
 			d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Reason: "ProgressDeadlineExceeded"}}

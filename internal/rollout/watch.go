@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/ui"
 )
 
 // Watch is one wait for a rollout to reach a verdict.
@@ -201,4 +202,15 @@ func Wait(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment
 			}
 		}}
 	return w.Run(ctx)
+}
+
+// LogProgress prints a progress line for each new verdict while waiting.
+func LogProgress(log ui.Logger) func(Verdict) {
+	return func(v Verdict) {
+		if v.Progress == (Progress{}) {
+			log.Infof("%s", v.Message)
+			return
+		}
+		log.Infof("%s — %s", v.Progress, v.Message)
+	}
 }

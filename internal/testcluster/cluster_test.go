@@ -113,10 +113,10 @@ func TestDeploymentRollsOutAsLeastPrivilegeIdentity(t *testing.T) {
 		return len(p.Status.ContainerStatuses) == 1 && waitingReason(p) == "CrashLoopBackOff"
 	})
 	assert.Equal(t, "ghcr.io/acme/erlmcp:1.2.0-fault-crashloop", pod.Spec.Containers[0].Image)
-	d, err = id.Client.AppsV1().Deployments(ns).Get(ctx, "erlmcp", metav1.GetOptions{})
-	require.NoError(t, err)
+	d = waitDeployment(t, ctx, id.Client, ns, "erlmcp", "the status to count the new pod", func(d *appsv1.Deployment) bool {
+		return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == 1
+	})
 	assert.Equal(t, int32(3), d.Status.AvailableReplicas, "old pods keep serving")
-	assert.Equal(t, int32(1), d.Status.UpdatedReplicas)
 }
 
 func waitingReason(p *corev1.Pod) string {

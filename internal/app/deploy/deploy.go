@@ -83,8 +83,11 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	report(rt, opts, res)
 	if slack.Enabled() {
 		status := string(res.Status)
-		if res.DryRun {
+		switch {
+		case res.DryRun:
 			status = notify.StatusUnchanged
+		case ctx.Err() != nil:
+			status = notify.StatusCancelled
 		}
 		rt.SetOutput("slack-ts", slack.NotifyBestEffort(ctx, slackEvent(rt, opts, res, status)))
 	}
