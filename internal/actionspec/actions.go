@@ -105,7 +105,7 @@ func Smoke() Action {
 	return Action{
 		ID: "smoke", Name: "erlmcp smoke", Icon: "activity", Color: "green",
 		Description: "Smoke-test an erlmcp service: health JSON, Prometheus metrics, MCP handshake, declarative checks and a load gate.",
-		Inputs: []Input{
+		Inputs: append([]Input{
 			{Name: "base-url", Kind: String, Required: true, Description: "Base URL of the service, e.g. `https://erlmcp.staging.example.com`."},
 			{Name: "environment", Kind: String, Description: "Environment name for logs, summary and the config file."},
 			{Name: "suite", Kind: Enum, Default: "erlmcp", Values: []string{"erlmcp", "none"}, Description: "Built-in checks to run; `none` runs only the checks file."},
@@ -129,7 +129,7 @@ func Smoke() Action {
 			{Name: "load-max-error-rate", Kind: Float, Description: "Largest acceptable error rate (0..1)."},
 			{Name: "report-dir", Kind: String, DefaultDoc: "$RUNNER_TEMP/erlmcp-smoke", Description: "Directory for the JSON and JUnit reports."},
 			configInput(),
-		},
+		}, slackInputs()...),
 		Outputs: []Output{
 			{Name: "passed", Description: "Number of checks that passed."},
 			{Name: "total", Description: "Number of checks run."},
@@ -141,6 +141,7 @@ func Smoke() Action {
 			{Name: "p99-ms", Description: "99th percentile latency under load, in milliseconds."},
 			{Name: "rps", Description: "Throughput under load, in requests per second."},
 			{Name: "error-rate", Description: "Error rate under load (0..1)."},
+			slackOutput(),
 		},
 	}
 }
