@@ -14,8 +14,8 @@ import (
 	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/checks"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
-	"github.com/org/erlmcp-deploy/internal/notify"
 	"github.com/org/erlmcp-deploy/internal/loadgate"
+	"github.com/org/erlmcp-deploy/internal/notify"
 	engine "github.com/org/erlmcp-deploy/internal/smoke"
 	"github.com/org/erlmcp-deploy/internal/summary"
 )
