@@ -1,0 +1,302 @@
+// Package pipeline runs .github/workflows/pipeline.yml end to end with
+// nektos/act in self-hosted mode, the way a user's repository calls it
+// (uses: org/erlmcp-deploy/.github/workflows/pipeline.yml@v1, served from
+// this working tree by --local-repository), against the local cluster and
+// in-process erlmcp-like servers.
+package pipeline_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/org/erlmcp-deploy/internal/deploy"
+	"github.com/org/erlmcp-deploy/internal/erlmcpd"
+	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/notify/slackfake"
+	"github.com/org/erlmcp-deploy/internal/testcluster"
+	"github.com/org/erlmcp-deploy/internal/ui"
+)
+
+var cluster *testcluster.Cluster
+
+func TestMain(m *testing.M) { testcluster.Main(m, &cluster) }
+
+var actOnce struct {
+	sync.Once
+	path string
+	err  error
+}
+
+// act builds nektos/act from tools/go.mod (the version pinned there).
+func act(t *testing.T) string {
+	actOnce.Do(func() {
+		root, err := testcluster.RepoRoot()
+		if err != nil {
+			actOnce.err = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "erlmcp-act-")
+		if err != nil {
+			actOnce.err = err
+			return
+		}
+		actOnce.path = filepath.Join(dir, "act")
+		cmd := exec.Command("go", "build", "-o", actOnce.path, "github.com/nektos/act")
+		cmd.Dir = filepath.Join(root, "tools")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			actOnce.err = fmt.Errorf("build act: %w\n%s", err, out)
+		}
+	})
+	require.NoError(t, actOnce.err)
+	return actOnce.path
+}
+
+// run is one act run: each job's result and its steps' outputs.
+type run struct {
+	results map[string]string            // jobID → success|failure
+	outputs map[string]map[string]string // jobID → output name → value
+	log     string
+}
+
+// env is a staging and a production namespace, each with an erlmcp
+// Deployment and its own least-privilege identity, and a caller repository.
+type env struct {
+	staging, production     string
+	stagingKC, productionKC string
+	repo                    string
+}
+
+func newEnv(t *testing.T, name string) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	e := &env{staging: name + "-staging", production: name + "-production", repo: t.TempDir()}
+	for _, ns := range []string{e.staging, e.production} {
+		id, err := cluster.Deployer(ctx, ns)
+		require.NoError(t, err)
+		d := testcluster.Deployment("erlmcp", "ghcr.io/acme/erlmcp:0.9.0", 2)
+		require.NoError(t, cluster.CreateAvailable(ctx, ns, d))
+		// 1.0.0 is the verified release running before the pipeline.
+		_, err = (&deploy.Deployer{Client: id.Client, Log: ui.Discard{}}).Run(ctx, deploy.Options{Environment: ns, Namespace: ns, Deployment: "erlmcp",
+			Image: "ghcr.io/acme/erlmcp:1.0.0", Timeout: time.Minute, FailFast: true, ChangeCause: "release 1.0.0", Holder: "setup", BackupDir: t.TempDir()})
+		require.NoError(t, err)
+		kc, err := os.ReadFile(id.Kubeconfig)
+		require.NoError(t, err)
+		if ns == e.staging {
+			e.stagingKC = string(kc)
+		} else {
+			e.productionKC = string(kc)
+		}
+	}
+	// The caller's own config file maps each environment to its namespace.
+	write(t, filepath.Join(e.repo, ".github", "erlmcp-deploy.yml"), fmt.Sprintf("environments:\n  staging:\n    namespace: %s\n  production:\n    namespace: %s\n", e.staging, e.production))
+	git(t, e.repo, "init", "-q")
+	return e
+}
+
+func write(t *testing.T, path, content string) {
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+}
+
+func git(t *testing.T, dir string, args ...string) {
+	cmd := exec.Command("git", append([]string{"-c", "user.name=ci", "-c", "user.email=ci@example.com"}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+}
+
+// caller writes the caller workflow, as in examples/workflows, and runs it.
+func (e *env) run(t *testing.T, image, stagingURL, productionURL string) *run {
+	return e.runSlack(t, image, stagingURL, productionURL, "")
+}
+
+const slackToken = "xoxb-pipeline-test-SECRET"
+
+// runSlack is run with Slack pointed at slackAPI ("" = no Slack).
+func (e *env) runSlack(t *testing.T, image, stagingURL, productionURL, slackAPI string) *run {
+	t.Helper()
+	write(t, filepath.Join(e.repo, ".github", "workflows", "caller.yml"), fmt.Sprintf(`name: caller
+on: workflow_dispatch
+jobs:
+  ship:
+    uses: org/erlmcp-deploy/.github/workflows/pipeline.yml@v1
+    with:
+      image: %s
+      target: production
+      staging-url: %s
+      production-url: %s
+      mcp-expect-tools: echo, add
+      smoke-wait: 5s
+      timeout: 90s
+      resolve-digest: false
+      slack-channel: C0PIPELINE
+      slack-mention: <!subteam^S0ONCALL>
+    secrets:
+      staging-kubeconfig: ${{ secrets.STAGING_KUBECONFIG }}
+      production-kubeconfig: ${{ secrets.PRODUCTION_KUBECONFIG }}
+      slack-token: ${{ secrets.SLACK_TOKEN }}
+`, image, stagingURL, productionURL))
+	git(t, e.repo, "add", "-A")
+	git(t, e.repo, "commit", "-q", "--allow-empty", "-m", "caller")
+	root, err := testcluster.RepoRoot()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, act(t), "workflow_dispatch", "-W", ".github/workflows/caller.yml",
+		"-P", "ubuntu-latest=-self-hosted", "--local-repository", "org/erlmcp-deploy@v1="+root, "--json",
+		"-s", "STAGING_KUBECONFIG="+e.stagingKC, "-s", "PRODUCTION_KUBECONFIG="+e.productionKC,
+		// No release can be downloaded here: the launcher builds the actions from this tree.
+		"--env", "ERLMCP_RELEASE_API=http://127.0.0.1:9")
+	if slackAPI != "" {
+		cmd.Args = append(cmd.Args, "-s", "SLACK_TOKEN="+slackToken, "--env", "ERLMCP_SLACK_API_URL="+slackAPI)
+	}
+	cmd.Dir = e.repo
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	_ = cmd.Run() // a failing job is an expected outcome here; the jobs' results are asserted
+	r := &run{results: map[string]string{}, outputs: map[string]map[string]string{}, log: out.String()}
+	sc := bufio.NewScanner(bytes.NewReader(out.Bytes()))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var ev struct {
+			JobID, JobResult, Command, Name, Arg string
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.JobID == "" {
+			continue
+		}
+		if ev.JobResult != "" {
+			r.results[ev.JobID] = ev.JobResult
+		}
+		if ev.Command == "set-output" {
+			if r.outputs[ev.JobID] == nil {
+				r.outputs[ev.JobID] = map[string]string{}
+			}
+			r.outputs[ev.JobID][ev.Name] = ev.Arg
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("act log (last 150 lines):\n%s", lastLines(r.log, 150))
+		}
+	})
+	return r
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func serve(t *testing.T, status string) string {
+	srv := httptest.NewServer(erlmcpd.New(erlmcpd.Options{Status: status}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func (e *env) image(t *testing.T, ns string) (string, int64) {
+	d, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	rev, err := history.RevisionOf(d)
+	require.NoError(t, err)
+	return d.Spec.Template.Spec.Containers[0].Image, rev
+}
+
+// TestGoodImageReachesProduction: staging, smoke, production, smoke, no rollback.
+func TestGoodImageReachesProduction(t *testing.T) {
+	e := newEnv(t, "good")
+	slack, api := slackfake.New(t, slackToken)
+	r := e.runSlack(t, "ghcr.io/acme/erlmcp:1.1.0", serve(t, erlmcpd.Healthy), serve(t, erlmcpd.Healthy), api)
+	for _, job := range []string{"deploy-staging", "smoke-staging", "deploy-production", "smoke-production"} {
+		assert.Equal(t, "success", r.results[job], job)
+	}
+	assert.NotContains(t, r.results, "rollback-production", "no rollback after a green smoke")
+	assert.NotContains(t, r.results, "build-and-test", "an existing image skips the build")
+	assert.Equal(t, "succeeded", r.outputs["deploy-staging"]["status"])
+	assert.Equal(t, "3", r.outputs["deploy-staging"]["revision"])
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", r.outputs["deploy-production"]["image"], "production deploys what staging verified")
+	assert.Equal(t, "succeeded", r.outputs["deploy-production"]["status"])
+	assert.NotEmpty(t, r.outputs["smoke-production"]["passed"])
+	assert.Equal(t, "0", r.outputs["smoke-production"]["failed"])
+	for _, ns := range []string{e.staging, e.production} {
+		img, rev := e.image(t, ns)
+		assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", img, ns)
+		assert.Equal(t, int64(3), rev, ns)
+	}
+	// One Slack message for the whole run: posted by the staging deploy,
+	// then updated by every later stage.
+	calls := slack.Calls()
+	require.NotEmpty(t, calls)
+	assert.Equal(t, "chat.postMessage", calls[0].Method)
+	ts := r.outputs["deploy-staging"]["slack-ts"]
+	require.NotEmpty(t, ts)
+	for _, c := range calls[1:] {
+		assert.Equal(t, "chat.update", c.Method)
+		assert.Equal(t, ts, c.Form.Get("ts"))
+	}
+	assert.GreaterOrEqual(t, len(calls), 5, "staging deploy (2), staging smoke, production deploy (2), production smoke")
+	assert.Equal(t, ts, r.outputs["smoke-production"]["slack-ts"])
+	for _, line := range strings.Split(r.log, "\n") {
+		if strings.Contains(line, `"command":"add-mask"`) {
+			continue // act's own record of the mask command
+		}
+		if strings.Contains(line, slackToken) {
+			t.Errorf("the Slack token reached the log: %.200s", line)
+			break
+		}
+	}
+}
+
+// TestBadImageStopsInStaging: the deploy fails fast and rolls staging back;
+// production is never touched.
+func TestBadImageStopsInStaging(t *testing.T) {
+	e := newEnv(t, "bad")
+	_, prodBefore := e.image(t, e.production)
+	r := e.run(t, "ghcr.io/acme/erlmcp:1.1.0-fault-crashloop", serve(t, erlmcpd.Healthy), serve(t, erlmcpd.Healthy))
+	assert.Equal(t, "failure", r.results["deploy-staging"])
+	assert.Equal(t, "rolled-back", r.outputs["deploy-staging"]["status"])
+	assert.Contains(t, r.outputs["deploy-staging"]["failure-reason"], "CrashLoopBackOff")
+	assert.NotContains(t, r.results, "deploy-production")
+	img, rev := e.image(t, e.production)
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.0.0", img, "production untouched")
+	assert.Equal(t, prodBefore, rev)
+	img, _ = e.image(t, e.staging)
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.0.0", img, "staging rolled back")
+}
+
+// TestProductionSmokeFailureRollsBack: the rollout succeeds but the
+// production smoke test fails, so the rollback job restores the last
+// successful revision.
+func TestProductionSmokeFailureRollsBack(t *testing.T) {
+	e := newEnv(t, "smokefail")
+	r := e.run(t, "ghcr.io/acme/erlmcp:1.1.0", serve(t, erlmcpd.Healthy), serve(t, erlmcpd.Unhealthy))
+	assert.Equal(t, "success", r.results["deploy-production"])
+	assert.Equal(t, "failure", r.results["smoke-production"])
+	assert.NotEqual(t, "0", r.outputs["smoke-production"]["failed"])
+	assert.Equal(t, "failure", r.results["rollback-production"], "the job rolls back, then fails the run on purpose")
+	assert.Equal(t, "succeeded", r.outputs["rollback-production"]["status"])
+	assert.Equal(t, "3", r.outputs["rollback-production"]["from-revision"])
+	assert.Equal(t, "4", r.outputs["rollback-production"]["revision"])
+	img, _ := e.image(t, e.production)
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.0.0", img, "back on the last successful release")
+	img, _ = e.image(t, e.staging)
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", img, "staging keeps the release")
+}
