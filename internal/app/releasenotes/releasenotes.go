@@ -143,6 +143,11 @@ func report(rt *ghaction.Runtime, cfg release.Config, res *release.Result, runEr
 		} else {
 			rt.SetOutput("notes-file", path)
 		}
+		if res.DryRun {
+			end := rt.Group("Release notes (dry run)")
+			rt.Infof("%s", res.Notes)
+			end()
+		}
 	}
 
 	s := rt.Summary()
