@@ -48,8 +48,8 @@ test: lint cluster-bins ## Everything: lint, unit, real-cluster e2e, short fuzz 
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz
 
-FUZZ_TIME ?= 4s
-fuzz: ## A short bounded run of every fuzz target (FUZZ_TIME each)
+FUZZ_TIME ?= 2000x
+fuzz: ## A short bounded run of every fuzz target (FUZZ_TIME: iterations each, or a duration)
 	@for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' internal test | xargs -n1 dirname | sort -u); do \
 	  for target in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
 	    echo "fuzz ./$$dir $$target ($(FUZZ_TIME))"; \

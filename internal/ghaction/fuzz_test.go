@@ -21,32 +21,43 @@ func FuzzParseDuration(f *testing.F) {
 	})
 }
 
-// FuzzInputs feeds arbitrary values to every kind of input of every action:
-// the runtime never panics, and a refused value is an ::error naming its input.
+// FuzzInputs feeds arbitrary values to the inputs of every action (which
+// picks one): the runtime never panics, and a refused value is an ::error
+// naming that input.
 func FuzzInputs(f *testing.F) {
-	for _, s := range []string{"true", "maybe", "10m", "-3", "3.5", "1e9", "a\nb", "x, y,,z", "%", "∞", "\x00"} {
-		f.Add(s)
+	for i, s := range []string{"true", "maybe", "10m", "-3", "3.5", "1e9", "a\nb", "x, y,,z", "%", "∞", "\x00", "NaN"} {
+		f.Add(s, uint16(i*7))
 	}
-	f.Fuzz(func(t *testing.T, value string) {
-		for _, a := range actionspec.All() {
-			for _, in := range a.Inputs {
-				env := map[string]string{"GITHUB_ACTIONS": "true"}
-				for _, other := range a.Inputs {
-					if other.Required {
-						env[ghaction.EnvName(other.Name)] = "x"
-					}
-				}
-				env[ghaction.EnvName(in.Name)] = value
-				var out bytes.Buffer
-				code := ghaction.New(a, ghaction.WithGetenv(func(k string) string { return env[k] }), ghaction.WithWriter(&out)).
-					Run(context.Background(), func(ctx context.Context, rt *ghaction.Runtime) error { return rt.ValidateAll() })
-				if code != ghaction.ExitOK && code != ghaction.ExitBadInput {
-					t.Fatalf("%s %s=%q: exit %d", a.ID, in.Name, value, code)
-				}
-				if code == ghaction.ExitBadInput && !strings.Contains(out.String(), "::error title=Invalid input "+in.Name+"::") {
-					t.Fatalf("%s %s=%q: refused without an ::error naming the input:\n%s", a.ID, in.Name, value, out.String())
-				}
+	var all []struct {
+		spec actionspec.Action
+		in   actionspec.Input
+	}
+	for _, a := range actionspec.All() {
+		for _, in := range a.Inputs {
+			all = append(all, struct {
+				spec actionspec.Action
+				in   actionspec.Input
+			}{a, in})
+		}
+	}
+	f.Fuzz(func(t *testing.T, value string, which uint16) {
+		pick := all[int(which)%len(all)]
+		a, in := pick.spec, pick.in
+		env := map[string]string{"GITHUB_ACTIONS": "true"}
+		for _, other := range a.Inputs {
+			if other.Required {
+				env[ghaction.EnvName(other.Name)] = "x"
 			}
+		}
+		env[ghaction.EnvName(in.Name)] = value
+		var out bytes.Buffer
+		code := ghaction.New(a, ghaction.WithGetenv(func(k string) string { return env[k] }), ghaction.WithWriter(&out)).
+			Run(context.Background(), func(ctx context.Context, rt *ghaction.Runtime) error { return rt.ValidateAll() })
+		if code != ghaction.ExitOK && code != ghaction.ExitBadInput {
+			t.Fatalf("%s %s=%q: exit %d", a.ID, in.Name, value, code)
+		}
+		if code == ghaction.ExitBadInput && !strings.Contains(out.String(), "::error title=Invalid input "+in.Name+"::") {
+			t.Fatalf("%s %s=%q: refused without an ::error naming the input:\n%s", a.ID, in.Name, value, out.String())
 		}
 	})
 }
