@@ -195,7 +195,8 @@ func TestRollbackRefusals(t *testing.T) {
 
 	after, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, "erlmcp", metav1.GetOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, before.ResourceVersion, after.ResourceVersion, "nothing changed")
+	assert.Equal(t, before.Generation, after.Generation, "nothing changed in the spec")
+	assert.Equal(t, before.Annotations, after.Annotations, "nothing changed in the annotations")
 
 	_, err = cluster.Client.AppsV1().Deployments(ns).Patch(ctx, "erlmcp", "application/merge-patch+json", []byte(`{"spec":{"paused":true}}`), metav1.PatchOptions{})
 	require.NoError(t, err)
