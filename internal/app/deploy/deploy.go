@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/org/erlmcp-deploy/internal/app/connect"
 	"github.com/org/erlmcp-deploy/internal/app/setup"
 	engine "github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
@@ -49,7 +50,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		Holder: setup.Holder(rt), BackupDir: setup.TempDir(rt),
 	}
 	end := rt.Group("Connect")
-	kc, err := setup.Kube(rt)
+	kc, err := connect.Kube(rt)
 	if err == nil && rt.Bool("resolve-digest") && ref.Digest == "" {
 		var d string
 		d, err = imageref.Resolve(ctx, ref)

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/org/erlmcp-deploy/internal/app/connect"
 	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/history"
@@ -52,7 +53,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		return err
 	}
 	end := rt.Group("Connect")
-	kc, err := setup.Kube(rt)
+	kc, err := connect.Kube(rt)
 	end()
 	if err != nil {
 		rt.SetOutput("status", string(engine.StatusFailed))

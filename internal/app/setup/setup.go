@@ -1,5 +1,6 @@
 // Package setup holds what the deploy, rollback and smoke adapters share:
-// the per-environment config file, the cluster client, and who this run is.
+// the per-environment config file, Slack, and who this run is. (The cluster
+// client is in package connect, so smoke does not link client-go.)
 package setup
 
 import (
@@ -12,7 +13,6 @@ import (
 
 	"github.com/org/erlmcp-deploy/internal/config"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
-	"github.com/org/erlmcp-deploy/internal/kube"
 	"github.com/org/erlmcp-deploy/internal/notify"
 )
 
@@ -39,28 +39,6 @@ func ApplyConfig(rt *ghaction.Runtime) {
 		return
 	}
 	rt.Debugf("defaults for environment %q from %s", env, path)
-}
-
-// Kube builds the cluster client from the kubeconfig/context inputs and
-// masks the credentials of every kubeconfig it read.
-func Kube(rt *ghaction.Runtime) (*kube.Client, error) {
-	c, err := kube.Load(kube.Source{Kubeconfig: rt.String("kubeconfig"), Context: rt.String("context"), Getenv: rt.Getenv,
-		UserAgent: "erlmcp-deploy"})
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range c.Kubeconfigs {
-		rt.MaskKubeconfig(k)
-	}
-	if c.Config.BearerToken != "" {
-		rt.Mask(c.Config.BearerToken)
-	}
-	ctx := c.Context
-	if ctx == "" {
-		ctx = "-"
-	}
-	rt.Infof("cluster %s (context %s, credentials from %s)", c.Config.Host, ctx, c.Origin)
-	return c, nil
 }
 
 // RunURL is the URL of this workflow run, or "" outside GitHub Actions.
