@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,25 +38,8 @@ type env struct {
 	ctx context.Context
 	ns  string
 	id  *testcluster.Identity
-	log *syncBuffer
+	log *ui.Buffer
 	dp  *deploy.Deployer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var nsSeq struct {
@@ -81,7 +63,7 @@ func newEnv(t *testing.T, containers ...corev1.Container) *env {
 		d.Spec.Template.Spec.Containers = containers
 	}
 	require.NoError(t, cluster.CreateAvailable(ctx, ns, d))
-	e := &env{t: t, ctx: ctx, ns: ns, id: id, log: &syncBuffer{}}
+	e := &env{t: t, ctx: ctx, ns: ns, id: id, log: &ui.Buffer{}}
 	e.dp = &deploy.Deployer{Client: id.Client, Log: ui.NewText(e.log, false)}
 	t.Cleanup(func() {
 		if t.Failed() || testing.Verbose() {

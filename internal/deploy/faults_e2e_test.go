@@ -32,7 +32,7 @@ func TestControlPlaneCrashDuringTheWait(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, c.CreateAvailable(ctx, "faults", testcluster.Deployment("erlmcp", v1, 3)))
 
-			log := &syncBuffer{}
+			log := &ui.Buffer{}
 			dp := &deploy.Deployer{Client: id.Client, Log: ui.NewText(log, false)}
 			const img = "ghcr.io/acme/erlmcp:1.1.0-slowstart-4s"
 			var crashErr error

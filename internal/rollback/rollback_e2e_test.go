@@ -1,13 +1,11 @@
 package rollback_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,27 +34,10 @@ const (
 
 var seq atomic.Int32
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // withHistory makes a namespace whose Deployment went through three deploys:
 // 1 = v1.0 (created), 2 = v1.1 (verified), 3 = v1.2 crash loop (failed, kept),
 // 4 = v1.3 image pull (failed, kept, current).
-func withHistory(t *testing.T) (context.Context, string, *rollback.Roller, *lockedBuffer) {
+func withHistory(t *testing.T) (context.Context, string, *rollback.Roller, *ui.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
@@ -76,7 +57,7 @@ func withHistory(t *testing.T) (context.Context, string, *rollback.Roller, *lock
 			require.Error(t, err, "a bad release kept for the history")
 		}
 	}
-	log := &lockedBuffer{}
+	log := &ui.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("rollback log:\n%s", log.String())

@@ -99,3 +99,24 @@ func (Discard) Debugf(string, ...any) {}
 
 // Group returns a no-op end function.
 func (Discard) Group(string) func() { return func() {} }
+
+// Buffer is a goroutine-safe text buffer, for a Text logger (or a command's
+// output) read while it is being written.
+type Buffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+// Write appends p.
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -34,6 +33,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/notify/slackfake"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
+	"github.com/org/erlmcp-deploy/internal/ui"
 )
 
 var cluster *testcluster.Cluster
@@ -302,7 +302,7 @@ func TestSIGTERMWhileWaiting(t *testing.T) {
 
 	cmd := exec.Command(bin, "deploy", "--environment", "staging", "--namespace", ns, "--image", "ghcr.io/acme/erlmcp:1.1.0-fault-neverready", "--timeout", "2m")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+id.Kubeconfig, "RUNNER_TEMP="+t.TempDir())
-	var log syncWriter
+	var log ui.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	require.NoError(t, cmd.Start())
 	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
@@ -326,23 +326,6 @@ func TestSIGTERMWhileWaiting(t *testing.T) {
 	s := runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.2.0", "namespace": ns, "kubeconfig": readFile(t, id.Kubeconfig)})
 	require.Equal(t, 0, s.code, s.log)
 	assert.Equal(t, "succeeded", output(s, "status"), "the next run converges")
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 func readFile(t *testing.T, path string) string {
