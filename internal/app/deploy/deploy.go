@@ -5,7 +5,6 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/imageref"
 	"github.com/org/erlmcp-deploy/internal/notify"
-	"github.com/org/erlmcp-deploy/internal/probe"
 	"github.com/org/erlmcp-deploy/internal/summary"
 )
 
@@ -30,22 +28,14 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	if err != nil {
 		rt.Invalid("image", err.Error(), "repo:tag or repo@sha256:<64 hex digits>")
 	}
-	if rt.Duration("timeout") <= 0 {
-		rt.Invalid("timeout", "must be longer than 0", "a Go duration such as 90s, 5m, 10m")
-	}
-	healthURL := rt.String("health-url")
-	if healthURL != "" {
-		if u, err := url.Parse(healthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			rt.Invalid("health-url", fmt.Sprintf("%q is not an http(s) URL", healthURL), "http://host[:port]/path or https://...")
-		}
-	}
+	timeout, health := setup.Timeout(rt), setup.HealthCheck(rt)
 	if err := rt.InputErr(); err != nil {
 		return err
 	}
 
 	opts := engine.Options{
 		Environment: rt.String("environment"), Namespace: rt.String("namespace"), Deployment: rt.String("deployment"),
-		Container: rt.String("container"), Timeout: rt.Duration("timeout"), FailFast: rt.Bool("fail-fast"),
+		Container: rt.String("container"), Timeout: timeout, FailFast: rt.Bool("fail-fast"), HealthCheck: health,
 		RollbackOnFailure: rt.Bool("rollback-on-failure"), DryRun: rt.Bool("dry-run"), Force: rt.Bool("force"),
 		Holder: setup.Holder(rt), BackupDir: setup.TempDir(rt),
 	}
@@ -68,15 +58,6 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	opts.ChangeCause = rt.String("change-cause")
 	if opts.ChangeCause == "" {
 		opts.ChangeCause = defaultChangeCause(rt, opts.Image)
-	}
-	if healthURL != "" {
-		opts.HealthCheck = func(ctx context.Context) error {
-			r, err := probe.WaitHealthy(ctx, healthURL, probe.Options{})
-			if err == nil {
-				rt.Infof("health %s answered %d after %d attempt(s)", healthURL, r.Status, r.Attempts)
-			}
-			return err
-		}
 	}
 	slack := setup.Running(ctx, rt, slackEvent(rt, opts, &engine.Result{Image: opts.Image, Digest: opts.Digest}, notify.StatusRunning))
 	dp := &engine.Deployer{Client: kc.Clientset, Log: rt}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -18,7 +17,6 @@ import (
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/notify"
-	"github.com/org/erlmcp-deploy/internal/probe"
 	engine "github.com/org/erlmcp-deploy/internal/rollback"
 )
 
@@ -40,15 +38,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 			rt.Invalid("confirm", fmt.Sprintf("%q does not match the environment %q", confirm, env), env)
 		}
 	}
-	if rt.Duration("timeout") <= 0 {
-		rt.Invalid("timeout", "must be longer than 0", "a Go duration such as 90s, 5m")
-	}
-	healthURL := rt.String("health-url")
-	if healthURL != "" {
-		if u, err := url.Parse(healthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			rt.Invalid("health-url", fmt.Sprintf("%q is not an http(s) URL", healthURL), "http://host[:port]/path or https://...")
-		}
-	}
+	timeout, health := setup.Timeout(rt), setup.HealthCheck(rt)
 	if err := rt.InputErr(); err != nil {
 		return err
 	}
@@ -78,16 +68,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		return nil
 	}
 	opts := engine.Options{Environment: env, Namespace: ns, Deployment: name, Container: rt.String("container"), To: rt.String("to"),
-		Timeout: rt.Duration("timeout"), DryRun: rt.Bool("dry-run"), Holder: setup.Holder(rt)}
-	if healthURL != "" {
-		opts.HealthCheck = func(ctx context.Context) error {
-			res, err := probe.WaitHealthy(ctx, healthURL, probe.Options{})
-			if err == nil {
-				rt.Infof("health %s answered %d after %d attempt(s)", healthURL, res.Status, res.Attempts)
-			}
-			return err
-		}
-	}
+		Timeout: timeout, DryRun: rt.Bool("dry-run"), Holder: setup.Holder(rt), HealthCheck: health}
 	ev := setup.Event(rt, "rollback", env, notify.StatusRunning)
 	ev.Details = []notify.Field{{Name: "Deployment", Value: ns + "/" + name}, {Name: "Target", Value: opts.To}}
 	slack := setup.Running(ctx, rt, ev)

@@ -7,13 +7,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/org/erlmcp-deploy/internal/config"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/notify"
+	"github.com/org/erlmcp-deploy/internal/probe"
 )
 
 // ApplyConfig reads the config file (the `config` input, else
@@ -127,4 +130,33 @@ func Event(rt *ghaction.Runtime, stage, environment, status string) notify.Event
 		}
 	}
 	return ev
+}
+
+// Timeout reads the timeout input, which must be longer than zero.
+func Timeout(rt *ghaction.Runtime) time.Duration {
+	d := rt.Duration("timeout")
+	if d <= 0 {
+		rt.Invalid("timeout", "must be longer than 0", "a Go duration such as 90s, 5m, 10m")
+	}
+	return d
+}
+
+// HealthCheck validates the health-url input and returns the check deploy and
+// rollback run after their rollout (nil when the input is empty).
+func HealthCheck(rt *ghaction.Runtime) func(context.Context) error {
+	healthURL := rt.String("health-url")
+	if healthURL == "" {
+		return nil
+	}
+	if u, err := url.Parse(healthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		rt.Invalid("health-url", fmt.Sprintf("%q is not an http(s) URL", healthURL), "http://host[:port]/path or https://...")
+		return nil
+	}
+	return func(ctx context.Context) error {
+		r, err := probe.WaitHealthy(ctx, healthURL, probe.Options{})
+		if err == nil {
+			rt.Infof("health %s answered %d after %d attempt(s)", healthURL, r.Status, r.Attempts)
+		}
+		return err
+	}
 }
