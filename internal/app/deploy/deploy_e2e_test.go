@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -30,6 +29,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/actionspec"
 	"github.com/org/erlmcp-deploy/internal/app/deploy"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
+	"github.com/org/erlmcp-deploy/internal/ghaction/steptest"
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/notify/slackfake"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
@@ -59,78 +59,43 @@ func target(t *testing.T) (string, string, *testcluster.Identity) {
 	return ns, string(kc), id
 }
 
-type step struct {
-	code                  int
-	log, outputs, summary string
-}
-
 // runAction runs the deploy action in-process exactly as its binary does,
 // with the environment a GitHub runner gives a step.
-func runAction(t *testing.T, inputs map[string]string) step {
+func runAction(t *testing.T, inputs map[string]string) steptest.Step {
 	t.Helper()
 	return runActionEnv(t, inputs, nil)
 }
 
-func runActionEnv(t *testing.T, inputs, extra map[string]string) step {
+func runActionEnv(t *testing.T, inputs, extra map[string]string) steptest.Step {
 	t.Helper()
-	dir := t.TempDir()
-	env := map[string]string{
-		"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"),
-		"RUNNER_TEMP": dir, "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/erlmcp",
-		"GITHUB_RUN_ID": "4242", "GITHUB_ACTOR": "octocat",
-	}
-	for k, v := range inputs {
-		env[ghaction.EnvName(k)] = v
-	}
+	env := map[string]string{"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/erlmcp", "GITHUB_RUN_ID": "4242", "GITHUB_ACTOR": "octocat"}
 	for k, v := range extra {
 		env[k] = v
 	}
-	var log bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	code := ghaction.New(actionspec.Deploy(), ghaction.WithGetenv(func(k string) string { return env[k] }), ghaction.WithWriter(&log)).
-		Run(ctx, deploy.Run)
-	out, _ := os.ReadFile(env["GITHUB_OUTPUT"])
-	sum, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
-	return step{code: code, log: log.String(), outputs: string(out), summary: string(sum)}
+	return steptest.Run(t, actionspec.Deploy(), deploy.Run, inputs, env)
 }
 
-func output(s step, name string) string {
-	i := strings.Index(s.outputs, name+"<<")
-	if i < 0 {
-		return "<unset>"
-	}
-	rest := s.outputs[i:]
-	nl := strings.Index(rest, "\n")
-	delim := rest[len(name)+2 : nl]
-	body := rest[nl+1:]
-	return strings.TrimSuffix(body[:strings.Index(body, delim)], "\n")
-}
-
-func assertNoSecret(t *testing.T, s step, secret string) {
+func assertNoSecret(t *testing.T, s steptest.Step, secret string) {
 	t.Helper()
-	log := strings.ReplaceAll(s.log, "::add-mask::"+secret, "")
-	assert.NotContains(t, log, secret)
-	assert.NotContains(t, s.outputs, secret)
-	assert.NotContains(t, s.summary, secret)
+	assert.Empty(t, s.Leaks(secret), "the secret leaks")
 }
 
 func TestDeployActionSucceeds(t *testing.T) {
 	t.Parallel()
 	ns, kc, id := target(t)
 	s := runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.1.0", "namespace": ns, "kubeconfig": kc})
-	require.Equal(t, 0, s.code, s.log)
-	assert.Equal(t, "succeeded", output(s, "status"))
-	assert.Equal(t, "2", output(s, "revision"))
-	assert.Equal(t, "1", output(s, "previous-revision"))
-	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", output(s, "image"))
-	assert.Equal(t, "false", output(s, "rolled-back"))
-	assert.Equal(t, "", output(s, "failure-reason"))
-	assert.Regexp(t, `^\d+\.\d$`, output(s, "duration-seconds"))
-	assert.FileExists(t, output(s, "backup"))
-	assert.Contains(t, s.log, "::group::Pre-flight: deployment "+ns+"/erlmcp (staging)")
-	assert.Contains(t, s.summary, "## ✅ Deployed to staging")
-	assert.Contains(t, s.summary, "| **Revision** | 1 → 2 |")
+	require.Equal(t, 0, s.Code, s.Log)
+	assert.Equal(t, "succeeded", s.Output("status"))
+	assert.Equal(t, "2", s.Output("revision"))
+	assert.Equal(t, "1", s.Output("previous-revision"))
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", s.Output("image"))
+	assert.Equal(t, "false", s.Output("rolled-back"))
+	assert.Equal(t, "", s.Output("failure-reason"))
+	assert.Regexp(t, `^\d+\.\d$`, s.Output("duration-seconds"))
+	assert.FileExists(t, s.Output("backup"))
+	assert.Contains(t, s.Log, "::group::Pre-flight: deployment "+ns+"/erlmcp (staging)")
+	assert.Contains(t, s.Summary, "## ✅ Deployed to staging")
+	assert.Contains(t, s.Summary, "| **Revision** | 1 → 2 |")
 	assertNoSecret(t, s, id.Token)
 
 	d, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp", metav1.GetOptions{})
@@ -144,16 +109,16 @@ func TestDeployActionRollsBackABadImage(t *testing.T) {
 	t.Parallel()
 	ns, kc, id := target(t)
 	s := runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.1.0-fault-crashloop", "namespace": ns, "kubeconfig": kc})
-	assert.Equal(t, ghaction.ExitFailed, s.code)
-	assert.Equal(t, "rolled-back", output(s, "status"))
-	assert.Equal(t, "true", output(s, "rolled-back"))
-	assert.Contains(t, output(s, "failure-reason"), "CrashLoopBackOff")
-	assert.Equal(t, "3", output(s, "revision"))
-	assert.Contains(t, s.log, "::group::Diagnostics")
-	assert.Contains(t, s.log, "::error::rollout of ghcr.io/acme/erlmcp:1.1.0-fault-crashloop failed")
-	assert.Contains(t, s.summary, "failed and was rolled back")
-	assert.Contains(t, s.summary, "### Diagnostics")
-	assert.Contains(t, s.summary, "init terminating in do_boot")
+	assert.Equal(t, ghaction.ExitFailed, s.Code)
+	assert.Equal(t, "rolled-back", s.Output("status"))
+	assert.Equal(t, "true", s.Output("rolled-back"))
+	assert.Contains(t, s.Output("failure-reason"), "CrashLoopBackOff")
+	assert.Equal(t, "3", s.Output("revision"))
+	assert.Contains(t, s.Log, "::group::Diagnostics")
+	assert.Contains(t, s.Log, "::error::rollout of ghcr.io/acme/erlmcp:1.1.0-fault-crashloop failed")
+	assert.Contains(t, s.Summary, "failed and was rolled back")
+	assert.Contains(t, s.Summary, "### Diagnostics")
+	assert.Contains(t, s.Summary, "init terminating in do_boot")
 	assertNoSecret(t, s, id.Token)
 	d, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp", metav1.GetOptions{})
 	require.NoError(t, err)
@@ -183,8 +148,8 @@ func TestDeployActionBadInputChangesNothing(t *testing.T) {
 				in[k] = v
 			}
 			s := runAction(t, in)
-			assert.Equal(t, ghaction.ExitBadInput, s.code, s.log)
-			assert.Contains(t, s.log, tc.want)
+			assert.Equal(t, ghaction.ExitBadInput, s.Code, s.Log)
+			assert.Contains(t, s.Log, tc.want)
 		})
 	}
 	d, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp", metav1.GetOptions{})
@@ -193,8 +158,8 @@ func TestDeployActionBadInputChangesNothing(t *testing.T) {
 
 	// The config file supplies the namespace for its environment.
 	s := runAction(t, map[string]string{"environment": "staging", "config": cfg, "image": "ghcr.io/acme/erlmcp:1.0.1", "kubeconfig": kc})
-	require.Equal(t, 0, s.code, s.log)
-	assert.Contains(t, s.log, "deployment "+ns+"/erlmcp found")
+	require.Equal(t, 0, s.Code, s.Log)
+	assert.Contains(t, s.Log, "deployment "+ns+"/erlmcp found")
 }
 
 func TestDeployActionHealthURL(t *testing.T) {
@@ -210,8 +175,8 @@ func TestDeployActionHealthURL(t *testing.T) {
 	}))
 	defer healthy.Close()
 	s := runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.1.0", "namespace": ns, "kubeconfig": kc, "health-url": healthy.URL + "/health"})
-	require.Equal(t, 0, s.code, s.log)
-	assert.Contains(t, s.log, "answered 200 after 3 attempt(s)")
+	require.Equal(t, 0, s.Code, s.Log)
+	assert.Contains(t, s.Log, "answered 200 after 3 attempt(s)")
 
 	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -220,10 +185,10 @@ func TestDeployActionHealthURL(t *testing.T) {
 	defer sick.Close()
 	s = runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.2.0", "namespace": ns, "kubeconfig": kc,
 		"health-url": sick.URL + "/health", "timeout": "5s"})
-	assert.Equal(t, ghaction.ExitFailed, s.code)
-	assert.Equal(t, "rolled-back", output(s, "status"))
-	assert.Contains(t, output(s, "failure-reason"), "HealthCheckFailed")
-	assert.Contains(t, output(s, "failure-reason"), "503")
+	assert.Equal(t, ghaction.ExitFailed, s.Code)
+	assert.Equal(t, "rolled-back", s.Output("status"))
+	assert.Contains(t, s.Output("failure-reason"), "HealthCheckFailed")
+	assert.Contains(t, s.Output("failure-reason"), "503")
 }
 
 func TestDeployActionResolvesTheDigest(t *testing.T) {
@@ -241,20 +206,20 @@ func TestDeployActionResolvesTheDigest(t *testing.T) {
 	require.NoError(t, err)
 
 	s := runAction(t, map[string]string{"environment": "staging", "image": host + "/acme/erlmcp:1.1.0", "resolve-digest": "true", "namespace": ns, "kubeconfig": kc})
-	require.Equal(t, 0, s.code, s.log)
+	require.Equal(t, 0, s.Code, s.Log)
 	want := host + "/acme/erlmcp:1.1.0@" + digest.String()
-	assert.Equal(t, digest.String(), output(s, "digest"))
-	assert.Equal(t, want, output(s, "image"))
-	assert.Contains(t, s.log, "resolved "+host+"/acme/erlmcp:1.1.0 to "+digest.String())
+	assert.Equal(t, digest.String(), s.Output("digest"))
+	assert.Equal(t, want, s.Output("image"))
+	assert.Contains(t, s.Log, "resolved "+host+"/acme/erlmcp:1.1.0 to "+digest.String())
 	d, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, want, d.Spec.Template.Spec.Containers[0].Image, "the digest is what runs")
 
 	s = runAction(t, map[string]string{"environment": "staging", "image": host + "/acme/erlmcp:9.9.9", "resolve-digest": "true", "namespace": ns, "kubeconfig": kc})
-	assert.Equal(t, ghaction.ExitFailed, s.code)
-	assert.Contains(t, s.log, "9.9.9")
-	assert.Contains(t, s.log, "nothing was changed")
-	assert.Equal(t, "failed", output(s, "status"))
+	assert.Equal(t, ghaction.ExitFailed, s.Code)
+	assert.Contains(t, s.Log, "9.9.9")
+	assert.Contains(t, s.Log, "nothing was changed")
+	assert.Equal(t, "failed", s.Output("status"))
 }
 
 func TestDeployActionTellsSlack(t *testing.T) {
@@ -265,12 +230,12 @@ func TestDeployActionTellsSlack(t *testing.T) {
 	in := map[string]string{"environment": "production", "image": "ghcr.io/acme/erlmcp:1.1.0-fault-imagepull", "namespace": ns, "kubeconfig": kc,
 		"slack-token": token, "slack-channel": "C0DEPLOYS", "slack-mention": "<!subteam^S0ONCALL>"}
 	s := runActionEnv(t, in, map[string]string{"ERLMCP_SLACK_API_URL": api})
-	assert.Equal(t, ghaction.ExitFailed, s.code)
+	assert.Equal(t, ghaction.ExitFailed, s.Code)
 	calls := fake.Calls()
 	require.Len(t, calls, 2, "one message, posted then updated")
 	assert.Equal(t, "chat.postMessage", calls[0].Method)
 	assert.Equal(t, "chat.update", calls[1].Method)
-	ts := output(s, "slack-ts")
+	ts := s.Output("slack-ts")
 	assert.Equal(t, ts, calls[1].Form.Get("ts"))
 	final := fake.Message(ts)
 	assert.Contains(t, final.Get("blocks")+final.Get("attachments"), "rolled")
@@ -283,9 +248,9 @@ func TestDeployActionTellsSlack(t *testing.T) {
 		"slack-token": token, "slack-channel": "C0DEPLOYS"}
 	start := time.Now()
 	s = runActionEnv(t, in, map[string]string{"ERLMCP_SLACK_API_URL": "http://127.0.0.1:9/api/"})
-	require.Equal(t, 0, s.code, s.log)
-	assert.Equal(t, "succeeded", output(s, "status"))
-	assert.Contains(t, s.log, "::warning::")
+	require.Equal(t, 0, s.Code, s.Log)
+	assert.Equal(t, "succeeded", s.Output("status"))
+	assert.Contains(t, s.Log, "::warning::")
 	assert.Less(t, time.Since(start), 40*time.Second)
 }
 
@@ -324,8 +289,8 @@ func TestSIGTERMWhileWaiting(t *testing.T) {
 	assert.True(t, apierrors.IsNotFound(err), "lock released: %v", err)
 
 	s := runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.2.0", "namespace": ns, "kubeconfig": readFile(t, id.Kubeconfig)})
-	require.Equal(t, 0, s.code, s.log)
-	assert.Equal(t, "succeeded", output(s, "status"), "the next run converges")
+	require.Equal(t, 0, s.Code, s.Log)
+	assert.Equal(t, "succeeded", s.Output("status"), "the next run converges")
 }
 
 func readFile(t *testing.T, path string) string {

@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +18,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/cli"
 	"github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
+	"github.com/org/erlmcp-deploy/internal/ghaction/steptest"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 	"github.com/org/erlmcp-deploy/internal/ui"
 )
@@ -51,57 +49,30 @@ func twoRevisions(t *testing.T) (string, *testcluster.Identity) {
 	return ns, id
 }
 
-type step struct {
-	code                  int
-	log, outputs, summary string
-}
-
-func runAction(t *testing.T, kubeconfig string, inputs map[string]string) step {
+func runAction(t *testing.T, kubeconfig string, inputs map[string]string) steptest.Step {
 	t.Helper()
-	dir := t.TempDir()
-	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"),
-		"KUBECONFIG": kubeconfig, "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/erlmcp", "GITHUB_RUN_ID": "7"}
-	for k, v := range inputs {
-		env[ghaction.EnvName(k)] = v
-	}
-	var log bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	code := ghaction.New(actionspec.Rollback(), ghaction.WithGetenv(func(k string) string { return env[k] }), ghaction.WithWriter(&log)).Run(ctx, rollback.Run)
-	out, _ := os.ReadFile(env["GITHUB_OUTPUT"])
-	sum, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
-	return step{code: code, log: log.String(), outputs: string(out), summary: string(sum)}
-}
-
-func output(s step, name string) string {
-	i := strings.Index(s.outputs, name+"<<")
-	if i < 0 {
-		return "<unset>"
-	}
-	rest := s.outputs[i:]
-	nl := strings.Index(rest, "\n")
-	delim, body := rest[len(name)+2:nl], rest[nl+1:]
-	return strings.TrimSuffix(body[:strings.Index(body, delim)], "\n")
+	return steptest.Run(t, actionspec.Rollback(), rollback.Run, inputs, map[string]string{"KUBECONFIG": kubeconfig,
+		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/erlmcp", "GITHUB_RUN_ID": "7"})
 }
 
 func TestListOutputsTheHistory(t *testing.T) {
 	t.Parallel()
 	ns, id := twoRevisions(t)
 	s := runAction(t, id.Kubeconfig, map[string]string{"environment": "production", "namespace": ns, "list": "true"})
-	require.Equal(t, 0, s.code, s.log)
-	assert.Equal(t, "listed", output(s, "status"))
-	assert.Equal(t, "2", output(s, "revision"))
-	assert.Equal(t, v2, output(s, "image"))
+	require.Equal(t, 0, s.Code, s.Log)
+	assert.Equal(t, "listed", s.Output("status"))
+	assert.Equal(t, "2", s.Output("revision"))
+	assert.Equal(t, v2, s.Output("image"))
 	var hist []map[string]any
-	require.NoError(t, json.Unmarshal([]byte(output(s, "history")), &hist))
+	require.NoError(t, json.Unmarshal([]byte(s.Output("history")), &hist))
 	require.Len(t, hist, 2)
 	assert.Equal(t, float64(2), hist[0]["revision"])
 	assert.Equal(t, true, hist[0]["current"])
 	assert.Equal(t, true, hist[0]["successful"])
 	assert.Equal(t, "deploy "+v2, hist[0]["change-cause"])
 	assert.Equal(t, []any{v1}, hist[1]["images"])
-	assert.Contains(t, s.log, "REVISION  IMAGES")
-	assert.Contains(t, s.summary, "### History")
+	assert.Contains(t, s.Log, "REVISION  IMAGES")
+	assert.Contains(t, s.Summary, "### History")
 }
 
 func TestProductionNeedsConfirmation(t *testing.T) {
@@ -112,30 +83,30 @@ func TestProductionNeedsConfirmation(t *testing.T) {
 		{"prodution", `::error title=Invalid input confirm::"prodution" does not match the environment "production"`},
 	} {
 		s := runAction(t, id.Kubeconfig, map[string]string{"environment": "production", "namespace": ns, "confirm": tc.confirm})
-		assert.Equal(t, ghaction.ExitBadInput, s.code)
-		assert.Contains(t, s.log, tc.want)
+		assert.Equal(t, ghaction.ExitBadInput, s.Code)
+		assert.Contains(t, s.Log, tc.want)
 	}
 	d, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, v2, d.Spec.Template.Spec.Containers[0].Image, "nothing changed")
 
 	s := runAction(t, id.Kubeconfig, map[string]string{"environment": "production", "namespace": ns, "confirm": "production"})
-	require.Equal(t, 0, s.code, s.log)
-	assert.Equal(t, "succeeded", output(s, "status"))
-	assert.Equal(t, "2", output(s, "from-revision"))
-	assert.Equal(t, "3", output(s, "revision"))
-	assert.Equal(t, v1, output(s, "image"))
-	assert.Contains(t, s.summary, "| before | 2 | "+v2+" |")
-	assert.Contains(t, s.summary, "| after | 3 | "+v1+" |")
+	require.Equal(t, 0, s.Code, s.Log)
+	assert.Equal(t, "succeeded", s.Output("status"))
+	assert.Equal(t, "2", s.Output("from-revision"))
+	assert.Equal(t, "3", s.Output("revision"))
+	assert.Equal(t, v1, s.Output("image"))
+	assert.Contains(t, s.Summary, "| before | 2 | "+v2+" |")
+	assert.Contains(t, s.Summary, "| after | 3 | "+v1+" |")
 }
 
 func TestUnknownRevisionListsTheValidOnes(t *testing.T) {
 	t.Parallel()
 	ns, id := twoRevisions(t)
 	s := runAction(t, id.Kubeconfig, map[string]string{"environment": "staging", "namespace": ns, "to": "9"})
-	assert.Equal(t, ghaction.ExitFailed, s.code)
-	assert.Contains(t, s.log, "::error::revision 9 not found; the history holds 2, 1; nothing was changed")
-	assert.Equal(t, "failed", output(s, "status"))
+	assert.Equal(t, ghaction.ExitFailed, s.Code)
+	assert.Contains(t, s.Log, "::error::revision 9 not found; the history holds 2, 1; nothing was changed")
+	assert.Equal(t, "failed", s.Output("status"))
 }
 
 // TestCLIListPrintsTheTable is `erlmcp-deploy rollback --list` on a laptop.
