@@ -131,6 +131,11 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 	end := dp.Log.Group(fmt.Sprintf("Pre-flight: deployment %s/%s (%s)", opts.Namespace, opts.Deployment, opts.Environment))
 	d, container, lk, err := dp.preflight(ctx, opts)
 	end()
+	if err != nil && ctx.Err() != nil {
+		res.FailureReason = "cancelled during pre-flight: nothing was changed"
+		dp.Log.Errorf("%s (%s)", res.FailureReason, dp.state(ctx, opts))
+		return fail(&PreflightError{Err: err})
+	}
 	if err != nil {
 		return fail(&PreflightError{Err: err})
 	}
@@ -155,6 +160,11 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 	end = dp.Log.Group(fmt.Sprintf("Deploy %s to container %s", opts.Image, container))
 	patched, err := dp.patch(ctx, opts, d, container, res)
 	end()
+	if err != nil && ctx.Err() != nil {
+		res.FailureReason = "cancelled while patching"
+		dp.Log.Errorf("cancelled while patching: %s; run deploy again to converge", dp.state(ctx, opts))
+		return fail(err)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -179,8 +189,8 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 	end()
 	if err != nil && ctx.Err() != nil {
 		res.FailureReason = "cancelled while waiting: " + wres.Verdict.Progress.String()
-		dp.Log.Errorf("cancelled: deployment %s is left at revision %d rolling out %s (%s); run deploy again to finish, or rollback to return to revision %d",
-			opts.Deployment, res.Revision, opts.Image, wres.Verdict.Progress, res.PreviousRevision)
+		dp.Log.Errorf("cancelled while waiting for the rollout of %s: %s; no rollback was started; run deploy again to finish, or rollback to return to revision %d",
+			opts.Image, dp.state(ctx, opts), res.PreviousRevision)
 		return fail(err)
 	}
 	if err != nil {
@@ -208,28 +218,40 @@ func (dp *Deployer) failed(ctx context.Context, opts Options, before *appsv1.Dep
 	}
 	dp.Log.Errorf("rollout of %s failed after %s: %s", opts.Image, wres.Elapsed.Round(100*time.Millisecond), v.Message)
 
-	end := dp.Log.Group("Diagnostics")
-	var failing []string
-	for _, p := range v.Problems {
-		failing = append(failing, p.Pod)
+	if v.Reason == rollout.ReasonAPIUnavailable {
+		dp.Log.Warnf("no diagnostics: the API server is failing, so pods, logs and events cannot be read")
+	} else {
+		end := dp.Log.Group("Diagnostics")
+		var failing []string
+		for _, p := range v.Problems {
+			failing = append(failing, p.Pod)
+		}
+		rep := diagnose.Collect(ctx, dp.Client, wres.Deployment, wres.NewReplicaSet, failing, wres.Pods)
+		res.Diagnostics = &rep
+		if txt := rep.Text(); txt != "" {
+			dp.Log.Infof("%s", txt)
+		}
+		end()
 	}
-	rep := diagnose.Collect(ctx, dp.Client, wres.Deployment, wres.NewReplicaSet, failing, wres.Pods)
-	res.Diagnostics = &rep
-	if txt := rep.Text(); txt != "" {
-		dp.Log.Infof("%s", txt)
-	}
-	end()
 
 	cause := fmt.Errorf("rollout of %s failed: %s", opts.Image, res.FailureReason)
 	if !opts.RollbackOnFailure || res.Unchanged {
 		dp.Log.Warnf("no rollback (rollback-on-failure is false or nothing was changed): the deployment is left as it is")
 		return res, cause
 	}
-	end = dp.Log.Group(fmt.Sprintf("Rollback to revision %d", res.PreviousRevision))
+	end := dp.Log.Group(fmt.Sprintf("Rollback to revision %d", res.PreviousRevision))
 	defer end()
 	rbStart := dp.now()
 	err := dp.rollback(ctx, opts, res.PreviousRevision)
 	res.RollbackDuration = dp.now().Sub(rbStart)
+	if err != nil && ctx.Err() != nil {
+		prev := strings.Join(res.PreviousImages, ", ")
+		res.FailureReason = fmt.Sprintf("%s; cancelled while rolling back to revision %d", res.FailureReason, res.PreviousRevision)
+		res.RollbackError = "cancelled"
+		dp.Log.Errorf("cancelled while rolling back: a rollback to revision %d (%s) was in flight; %s; to finish it run rollback with to: %s, or deploy %s (either waits for the rollout)",
+			res.PreviousRevision, prev, dp.state(ctx, opts), prev, prev)
+		return res, fmt.Errorf("%w; cancelled while rolling back to revision %d: %w", cause, res.PreviousRevision, err)
+	}
 	if err != nil {
 		res.RollbackError = err.Error()
 		dp.Log.Errorf("rollback failed: %v", err)
@@ -256,6 +278,8 @@ func (dp *Deployer) rollback(ctx context.Context, opts Options, n int64) error {
 	}
 	if u.Skipped {
 		dp.Log.Infof("the deployment already runs revision %d's template", n)
+	} else {
+		dp.Log.Infof("restored revision %d's template (%s); waiting for its rollout", n, strings.Join(history.Images(&u.Deployment.Spec.Template), ", "))
 	}
 	wres, err := dp.wait(ctx, Options{Namespace: opts.Namespace, Deployment: opts.Deployment, FailFast: opts.FailFast, Rollout: opts.Rollout}, u.Deployment, opts.Timeout)
 	if err != nil {
@@ -265,6 +289,18 @@ func (dp *Deployer) rollback(ctx context.Context, opts Options, n int64) error {
 		return fmt.Errorf("revision %d did not become available: %s", n, wres.Verdict.Message)
 	}
 	return nil
+}
+
+// state describes what the Deployment runs now, for a run that stops
+// half-way (ctx may be cancelled: it reads with a short context of its own).
+func (dp *Deployer) state(ctx context.Context, opts Options) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	d, err := dp.Client.AppsV1().Deployments(opts.Namespace).Get(ctx, opts.Deployment, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Sprintf("the deployment's state could not be read: %v", err)
+	}
+	return rollout.Describe(d)
 }
 
 // wait watches the rollout of d (as returned by the patch) until a verdict.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/lock"
+	"github.com/org/erlmcp-deploy/internal/rollback"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 	"github.com/org/erlmcp-deploy/internal/ui"
 )
@@ -365,22 +367,82 @@ func TestForceTakesTheLockOver(t *testing.T) {
 	e.assertNoLock()
 }
 
-func TestCancelReleasesTheLockAndSaysWhatIsLeft(t *testing.T) {
+// cancelOn passes writes through and cancels once one contains line: a
+// runner's SIGTERM arriving at exactly that point of the run.
+type cancelOn struct {
+	w      io.Writer
+	line   string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if strings.Contains(string(p), c.line) {
+		c.cancel()
+	}
+	return n, err
+}
+
+// TestCancelAtEachPhase stops a deploy at each phase: it releases the lock,
+// prints the state it leaves (and whether a rollback was in flight), and the
+// next deploy or rollback converges from there.
+func TestCancelAtEachPhase(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	ctx, cancel := context.WithCancel(e.ctx)
-	go func() {
-		_ = wait.PollUntilContextCancel(e.ctx, 20*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			return strings.Contains(e.log.String(), "patched container"), nil
+	for _, tc := range []struct {
+		phase, at, image string
+		says             []string
+		generation       int64 // of the Deployment when the run stopped
+		converge         func(e *env) error
+	}{
+		{phase: "pre-flight", at: "permissions: ok", image: "ghcr.io/acme/erlmcp:1.1.0",
+			says:       []string{"cancelled during pre-flight: nothing was changed (deployment erlmcp is at revision 1 (" + v1 + "): 3/3 updated, 3/3 available)"},
+			generation: 1,
+			converge: func(e *env) error {
+				_, err := e.dp.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0"))
+				e.assertServing("ghcr.io/acme/erlmcp:1.1.0")
+				return err
+			}},
+		{phase: "after the patch", at: "patched container", image: "ghcr.io/acme/erlmcp:1.1.0-fault-neverready",
+			says: []string{"cancelled while waiting for the rollout of ghcr.io/acme/erlmcp:1.1.0-fault-neverready: deployment erlmcp",
+				"no rollback was started; run deploy again to finish, or rollback to return to revision 1"},
+			generation: 2,
+			converge: func(e *env) error {
+				_, err := e.dp.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.2.0"))
+				e.assertServing("ghcr.io/acme/erlmcp:1.2.0")
+				return err
+			}},
+		{phase: "while rolling back", at: "restored revision 1's template", image: "ghcr.io/acme/erlmcp:1.1.0-fault-crashloop",
+			says: []string{"cancelled while rolling back: a rollback to revision 1 (" + v1 + ") was in flight; deployment erlmcp",
+				"to finish it run rollback with to: " + v1},
+			generation: 3,
+			converge: func(e *env) error {
+				r := &rollback.Roller{Client: e.id.Client, Log: ui.NewText(e.log, false)}
+				res, err := r.Run(e.ctx, rollback.Options{Environment: "staging", Namespace: e.ns, Deployment: "erlmcp", To: v1, Timeout: time.Minute, Holder: "next"})
+				if err == nil {
+					assert.Equal(e.t, rollback.StatusUnchanged, res.Status, res.Message)
+				}
+				e.assertServing(v1)
+				return err
+			}},
+	} {
+		t.Run(tc.phase, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			ctx, cancel := context.WithCancel(e.ctx)
+			dp := &deploy.Deployer{Client: e.id.Client, Log: ui.NewText(&cancelOn{w: e.log, line: tc.at, cancel: cancel}, false)}
+			res, err := dp.Run(ctx, e.opts(tc.image))
+			require.Error(t, err)
+			assert.ErrorIs(t, err, context.Canceled)
+			assert.Equal(t, deploy.StatusFailed, res.Status)
+			for _, s := range tc.says {
+				assert.Contains(t, e.log.String(), s)
+			}
+			e.assertNoLock()
+			assert.Equal(t, tc.generation, e.deployment().Generation)
+			require.NoError(t, tc.converge(e), "the next run converges")
+			e.assertNoLock()
 		})
-		cancel()
-	}()
-	res, err := e.dp.Run(ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0-fault-neverready"))
-	require.Error(t, err)
-	assert.ErrorIs(t, err, context.Canceled)
-	assert.Contains(t, res.FailureReason, "cancelled while waiting")
-	assert.Contains(t, e.log.String(), "run deploy again to finish, or rollback to return to revision 1")
-	e.assertNoLock()
+	}
 }
 
 // TestTwoDeploysAtOnce: exactly one proceeds; the other fails naming the

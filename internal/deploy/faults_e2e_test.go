@@ -2,8 +2,10 @@ package deploy_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +16,8 @@ import (
 
 	"github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/kube"
+	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 	"github.com/org/erlmcp-deploy/internal/ui"
 )
@@ -68,4 +72,111 @@ func TestControlPlaneCrashDuringTheWait(t *testing.T) {
 				time.Since(back).Round(100*time.Millisecond), res.Duration.Round(100*time.Millisecond))
 		})
 	}
+}
+
+// viaProxy makes e's deployer reach the API server through a fault proxy,
+// with the client the actions build (kube.Load: retries with backoff).
+func (e *env) viaProxy() (*testcluster.FaultProxy, *atomic.Int64) {
+	p := cluster.FaultProxy(e.t)
+	retries := &atomic.Int64{}
+	c, err := kube.Load(kube.Source{Kubeconfig: p.Kubeconfig(e.t, e.id), Retry: kube.Retry{OnRetry: func(kube.RetryEvent) { retries.Add(1) }}})
+	require.NoError(e.t, err)
+	e.dp.Client = c.Clientset
+	return p, retries
+}
+
+// after runs f once the deploy log contains s; the returned func stops
+// looking (f is not run if s never came) and waits for f.
+func (e *env) after(s string, f func()) (stop func()) {
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := wait.PollUntilContextCancel(ctx, 10*time.Millisecond, true, func(context.Context) (bool, error) {
+			return strings.Contains(e.log.String(), s), nil
+		})
+		if err == nil {
+			f()
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// TestAPIFaults: an API server answering 429 or 500 for a while is retried
+// with backoff and the verdict is still right; one that never recovers ends
+// the deploy at its timeout with a message that says so.
+func TestAPIFaults(t *testing.T) {
+	t.Parallel()
+	t.Run("429 with Retry-After during pre-flight", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		p, retries := e.viaProxy()
+		p.Fail(http.StatusTooManyRequests, "1", 2500*time.Millisecond)
+		began := time.Now()
+		res, err := e.dp.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0"))
+		require.NoError(t, err)
+		assert.Equal(t, deploy.StatusSucceeded, res.Status)
+		assert.Positive(t, p.Faulted())
+		assert.Positive(t, retries.Load())
+		assert.Equal(t, int64(2), e.deployment().Generation, "one patch")
+		e.assertServing("ghcr.io/acme/erlmcp:1.1.0")
+		e.assertNoLock()
+		t.Logf("%d requests refused with 429, %d retries; the deploy took %s", p.Faulted(), retries.Load(), time.Since(began).Round(100*time.Millisecond))
+	})
+	t.Run("500 for 5s while waiting", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		p, retries := e.viaProxy()
+		var healed time.Time
+		stop := e.after("patched container", func() {
+			p.Fail(http.StatusInternalServerError, "", 5*time.Second)
+			healed = time.Now().Add(5 * time.Second)
+		})
+		const img = "ghcr.io/acme/erlmcp:1.1.0-slowstart-2s"
+		res, err := e.dp.Run(e.ctx, e.opts(img))
+		stop()
+		require.NoError(t, err)
+		assert.Equal(t, deploy.StatusSucceeded, res.Status)
+		assert.False(t, res.RolledBack)
+		assert.Positive(t, p.Faulted())
+		assert.Equal(t, int64(2), e.deployment().Generation, "one patch")
+		revs, err := history.List(e.ctx, cluster.Client, e.deployment())
+		require.NoError(t, err)
+		assert.Len(t, revs, 2, "no rollback revision")
+		e.assertServing(img)
+		e.assertNoLock()
+		t.Logf("%d requests refused with 500 for 5s, %d retries; success reported %s after the API server answered again",
+			p.Faulted(), retries.Load(), time.Since(healed).Round(100*time.Millisecond))
+	})
+	t.Run("500 that never ends", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		p, _ := e.viaProxy()
+		stop := e.after("patched container", func() { p.Fail(http.StatusInternalServerError, "", 0) })
+		o := e.opts("ghcr.io/acme/erlmcp:1.1.0-slowstart-2s")
+		o.Timeout = 6 * time.Second
+		began := time.Now()
+		res, err := e.dp.Run(e.ctx, o)
+		took := time.Since(began)
+		stop()
+		require.Error(t, err)
+		assert.Equal(t, deploy.StatusFailed, res.Status)
+		assert.Equal(t, rollout.ReasonAPIUnavailable, res.Verdict.Reason)
+		assert.Contains(t, res.FailureReason, "the API server kept failing")
+		assert.Contains(t, res.FailureReason, "etcdserver: leader changed")
+		assert.Contains(t, res.RollbackError, "etcdserver: leader changed", "the rollback could not be done either")
+		assert.Contains(t, e.log.String(), "no diagnostics: the API server is failing")
+		assert.Contains(t, e.log.String(), "another deploy needs force: true", "the lock it could not release is explained")
+		assert.Less(t, took, 45*time.Second, "bounded: the timeout plus the retries of the rollback and the lock release")
+		t.Logf("gave up %s after the start with a 6s timeout: %s", took.Round(100*time.Millisecond), res.FailureReason)
+
+		p.Heal() // the API server is back: a forced deploy converges
+		o = e.opts("ghcr.io/acme/erlmcp:1.2.0")
+		o.Force = true
+		res, err = e.dp.Run(e.ctx, o)
+		require.NoError(t, err)
+		assert.Equal(t, deploy.StatusSucceeded, res.Status)
+		e.assertServing("ghcr.io/acme/erlmcp:1.2.0")
+		e.assertNoLock()
+	})
 }

@@ -27,6 +27,8 @@ type Source struct {
 	Getenv func(string) string
 	// UserAgent identifies us in the API server's logs.
 	UserAgent string
+	// Retry says how requests turned away with 429 or 5xx are retried (zero: the defaults).
+	Retry Retry
 }
 
 // Client is a connected clientset and where its credentials came from.
@@ -105,6 +107,7 @@ func Load(src Source) (*Client, error) {
 	if src.UserAgent != "" {
 		c.Config.UserAgent = src.UserAgent
 	}
+	c.Config.Wrap(src.Retry.Wrap)
 	cs, err := kubernetes.NewForConfig(c.Config)
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", c.Config.Host, err)

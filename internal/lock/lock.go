@@ -53,6 +53,7 @@ type Lock struct {
 	namespace string
 	name      string
 	holder    Holder
+	expires   time.Time
 	// TookOver is the holder whose unexpired lock was taken with force (nil otherwise).
 	TookOver *HeldError
 	// Expired is the holder whose expired lock was taken over (nil otherwise).
@@ -76,6 +77,7 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, deploy
 			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(h.ID), LeaseDurationSeconds: ptr.To(int32(ttl.Seconds())),
 				AcquireTime: &now, RenewTime: &now},
 		}
+		l.expires = now.Add(ttl)
 		_, err := leases.Create(ctx, lease, metav1.CreateOptions{FieldManager: "erlmcp-deploy"})
 		if err == nil {
 			return l, nil
@@ -138,7 +140,8 @@ func (l *Lock) Release(ctx context.Context) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("release deploy lock %s/%s: %w", l.namespace, l.name, err)
+		return fmt.Errorf("release deploy lock %s/%s (it expires at %s; until then another deploy needs force: true): %w",
+			l.namespace, l.name, l.expires.UTC().Format(time.RFC3339), err)
 	}
 	if h := heldBy(cur); h.Holder.ID != l.holder.ID {
 		return fmt.Errorf("release deploy lock %s/%s: it was taken over by %s", l.namespace, l.name, h.Holder.ID)

@@ -189,6 +189,15 @@ func Table(revs []history.Revision) string {
 
 // Run rolls back. The error is nil when the target serves (or already did).
 func (r *Roller) Run(ctx context.Context, opts Options) (*Result, error) {
+	res, err := r.run(ctx, opts)
+	if err != nil && ctx.Err() != nil && res.Message == "" { // stopped before the undo patch was made
+		res.Message = "cancelled before the rollback started: nothing was changed"
+		r.Log.Errorf("%s (%s)", res.Message, r.state(ctx, opts))
+	}
+	return res, err
+}
+
+func (r *Roller) run(ctx context.Context, opts Options) (*Result, error) {
 	start := r.now()
 	res := &Result{Status: StatusFailed, DryRun: opts.DryRun}
 	defer func() { res.Duration = r.now().Sub(start) }()
@@ -219,7 +228,11 @@ func (r *Roller) Run(ctx context.Context, opts Options) (*Result, error) {
 		res.Status = StatusUnchanged
 		res.Message = fmt.Sprintf("deployment %s already runs revision %d's template: nothing to roll back", d.Name, target.Number)
 		r.Log.Infof("%s", res.Message)
-		return res, nil
+		if _, done, _ := rollout.DeploymentStatus(d); done || opts.DryRun {
+			return res, nil
+		}
+		// A rollback stopped half-way (a cancelled run) converges here: wait for it.
+		return r.wait(ctx, opts, start, d, target, res)
 	}
 	var lk *lock.Lock
 	if !opts.DryRun {
@@ -256,10 +269,18 @@ func (r *Roller) Run(ctx context.Context, opts Options) (*Result, error) {
 		return res, nil
 	}
 
-	end = r.Log.Group(fmt.Sprintf("Rollout of revision %d", target.Number))
+	return r.wait(ctx, opts, start, u.Deployment, target, res)
+}
+
+// wait watches the rollout of target's template in d until a verdict, then
+// runs the health check and reports.
+func (r *Roller) wait(ctx context.Context, opts Options, start time.Time, d *appsv1.Deployment, target history.Revision, res *Result) (*Result, error) {
+	unchanged := res.Status == StatusUnchanged
+	res.Status = StatusFailed // until the verdict says otherwise
+	end := r.Log.Group(fmt.Sprintf("Rollout of revision %d", target.Number))
 	ro := opts.Rollout
 	ro.FailFast = true
-	wres, err := rollout.Wait(ctx, r.Client, u.Deployment, start.Add(opts.Timeout), ro,
+	wres, err := rollout.Wait(ctx, r.Client, d, start.Add(opts.Timeout), ro,
 		rollout.LogProgress(r.Log), r.Now)
 	res.Verdict = wres.Verdict
 	if wres.NewReplicaSet != nil {
@@ -279,9 +300,16 @@ func (r *Roller) Run(ctx context.Context, opts Options) (*Result, error) {
 	end()
 	if err != nil {
 		if ctx.Err() != nil {
-			r.Log.Errorf("cancelled: deployment %s is left rolling back to revision %d (%s); run rollback again to finish", opts.Deployment, target.Number, wres.Verdict.Progress)
+			res.Message = fmt.Sprintf("cancelled while rolling back to revision %d: the rollback was in flight", target.Number)
+			images := strings.Join(target.Images, ", ")
+			r.Log.Errorf("%s; %s; to finish it run rollback with to: %s (it waits for the rollout)", res.Message, r.state(ctx, opts), images)
 		}
 		return res, err
+	}
+	if unchanged && res.Verdict.Phase != rollout.Succeeded {
+		res.Status = StatusUnchanged // nothing to roll back, as asked; but say what is wrong with it
+		r.Log.Warnf("revision %d is current but its rollout fails: %s: %s; roll back to another revision", target.Number, res.Verdict.Reason, res.Verdict.Message)
+		return res, nil
 	}
 	if res.Verdict.Phase != rollout.Succeeded {
 		end = r.Log.Group("Diagnostics")
@@ -300,6 +328,10 @@ func (r *Roller) Run(ctx context.Context, opts Options) (*Result, error) {
 	res.Status, res.Images = StatusSucceeded, target.Images
 	res.Message = fmt.Sprintf("rolled back from revision %d (%s) to revision %d's template (%s), now revision %d",
 		res.FromRevision, strings.Join(res.FromImages, ", "), target.Number, strings.Join(target.Images, ", "), res.Revision)
+	if unchanged {
+		res.Status = StatusUnchanged
+		res.Message = fmt.Sprintf("deployment %s already ran revision %d's template (%s); its rollout has now finished", opts.Deployment, target.Number, strings.Join(target.Images, ", "))
+	}
 	r.Log.Infof("%s", res.Message)
 	if wres.NewReplicaSet != nil {
 		if err := history.MarkSuccessful(ctx, r.Client, wres.NewReplicaSet, r.now()); err != nil {
@@ -310,6 +342,17 @@ func (r *Roller) Run(ctx context.Context, opts Options) (*Result, error) {
 		r.Log.Warnf("%v", err)
 	}
 	return res, nil
+}
+
+// state describes what the Deployment runs now (ctx may be cancelled).
+func (r *Roller) state(ctx context.Context, opts Options) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	d, err := r.Client.AppsV1().Deployments(opts.Namespace).Get(ctx, opts.Deployment, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Sprintf("the deployment's state could not be read: %v", err)
+	}
+	return rollout.Describe(d)
 }
 
 func describe(rv history.Revision) string {

@@ -3,6 +3,7 @@ package rollback_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -12,10 +13,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/lock"
 	"github.com/org/erlmcp-deploy/internal/rollback"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 	"github.com/org/erlmcp-deploy/internal/ui"
@@ -185,4 +188,59 @@ func TestRollbackRefusals(t *testing.T) {
 	assert.ErrorContains(t, err, "is paused")
 	assert.Equal(t, v13pull, image(t, ctx, ns))
 	assert.True(t, strings.HasSuffix(err.Error(), "nothing was changed"))
+}
+
+// cancelOn passes writes through and cancels once one contains line.
+type cancelOn struct {
+	w      io.Writer
+	line   string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if strings.Contains(string(p), c.line) {
+		c.cancel()
+	}
+	return n, err
+}
+
+// TestCancelAtEachPhase stops a rollback while it plans and while it waits:
+// the lock is released, the state is printed, and the next run converges.
+func TestCancelAtEachPhase(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		phase, at string
+		says      []string
+		image     string // serving when the run stopped
+	}{
+		{"plan", "current: revision 4", []string{"nothing was changed"}, v13pull},
+		{"wait", "▸ Rollout of revision 2", []string{"cancelled while rolling back to revision 2: the rollback was in flight; deployment erlmcp",
+			"to finish it run rollback with to: " + v11 + " (it waits for the rollout)"}, v11},
+	} {
+		t.Run(tc.phase, func(t *testing.T) {
+			t.Parallel()
+			ctx, ns, r, log := withHistory(t)
+			stopped, cancel := context.WithCancel(ctx)
+			cr := &rollback.Roller{Client: r.Client, Log: ui.NewText(&cancelOn{w: log, line: tc.at, cancel: cancel}, false)}
+			res, err := cr.Run(stopped, opts(ns, "2"))
+			require.ErrorIs(t, err, context.Canceled)
+			assert.Equal(t, rollback.StatusFailed, res.Status)
+			for _, s := range tc.says {
+				assert.Contains(t, log.String(), s)
+			}
+			assert.Equal(t, tc.image, image(t, ctx, ns))
+			_, err = cluster.Client.CoordinationV1().Leases(ns).Get(ctx, lock.Name("erlmcp"), metav1.GetOptions{})
+			assert.True(t, apierrors.IsNotFound(err), "the lock is released: %v", err)
+
+			res, err = r.Run(ctx, opts(ns, v11))
+			require.NoError(t, err, "the next run converges")
+			d, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, "erlmcp", metav1.GetOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, v11, d.Spec.Template.Spec.Containers[0].Image)
+			assert.Equal(t, int32(2), d.Status.AvailableReplicas)
+			assert.Equal(t, int32(2), d.Status.UpdatedReplicas)
+			t.Logf("next run: %s", res.Message)
+		})
+	}
 }

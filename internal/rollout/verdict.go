@@ -17,6 +17,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/org/erlmcp-deploy/internal/history"
 )
 
 // Phase is where a rollout stands.
@@ -36,6 +38,8 @@ const (
 	ReasonFailedCreate     = "FailedCreate"
 	ReasonRestarts         = "RestartThresholdExceeded"
 	ReasonUnschedulable    = "Unschedulable"
+	// ReasonAPIUnavailable: the API server kept failing, so the rollout's state is unknown.
+	ReasonAPIUnavailable = "APIUnavailable"
 )
 
 // Options tune the fail-fast rules.
@@ -180,12 +184,51 @@ func Evaluate(s Snapshot, opts Options) Verdict {
 	return timeout(v, s)
 }
 
+// APIFailing is what the watcher knows of a failing API server: since when
+// its list and watch calls fail, and the first error.
+type APIFailing struct {
+	Since time.Time
+	Err   error
+}
+
+// WithAPIHealth qualifies a verdict reached on a cache that the API server
+// stopped refreshing (f.Since is zero when it answers): a progress message
+// says so, and a timeout says the state is unknown rather than blaming the pods.
+func WithAPIHealth(v Verdict, f APIFailing) Verdict {
+	if f.Since.IsZero() {
+		return v
+	}
+	switch {
+	case v.Phase == Progressing:
+		v.Message += fmt.Sprintf(" (the API server is failing, retrying: %v)", f.Err)
+	case v.Phase == Failed && v.Reason == ReasonTimeout:
+		v.Reason = ReasonAPIUnavailable
+		v.Message = fmt.Sprintf("the API server kept failing since %s (%v): the rollout's state is unknown; when last seen: %s",
+			f.Since.UTC().Format(time.TimeOnly), f.Err, strings.TrimPrefix(v.Message, "timed out: "))
+	}
+	return v
+}
+
 func timeout(v Verdict, s Snapshot) Verdict {
 	if !s.Deadline.IsZero() && !s.Now.Before(s.Deadline) {
 		v.Phase, v.Reason = Failed, ReasonTimeout
 		v.Message = "timed out: " + v.Message
 	}
 	return v
+}
+
+// Describe says what a Deployment runs and how far its rollout is, in one
+// line: "deployment erlmcp is at revision 3 (ghcr.io/acme/erlmcp:1.0.0): 1/3 updated, 3/3 available".
+func Describe(d *appsv1.Deployment) string {
+	var images []string
+	for _, c := range d.Spec.Template.Spec.Containers {
+		images = append(images, c.Image)
+	}
+	if d.Status.ObservedGeneration < d.Generation {
+		return fmt.Sprintf("deployment %s's template runs %s; the controller has not started rolling it out (revision %s is the last it saw)",
+			d.Name, strings.Join(images, ", "), d.Annotations[history.RevisionAnnotation])
+	}
+	return fmt.Sprintf("deployment %s is at revision %s (%s): %s", d.Name, d.Annotations[history.RevisionAnnotation], strings.Join(images, ", "), progressOf(d))
 }
 
 func progressOf(d *appsv1.Deployment) Progress {

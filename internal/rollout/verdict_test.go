@@ -1,6 +1,7 @@
 package rollout_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -214,4 +215,36 @@ func TestProgressString(t *testing.T) {
 	assert.Equal(t, "3/3 updated, 3/3 available", rollout.Progress{Desired: 3, Updated: 3, Available: 3, Total: 3}.String())
 	assert.Equal(t, "2/3 updated, 3/3 available (+1 surge), 2 old pending termination",
 		rollout.Progress{Desired: 3, Updated: 2, Available: 4, Total: 4}.String())
+}
+
+func TestWithAPIHealth(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	failing := rollout.APIFailing{Since: now.Add(-42 * time.Second), Err: errors.New("etcdserver: request timed out")}
+	progress := rollout.Progress{Desired: 3, Updated: 1, Available: 3, Total: 4}
+	for _, tc := range []struct {
+		name   string
+		in     rollout.Verdict
+		f      rollout.APIFailing
+		reason string
+		msg    string
+	}{
+		{"healthy API leaves the verdict", rollout.Verdict{Phase: rollout.Failed, Reason: rollout.ReasonTimeout, Message: "timed out: x"},
+			rollout.APIFailing{}, rollout.ReasonTimeout, "timed out: x"},
+		{"progress says the API is failing", rollout.Verdict{Phase: rollout.Progressing, Message: "waiting", Progress: progress},
+			failing, "", "waiting (the API server is failing, retrying: etcdserver: request timed out)"},
+		{"a timeout while failing is an unknown state", rollout.Verdict{Phase: rollout.Failed, Reason: rollout.ReasonTimeout, Message: "timed out: 1 of 3 updated replicas are available", Progress: progress},
+			failing, rollout.ReasonAPIUnavailable,
+			"the API server kept failing since 11:59:18 (etcdserver: request timed out): the rollout's state is unknown; when last seen: 1 of 3 updated replicas are available"},
+		{"a pod's own failure stays", rollout.Verdict{Phase: rollout.Failed, Reason: "CrashLoopBackOff", Message: "pod x crashes"},
+			failing, "CrashLoopBackOff", "pod x crashes"},
+		{"success stays", rollout.Verdict{Phase: rollout.Succeeded, Message: "done"}, failing, "", "done"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := rollout.WithAPIHealth(tc.in, tc.f)
+			assert.Equal(t, tc.reason, v.Reason)
+			assert.Equal(t, tc.msg, v.Message)
+			assert.Equal(t, tc.in.Phase, v.Phase)
+			assert.Equal(t, tc.in.Progress, v.Progress)
+		})
+	}
 }

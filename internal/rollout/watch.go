@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -79,21 +80,22 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	}
 	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = w.Selector.String() }
 	apps, core := w.Client.AppsV1(), w.Client.CoreV1()
-	dInf := informer(&appsv1.Deployment{}, byName,
+	health := &apiHealth{now: now}
+	dInf := informer(health, w.Deadline, &appsv1.Deployment{}, byName,
 		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return apps.Deployments(ns).List(ctx, o)
 		},
 		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			return apps.Deployments(ns).Watch(ctx, o)
 		})
-	rsInf := informer(&appsv1.ReplicaSet{}, bySelector,
+	rsInf := informer(health, w.Deadline, &appsv1.ReplicaSet{}, bySelector,
 		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return apps.ReplicaSets(ns).List(ctx, o)
 		},
 		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			return apps.ReplicaSets(ns).Watch(ctx, o)
 		})
-	podInf := informer(&corev1.Pod{}, bySelector,
+	podInf := informer(health, w.Deadline, &corev1.Pod{}, bySelector,
 		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return core.Pods(ns).List(ctx, o)
 		},
@@ -110,8 +112,22 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); inf.RunWithContext(ctx) }()
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), dInf.HasSynced, rsInf.HasSynced, podInf.HasSynced) {
+	syncCtx, stopSync := ctx, context.CancelFunc(func() {})
+	if !w.Deadline.IsZero() {
+		syncCtx, stopSync = context.WithDeadline(ctx, w.Deadline)
+	}
+	synced := cache.WaitForCacheSync(syncCtx.Done(), dInf.HasSynced, rsInf.HasSynced, podInf.HasSynced)
+	stopSync()
+	switch {
+	case !synced && ctx.Err() != nil:
 		return Result{}, fmt.Errorf("watch deployment %s: %w", w.Name, context.Cause(ctx))
+	case !synced:
+		msg := "the API server did not answer"
+		if f := health.get(); f.Err != nil {
+			msg = fmt.Sprintf("the API server kept failing (%v)", f.Err)
+		}
+		v := Verdict{Phase: Failed, Reason: ReasonAPIUnavailable, Message: "could not read the rollout's state before the deadline: " + msg}
+		return Result{Verdict: v, Elapsed: now().Sub(start)}, nil
 	}
 	dl := appslisters.NewDeploymentLister(dInf.GetIndexer())
 	rl := appslisters.NewReplicaSetLister(rsInf.GetIndexer())
@@ -123,6 +139,7 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	for {
 		res := w.snapshot(dl, rl, pl, now())
 		res.Elapsed = now().Sub(start)
+		res.Verdict = WithAPIHealth(res.Verdict, health.get())
 		v := res.Verdict
 		if v.Message != last.Message || v.Progress != last.Progress || v.Phase != last.Phase {
 			if w.OnChange != nil {
@@ -142,22 +159,78 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	}
 }
 
-// informer list-watches one kind in the namespace, with tweak applied to every request.
-func informer(obj runtime.Object, tweak func(*metav1.ListOptions),
+// apiHealth records whether the informers' list and watch calls fail.
+type apiHealth struct {
+	mu  sync.Mutex
+	now func() time.Time
+	f   APIFailing
+}
+
+// record notes the outcome of one call made with ctx.
+func (h *apiHealth) record(ctx context.Context, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case err == nil:
+		h.f = APIFailing{}
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		// our own stop or deadline, not the API server's failure
+	case h.f.Since.IsZero():
+		h.f = APIFailing{Since: h.now(), Err: err}
+	}
+}
+
+func (h *apiHealth) get() APIFailing {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.f
+}
+
+// informer list-watches one kind in the namespace, with tweak applied to
+// every request and the outcome of each call recorded in health.
+func informer(health *apiHealth, deadline time.Time, obj runtime.Object, tweak func(*metav1.ListOptions),
 	list func(context.Context, metav1.ListOptions) (runtime.Object, error),
 	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) cache.SharedIndexInformer {
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			tweak(&o)
-			return list(ctx, o)
+			ctx, cancel := withDeadline(ctx, deadline)
+			defer cancel()
+			out, err := list(ctx, o)
+			health.record(ctx, err)
+			return out, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			tweak(&o)
-			return watchFn(ctx, o)
+			// The stream lives until the deadline at most (the wait ends there);
+			// retries of a failing API server stop before it, so it is reported.
+			ctx, cancel := withDeadline(ctx, deadline)
+			out, err := watchFn(ctx, o)
+			health.record(ctx, err)
+			if err != nil {
+				cancel()
+				return nil, err
+			}
+			return &cancelOnStop{Interface: out, cancel: cancel}, nil
 		},
 	}
 	return cache.NewSharedIndexInformer(lw, obj, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 }
+
+func withDeadline(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
+	if deadline.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+// cancelOnStop releases a watch's context when the watch is stopped.
+type cancelOnStop struct {
+	watch.Interface
+	cancel context.CancelFunc
+}
+
+func (w *cancelOnStop) Stop() { w.Interface.Stop(); w.cancel() }
 
 // snapshot evaluates the verdict on the informers' caches.
 func (w *Watch) snapshot(dl appslisters.DeploymentLister, rl appslisters.ReplicaSetLister, pl corelisters.PodLister, now time.Time) Result {

@@ -3,6 +3,8 @@
 package connect
 
 import (
+	"net/http"
+
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/kube"
 )
@@ -11,7 +13,12 @@ import (
 // masks the credentials of every kubeconfig it read.
 func Kube(rt *ghaction.Runtime) (*kube.Client, error) {
 	c, err := kube.Load(kube.Source{Kubeconfig: rt.String("kubeconfig"), Context: rt.String("context"), Getenv: rt.Getenv,
-		UserAgent: "erlmcp-deploy"})
+		UserAgent: "erlmcp-deploy", Retry: kube.Retry{OnRetry: func(e kube.RetryEvent) {
+			if e.Attempt == 1 { // one line per request that needed retries; a final failure is reported with the request
+				rt.Warnf("the API server answered %d %s to %s %s; retrying with backoff (up to %d tries)",
+					e.Status, http.StatusText(e.Status), e.Method, e.Path, e.Attempts)
+			}
+		}}})
 	if err != nil {
 		return nil, err
 	}

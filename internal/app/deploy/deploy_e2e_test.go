@@ -283,7 +283,7 @@ func TestSIGTERMWhileWaiting(t *testing.T) {
 	assert.Equal(t, ghaction.ExitCancelled, exit.ExitCode())
 	assert.Less(t, took, 5*time.Second, "exits promptly")
 	t.Logf("exited %s after SIGTERM", took.Round(time.Millisecond))
-	assert.Contains(t, log.String(), "is left at revision 2 rolling out ghcr.io/acme/erlmcp:1.1.0-fault-neverready")
+	assert.Contains(t, log.String(), "cancelled while waiting for the rollout of ghcr.io/acme/erlmcp:1.1.0-fault-neverready: deployment erlmcp is at revision 2 (ghcr.io/acme/erlmcp:1.1.0-fault-neverready)")
 	assert.Contains(t, log.String(), "run deploy again to finish, or rollback to return to revision 1")
 	_, err = cluster.Client.CoordinationV1().Leases(ns).Get(context.Background(), "erlmcp-deploy.erlmcp", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "lock released: %v", err)
