@@ -63,6 +63,10 @@ type Options struct {
 	HealthCheck func(ctx context.Context) error
 	// Rollout tunes the fail-fast rules (FailFast above wins over Rollout.FailFast).
 	Rollout rollout.Options
+	// Mask, when set, is given every value that must not be printed: the
+	// literal credentials in the pod template (diagnose.SecretValues), which
+	// pod logs may echo.
+	Mask func(string)
 }
 
 // Result is what a deploy did; it is filled as far as the deploy got.
@@ -145,6 +149,11 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 				dp.Log.Warnf("%v", err)
 			}
 		}()
+	}
+	if opts.Mask != nil {
+		for _, v := range diagnose.SecretValues(&d.Spec.Template) {
+			opts.Mask(v)
+		}
 	}
 	res.PreviousRevision, _ = history.RevisionOf(d)
 	res.Revision = res.PreviousRevision

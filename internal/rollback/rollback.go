@@ -12,6 +12,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -55,6 +56,9 @@ type Options struct {
 	HealthCheck func(ctx context.Context) error
 	// Rollout tunes the fail-fast watcher (FailFast is always on).
 	Rollout rollout.Options
+	// Mask, when set, is given the literal credentials of every revision's
+	// pod template (diagnose.SecretValues), which pod logs may echo.
+	Mask func(string)
 }
 
 // Result is what a rollback (or a listing) found and did.
@@ -209,6 +213,13 @@ func (r *Roller) run(ctx context.Context, opts Options) (*Result, error) {
 		return res, err
 	}
 	res.History = revs
+	if opts.Mask != nil {
+		for _, t := range append([]*corev1.PodTemplateSpec{&d.Spec.Template}, templates(revs)...) {
+			for _, v := range diagnose.SecretValues(t) {
+				opts.Mask(v)
+			}
+		}
+	}
 	res.FromRevision, _ = history.RevisionOf(d)
 	res.Revision, res.FromImages, res.Images = res.FromRevision, history.Images(&d.Spec.Template), history.Images(&d.Spec.Template)
 	if d.Spec.Paused {
@@ -342,6 +353,16 @@ func (r *Roller) wait(ctx context.Context, opts Options, start time.Time, d *app
 		r.Log.Warnf("%v", err)
 	}
 	return res, nil
+}
+
+func templates(revs []history.Revision) []*corev1.PodTemplateSpec {
+	var out []*corev1.PodTemplateSpec
+	for _, rv := range revs {
+		if rv.ReplicaSet != nil {
+			out = append(out, &rv.ReplicaSet.Spec.Template)
+		}
+	}
+	return out
 }
 
 // state describes what the Deployment runs now (ctx may be cancelled).

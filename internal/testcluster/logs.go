@@ -21,6 +21,22 @@ const PreviousContainerLog = `[info] erlmcp starting: node erlmcp@pod, OTP 27
 Crash dump is being written to: erl_crash.dump...done
 `
 
+// EchoEnvContainer is the container name whose simulated previous instance
+// echoed its environment: it printed EchoedEnv=EchoedSecret before crashing,
+// as an application that dumps its config does. Tests of masking give such a
+// container that literal env value.
+const (
+	EchoEnvContainer = "echo-env"
+	EchoedEnv        = "ERLMCP_ADMIN_TOKEN"
+	EchoedSecret     = "erlmcp-admin-7Hq2Lw9xVbT4"
+)
+
+// echoedPreviousLog is what a crashed EchoEnvContainer printed.
+const echoedPreviousLog = `[info] erlmcp starting: node erlmcp@pod, OTP 27
+[debug] erlmcp_config: environment ERLMCP_PORT=8080 ` + EchoedEnv + `=` + EchoedSecret + ` LOG_LEVEL=debug
+[error] erlmcp_app: start failed: {bad_config,{invalid_token,"` + EchoedSecret + `"}}
+`
+
 // writeKwokConfig writes the stages and a ClusterLogs that serves the logs
 // above for every pod, and returns the config path for kwok --config.
 func writeKwokConfig(dir string) (string, error) {
@@ -29,6 +45,10 @@ func writeKwokConfig(dir string) (string, error) {
 		return "", err
 	}
 	if err := os.WriteFile(prev, criLog(PreviousContainerLog, "2026-11-23T09:59:58"), 0o644); err != nil {
+		return "", err
+	}
+	echoed := filepath.Join(dir, "container-previous-echo-env.log")
+	if err := os.WriteFile(echoed, criLog(echoedPreviousLog, "2026-11-23T09:59:58"), 0o644); err != nil {
 		return "", err
 	}
 	logs := fmt.Sprintf(`---
@@ -41,7 +61,11 @@ spec:
   - logsFile: %q
     previousLogsFile: %q
     follow: false
-`, cur, prev)
+  - containers: [%s]
+    logsFile: %q
+    previousLogsFile: %q
+    follow: false
+`, cur, prev, EchoEnvContainer, cur, echoed)
 	path := filepath.Join(dir, "kwok.yaml")
 	return path, os.WriteFile(path, []byte(Stages+logs), 0o644)
 }

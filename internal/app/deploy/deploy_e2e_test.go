@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -297,4 +298,43 @@ func readFile(t *testing.T, path string) string {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestDiagnosticsNeverPrintTheSecretsPodsEcho: a crashing container whose
+// log echoes a credential from its environment, deployed with a kubeconfig
+// token and a Slack token: the diagnostics show the log with the credential
+// masked, and no secret reaches the log, the outputs or the summary — in the
+// failure path and in the success path.
+func TestDiagnosticsNeverPrintTheSecretsPodsEcho(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := fmt.Sprintf("app-deploy-%d", seq.Add(1))
+	id, err := cluster.Deployer(ctx, ns)
+	require.NoError(t, err)
+	d := testcluster.Deployment("erlmcp", v1, 2)
+	c := &d.Spec.Template.Spec.Containers[0]
+	c.Name = testcluster.EchoEnvContainer
+	c.Env = []corev1.EnvVar{{Name: "ERLMCP_PORT", Value: "8080"}, {Name: testcluster.EchoedEnv, Value: testcluster.EchoedSecret}}
+	require.NoError(t, cluster.CreateAvailable(ctx, ns, d))
+	kc := readFile(t, id.Kubeconfig)
+	const slackToken = "xoxb-erlmcp-echo-SECRET"
+	_, api := slackfake.New(t, slackToken)
+	secrets := map[string]string{"echoed env value": testcluster.EchoedSecret, "kubeconfig token": id.Token, "slack token": slackToken}
+
+	for _, image := range []string{"ghcr.io/acme/erlmcp:1.1.0-fault-crashloop", "ghcr.io/acme/erlmcp:1.1.0"} {
+		s := runActionEnv(t, map[string]string{"environment": "staging", "image": image, "namespace": ns, "kubeconfig": kc,
+			"slack-token": slackToken, "slack-channel": "C0DEPLOYS"}, map[string]string{"ERLMCP_SLACK_API_URL": api})
+		if strings.Contains(image, "fault") {
+			require.Equal(t, ghaction.ExitFailed, s.Code, s.Log)
+			assert.Equal(t, "rolled-back", s.Output("status"))
+			assert.Contains(t, s.Log, "[debug] erlmcp_config: environment ERLMCP_PORT=8080 "+testcluster.EchoedEnv+"=***", "the log is shown, masked")
+			assert.Contains(t, s.Summary, "invalid_token,\"***\"")
+		} else {
+			require.Equal(t, 0, s.Code, s.Log)
+		}
+		for what, secret := range secrets {
+			assert.Empty(t, s.Leaks(secret), "%s: the %s leaks", image, what)
+		}
+	}
 }

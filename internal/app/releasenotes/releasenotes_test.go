@@ -3,6 +3,7 @@ package releasenotes_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,3 +230,27 @@ func TestInvalidInput(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestTokenNeverLeaksOnFailure: GitHub refusing the token, with an error
+// body that quotes it, fails the step without printing it anywhere.
+func TestTokenNeverLeaksOnFailure(t *testing.T) {
+	repo(t)
+	fake := githubfake.New("acme", "erlmcp")
+	defer fake.Close()
+	fake.FailNextBody(http.MethodGet, "/repos/acme/erlmcp/releases", 100, http.StatusUnauthorized, nil,
+		`{"message":"Bad credentials: token `+token+` is revoked","documentation_url":"https://docs.github.com/rest"}`)
+	r := runAction(t, map[string]string{"INPUT_API-URL": fake.URL})
+	if r.code != ghaction.ExitFailed {
+		t.Fatalf("exit %d, want %d\n%s", r.code, ghaction.ExitFailed, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "Bad credentials: token *** is revoked") {
+		t.Errorf("the error is shown, redacted:\n%s", r.stdout)
+	}
+	all := strings.ReplaceAll(r.stdout, "::add-mask::"+token, "") + r.output + r.summary
+	if strings.Contains(all, token) {
+		t.Errorf("the token leaks:\n%s\n%s\n%s", r.stdout, r.output, r.summary)
+	}
+	if n := len(fake.Releases()); n != 0 {
+		t.Errorf("%d releases created", n)
+	}
+}

@@ -68,7 +68,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		return nil
 	}
 	opts := engine.Options{Environment: env, Namespace: ns, Deployment: name, Container: rt.String("container"), To: rt.String("to"),
-		Timeout: timeout, DryRun: rt.Bool("dry-run"), Holder: setup.Holder(rt), HealthCheck: health}
+		Timeout: timeout, DryRun: rt.Bool("dry-run"), Holder: setup.Holder(rt), HealthCheck: health, Mask: rt.Mask}
 	ev := setup.Event(rt, "rollback", env, notify.StatusRunning)
 	ev.Details = []notify.Field{{Name: "Deployment", Value: ns + "/" + name}, {Name: "Target", Value: opts.To}}
 	slack := setup.Running(ctx, rt, ev)
