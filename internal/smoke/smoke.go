@@ -384,54 +384,65 @@ type Health struct {
 func (e *engine) health(ctx context.Context) {
 	target := e.join("/health")
 	a, err := e.get(ctx, target, "application/json")
-	c := Check{Name: "/health", Latency: a.latency}
 	if err != nil {
-		c.Detail = err.Error()
-		e.add(e.latencyRule(c, 0))
+		e.add(e.latencyRule(Check{Name: "/health", Latency: a.latency, Detail: err.Error()}, 0))
 		return
 	}
+	c, subsystems := JudgeHealth(a.status, a.body, e.opts.FailOnDegraded)
+	c.Latency = a.latency
+	e.add(e.latencyRule(c, 0))
+	for _, sc := range subsystems {
+		e.add(sc)
+	}
+}
+
+// JudgeHealth judges an answer of erlmcp's /health (GUIDE §3): the overall
+// check (healthy passes, degraded warns or fails with failOnDegraded,
+// unhealthy fails, a non-200 or malformed answer fails) and one check per
+// subsystem. Any body gives a verdict, never a panic.
+func JudgeHealth(status int, body []byte, failOnDegraded bool) (Check, []Check) {
+	c := Check{Name: "/health"}
 	var h Health
-	if err := json.Unmarshal(a.body, &h); err != nil {
-		c.Detail = fmt.Sprintf("malformed /health JSON (HTTP %d): %v%s", a.status, err, bodyNote(a.body))
-		e.add(e.latencyRule(c, 0))
-		return
+	if err := json.Unmarshal(body, &h); err != nil {
+		c.Detail = fmt.Sprintf("malformed /health JSON (HTTP %d): %v%s", status, err, bodyNote(body))
+		return c, nil
 	}
 	if h.Status == "" {
-		c.Detail = fmt.Sprintf("malformed /health JSON (HTTP %d): no \"status\" field%s", a.status, bodyNote(a.body))
-		e.add(e.latencyRule(c, 0))
-		return
+		c.Detail = fmt.Sprintf("malformed /health JSON (HTTP %d): no \"status\" field%s", status, bodyNote(body))
+		return c, nil
 	}
 	sum := fmt.Sprintf("%d subsystem check(s)", len(h.Checks))
 	if h.Summary != nil {
 		sum = fmt.Sprintf("%d/%d subsystems healthy, %d unhealthy", h.Summary.Healthy, h.Summary.Total, h.Summary.Unhealthy)
 	}
-	c.Passed, c.Warning, c.Detail = e.verdict(h.Status)
-	c.Detail = fmt.Sprintf("status %s (HTTP %d); %s%s", h.Status, a.status, sum, c.Detail)
-	if c.Passed && a.status != http.StatusOK {
+	c.Passed, c.Warning, c.Detail = verdict(h.Status, failOnDegraded)
+	c.Detail = fmt.Sprintf("status %s (HTTP %d); %s%s", h.Status, status, sum, c.Detail)
+	if c.Passed && status != http.StatusOK {
 		c.Passed, c.Warning = false, false
-		c.Detail += fmt.Sprintf("; HTTP %d, want 200", a.status)
+		c.Detail += fmt.Sprintf("; HTTP %d, want 200", status)
 	}
-	e.add(e.latencyRule(c, 0))
+	var subsystems []Check
 	for _, s := range h.Checks {
 		sc := Check{Name: "health: " + s.Name}
 		var extra string
-		sc.Passed, sc.Warning, extra = e.verdict(s.Status)
+		sc.Passed, sc.Warning, extra = verdict(s.Status, failOnDegraded)
 		sc.Detail = s.Status
 		if s.Message != "" {
 			sc.Detail += ": " + s.Message
 		}
 		sc.Detail += extra
-		e.add(sc)
+		subsystems = append(subsystems, sc)
 	}
+	return c, subsystems
 }
 
 // verdict maps a health status to passed/warning and a note.
-func (e *engine) verdict(status string) (passed, warning bool, note string) {
+func verdict(status string, failOnDegraded bool) (passed, warning bool, note string) {
 	switch strings.ToLower(status) {
 	case "healthy", "ok", "up", "pass":
 		return true, false, ""
 	case "degraded", "warn":
-		if e.opts.FailOnDegraded {
+		if failOnDegraded {
 			return false, false, " (fail-on-degraded)"
 		}
 		return true, true, " (warning; fail-on-degraded is off)"
