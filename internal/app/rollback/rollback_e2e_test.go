@@ -5,13 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/org/erlmcp-deploy/internal/actionspec"
 	"github.com/org/erlmcp-deploy/internal/app/rollback"
@@ -123,4 +130,57 @@ func TestCLIListPrintsTheTable(t *testing.T) {
 	assert.Contains(t, out, "revision history of deployment "+ns+"/erlmcp")
 	assert.Regexp(t, `(?m)^\s*2\s+`+v2+`\s+\S+\s+deploy `+v2+`\s+current, successful$`, out)
 	assert.Regexp(t, `(?m)^\s*1\s+`+v1+`\s+`, out)
+}
+
+// TestSIGTERMWhileRollingBack stops the real CLI the way a runner cancels a
+// job, while it waits for a rollback's rollout: it exits promptly with 130,
+// releases the lock, says the rollback was in flight and what is serving,
+// and the next run converges.
+func TestSIGTERMWhileRollingBack(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ns, id := twoRevisions(t)
+	const neverready = "ghcr.io/acme/erlmcp:1.2.0-fault-neverready"
+	dp := &deploy.Deployer{Client: id.Client, Log: ui.Discard{}}
+	_, err := dp.Run(ctx, deploy.Options{Environment: "staging", Namespace: ns, Deployment: "erlmcp", Image: neverready, Timeout: 2 * time.Second,
+		FailFast: true, ChangeCause: "deploy " + neverready, Holder: "setup", BackupDir: t.TempDir()})
+	require.Error(t, err, "revision 3 never becomes ready; kept (no rollback) for the history")
+	_, err = dp.Run(ctx, deploy.Options{Environment: "staging", Namespace: ns, Deployment: "erlmcp", Image: v2, Timeout: time.Minute,
+		FailFast: true, ChangeCause: "deploy " + v2, Holder: "setup", BackupDir: t.TempDir()})
+	require.NoError(t, err)
+
+	bin := filepath.Join(t.TempDir(), "erlmcp-deploy")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/org/erlmcp-deploy/cmd/erlmcp-deploy").CombinedOutput()
+	require.NoError(t, err, string(out))
+	cmd := exec.Command(bin, "rollback", "--environment", "staging", "--namespace", ns, "--to", "3", "--timeout", "2m")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+id.Kubeconfig)
+	var log ui.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	require.NoError(t, cmd.Start())
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return strings.Contains(log.String(), "Rollout of revision 3"), nil
+	}), log.String())
+	time.Sleep(300 * time.Millisecond) // waiting for the rollout now
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	sent := time.Now()
+	err = cmd.Wait()
+	took := time.Since(sent)
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, log.String())
+	assert.Equal(t, ghaction.ExitCancelled, exit.ExitCode())
+	assert.Less(t, took, 5*time.Second, "exits promptly")
+	t.Logf("exited %s after SIGTERM", took.Round(time.Millisecond))
+	assert.Contains(t, log.String(), "cancelled while rolling back to revision 3: the rollback was in flight; deployment erlmcp")
+	assert.Contains(t, log.String(), "to finish it run rollback with to: "+neverready)
+	_, err = cluster.Client.CoordinationV1().Leases(ns).Get(ctx, "erlmcp-deploy.erlmcp", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "lock released: %v", err)
+
+	s := runAction(t, id.Kubeconfig, map[string]string{"environment": "staging", "namespace": ns, "to": v2})
+	require.Equal(t, 0, s.Code, s.Log)
+	assert.Equal(t, "succeeded", s.Output("status"), "the next run converges")
+	d, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, v2, d.Spec.Template.Spec.Containers[0].Image)
+	assert.Equal(t, int32(2), d.Status.AvailableReplicas)
 }
