@@ -534,10 +534,7 @@ func (e *engine) load(ctx context.Context) {
 	}
 	end := e.log.Group(fmt.Sprintf("Load gate: %s for %s", target, lo.Duration))
 	defer end()
-	client := loadgate.NewClient(max(lo.Concurrency, 1), e.tr)
-	client.CheckRedirect = e.client.CheckRedirect
-	client.Timeout = e.timeout
-	res, err := loadgate.Run(ctx, loadgate.Options{URL: target, Headers: e.opts.Headers, Client: client, Duration: lo.Duration,
+	res, err := loadgate.Run(ctx, loadgate.Options{URL: target, Headers: e.opts.Headers, Transport: e.tr, RequestTimeout: e.timeout, Duration: lo.Duration,
 		Concurrency: lo.Concurrency, Rate: lo.Rate, MaxRequests: lo.MaxRequests})
 	c := Check{Name: "load gate"}
 	if res != nil {
