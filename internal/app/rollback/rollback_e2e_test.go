@@ -26,6 +26,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/ghaction/steptest"
+	"github.com/org/erlmcp-deploy/internal/notify/slackfake"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 	"github.com/org/erlmcp-deploy/internal/ui"
 )
@@ -97,8 +98,15 @@ func TestProductionNeedsConfirmation(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, v2, d.Spec.Template.Spec.Containers[0].Image, "nothing changed")
 
-	s := runAction(t, id.Kubeconfig, map[string]string{"environment": "production", "namespace": ns, "confirm": "production"})
+	const slackToken = "xoxb-rollback-S3cret"
+	fake, api := slackfake.New(t, slackToken)
+	s := steptest.Run(t, actionspec.Rollback(), rollback.Run, map[string]string{"environment": "production", "namespace": ns,
+		"confirm": "production", "kubeconfig": readFile(t, id.Kubeconfig), "slack-token": slackToken, "slack-channel": "C0DEPLOYS"},
+		map[string]string{"ERLMCP_SLACK_API_URL": api})
 	require.Equal(t, 0, s.Code, s.Log)
+	assert.NotEmpty(t, fake.Calls(), "Slack was told")
+	assert.Empty(t, s.Leaks(slackToken), "the Slack token leaks")
+	assert.Empty(t, s.Leaks(id.Token), "the kubeconfig token leaks")
 	assert.Equal(t, "succeeded", s.Output("status"))
 	assert.Equal(t, "2", s.Output("from-revision"))
 	assert.Equal(t, "3", s.Output("revision"))
@@ -183,4 +191,11 @@ func TestSIGTERMWhileRollingBack(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, v2, d.Spec.Template.Spec.Containers[0].Image)
 	assert.Equal(t, int32(2), d.Status.AvailableReplicas)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
 }

@@ -22,12 +22,14 @@ import (
 	"github.com/org/erlmcp-deploy/internal/app/smoke"
 	"github.com/org/erlmcp-deploy/internal/erlmcpd"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
+	"github.com/org/erlmcp-deploy/internal/notify/slackfake"
 	engine "github.com/org/erlmcp-deploy/internal/smoke"
 )
 
 const (
 	headerSecret = "hdr-S3cret-Token-987"
 	envSecret    = "env-S3cret-Value-123"
+	slackSecret  = "xoxb-smoke-S3cret-456"
 )
 
 type run struct {
@@ -105,13 +107,19 @@ func TestAction(t *testing.T) {
         - {path: "$.headers['X-Api-Key']", op: exists}
 `), 0o644))
 	reportDir := filepath.Join(t.TempDir(), "reports")
+	fake, api := slackfake.New(t, slackSecret)
 	r := action(t, map[string]string{
 		"base-url": srv.URL, "environment": "staging", "mcp-expect-tools": "echo, add", "dashboard-url": "/dashboard",
 		"headers": "Authorization: Bearer " + headerSecret, "checks-file": checksFile, "report-dir": reportDir,
 		"wait": "5s", "max-response-time": "2s",
 		"load-duration": "300ms", "load-concurrency": "2", "load-p99": "1s", "load-max-error-rate": "1%",
-	}, map[string]string{"API_KEY": envSecret})
+		"slack-token": slackSecret, "slack-channel": "C0DEPLOYS",
+	}, map[string]string{"API_KEY": envSecret, "ERLMCP_SLACK_API_URL": api})
 	require.Equal(t, 0, r.code, r.log)
+	assert.NotEmpty(t, fake.Calls(), "Slack was told")
+	noLeak(t, "log", r.log, slackSecret)
+	noLeak(t, "summary", r.summary, slackSecret)
+	noLeak(t, "outputs", strings.Join(mapValues(r.outputs), "\n"), slackSecret)
 	assert.True(t, sawHeader.Load())
 	assert.True(t, sawEnv.Load())
 
@@ -160,11 +168,18 @@ func TestAction(t *testing.T) {
 func TestActionFails(t *testing.T) {
 	srv := httptest.NewServer(erlmcpd.New(erlmcpd.Options{Status: erlmcpd.Degraded, Tools: []string{"echo"}}))
 	defer srv.Close()
+	fake, api := slackfake.New(t, slackSecret)
 	r := action(t, map[string]string{
 		"base-url": srv.URL, "mcp-expect-tools": "echo\nadd", "fail-on-degraded": "true", "wait": "2s",
-		"insecure-skip-tls-verify": "true",
-	}, nil)
+		"insecure-skip-tls-verify": "true", "headers": "Authorization: Bearer " + headerSecret,
+		"slack-token": slackSecret, "slack-channel": "C0DEPLOYS",
+	}, map[string]string{"ERLMCP_SLACK_API_URL": api})
 	assert.Equal(t, 1, r.code, r.log)
+	assert.NotEmpty(t, fake.Calls(), "Slack was told")
+	for where, text := range map[string]string{"log": r.log, "summary": r.summary, "outputs": strings.Join(mapValues(r.outputs), "\n")} {
+		noLeak(t, where, text, slackSecret)
+		noLeak(t, where, text, headerSecret)
+	}
 	assert.Contains(t, r.log, "::warning::insecure-skip-tls-verify is on")
 	assert.Contains(t, r.log, "::error::3 of 9 smoke checks failed: /health, health: session_manager, MCP /mcp")
 	assert.Contains(t, r.log, "tools/list lacks expected tool(s) add (server offers: echo)")
