@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -367,22 +365,6 @@ func TestForceTakesTheLockOver(t *testing.T) {
 	e.assertNoLock()
 }
 
-// cancelOn passes writes through and cancels once one contains line: a
-// runner's SIGTERM arriving at exactly that point of the run.
-type cancelOn struct {
-	w      io.Writer
-	line   string
-	cancel context.CancelFunc
-}
-
-func (c *cancelOn) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	if strings.Contains(string(p), c.line) {
-		c.cancel()
-	}
-	return n, err
-}
-
 // TestCancelAtEachPhase stops a deploy at each phase: it releases the lock,
 // prints the state it leaves (and whether a rollback was in flight), and the
 // next deploy or rollback converges from there.
@@ -429,7 +411,7 @@ func TestCancelAtEachPhase(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			ctx, cancel := context.WithCancel(e.ctx)
-			dp := &deploy.Deployer{Client: e.id.Client, Log: ui.NewText(&cancelOn{w: e.log, line: tc.at, cancel: cancel}, false)}
+			dp := &deploy.Deployer{Client: e.id.Client, Log: ui.NewText(testcluster.CancelOn(e.log, tc.at, cancel), false)}
 			res, err := dp.Run(ctx, e.opts(tc.image))
 			require.Error(t, err)
 			assert.ErrorIs(t, err, context.Canceled)

@@ -3,7 +3,6 @@ package rollback_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -190,21 +189,6 @@ func TestRollbackRefusals(t *testing.T) {
 	assert.True(t, strings.HasSuffix(err.Error(), "nothing was changed"))
 }
 
-// cancelOn passes writes through and cancels once one contains line.
-type cancelOn struct {
-	w      io.Writer
-	line   string
-	cancel context.CancelFunc
-}
-
-func (c *cancelOn) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	if strings.Contains(string(p), c.line) {
-		c.cancel()
-	}
-	return n, err
-}
-
 // TestCancelAtEachPhase stops a rollback while it plans and while it waits:
 // the lock is released, the state is printed, and the next run converges.
 func TestCancelAtEachPhase(t *testing.T) {
@@ -222,7 +206,7 @@ func TestCancelAtEachPhase(t *testing.T) {
 			t.Parallel()
 			ctx, ns, r, log := withHistory(t)
 			stopped, cancel := context.WithCancel(ctx)
-			cr := &rollback.Roller{Client: r.Client, Log: ui.NewText(&cancelOn{w: log, line: tc.at, cancel: cancel}, false)}
+			cr := &rollback.Roller{Client: r.Client, Log: ui.NewText(testcluster.CancelOn(log, tc.at, cancel), false)}
 			res, err := cr.Run(stopped, opts(ns, "2"))
 			require.ErrorIs(t, err, context.Canceled)
 			assert.Equal(t, rollback.StatusFailed, res.Status)

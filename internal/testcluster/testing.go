@@ -62,6 +62,7 @@ func runMain(m *testing.M, shared **Cluster) int {
 		}
 	}()
 	*shared = c
+	defer removeCLI()
 	code := m.Run()
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "component logs:\n%s", c.Logs(15))

@@ -8,11 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +23,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/org/erlmcp-deploy/internal/actionspec"
 	"github.com/org/erlmcp-deploy/internal/app/deploy"
@@ -34,7 +31,6 @@ import (
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/notify/slackfake"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
-	"github.com/org/erlmcp-deploy/internal/ui"
 )
 
 var cluster *testcluster.Cluster
@@ -261,32 +257,15 @@ func TestDeployActionTellsSlack(t *testing.T) {
 func TestSIGTERMWhileWaiting(t *testing.T) {
 	t.Parallel()
 	ns, _, id := target(t)
-	bin := filepath.Join(t.TempDir(), "erlmcp-deploy")
-	build := exec.Command("go", "build", "-o", bin, "github.com/org/erlmcp-deploy/cmd/erlmcp-deploy")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, string(out))
-
-	cmd := exec.Command(bin, "deploy", "--environment", "staging", "--namespace", ns, "--image", "ghcr.io/acme/erlmcp:1.1.0-fault-neverready", "--timeout", "2m")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+id.Kubeconfig, "RUNNER_TEMP="+t.TempDir())
-	var log ui.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	require.NoError(t, cmd.Start())
-	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-		return strings.Contains(log.String(), "patched container"), nil
-	}), log.String())
-	time.Sleep(500 * time.Millisecond) // waiting for the rollout now
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	sent := time.Now()
-	err = cmd.Wait()
-	took := time.Since(sent)
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit)
-	assert.Equal(t, ghaction.ExitCancelled, exit.ExitCode())
-	assert.Less(t, took, 5*time.Second, "exits promptly")
-	t.Logf("exited %s after SIGTERM", took.Round(time.Millisecond))
-	assert.Contains(t, log.String(), "cancelled while waiting for the rollout of ghcr.io/acme/erlmcp:1.1.0-fault-neverready: deployment erlmcp is at revision 2 (ghcr.io/acme/erlmcp:1.1.0-fault-neverready)")
-	assert.Contains(t, log.String(), "run deploy again to finish, or rollback to return to revision 1")
-	_, err = cluster.Client.CoordinationV1().Leases(ns).Get(context.Background(), "erlmcp-deploy.erlmcp", metav1.GetOptions{})
+	term := testcluster.TermAfter(t, []string{"deploy", "--environment", "staging", "--namespace", ns,
+		"--image", "ghcr.io/acme/erlmcp:1.1.0-fault-neverready", "--timeout", "2m"},
+		[]string{"KUBECONFIG=" + id.Kubeconfig, "RUNNER_TEMP=" + t.TempDir()}, "patched container", 500*time.Millisecond)
+	assert.Equal(t, ghaction.ExitCancelled, term.Code, term.Output)
+	assert.Less(t, term.Took, 5*time.Second, "exits promptly")
+	t.Logf("exited %s after SIGTERM", term.Took.Round(time.Millisecond))
+	assert.Contains(t, term.Output, "cancelled while waiting for the rollout of ghcr.io/acme/erlmcp:1.1.0-fault-neverready: deployment erlmcp is at revision 2 (ghcr.io/acme/erlmcp:1.1.0-fault-neverready)")
+	assert.Contains(t, term.Output, "run deploy again to finish, or rollback to return to revision 1")
+	_, err := cluster.Client.CoordinationV1().Leases(ns).Get(context.Background(), "erlmcp-deploy.erlmcp", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "lock released: %v", err)
 
 	s := runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.2.0", "namespace": ns, "kubeconfig": readFile(t, id.Kubeconfig)})

@@ -6,11 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/org/erlmcp-deploy/internal/actionspec"
 	"github.com/org/erlmcp-deploy/internal/app/rollback"
@@ -158,29 +153,13 @@ func TestSIGTERMWhileRollingBack(t *testing.T) {
 		FailFast: true, ChangeCause: "deploy " + v2, Holder: "setup", BackupDir: t.TempDir()})
 	require.NoError(t, err)
 
-	bin := filepath.Join(t.TempDir(), "erlmcp-deploy")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/org/erlmcp-deploy/cmd/erlmcp-deploy").CombinedOutput()
-	require.NoError(t, err, string(out))
-	cmd := exec.Command(bin, "rollback", "--environment", "staging", "--namespace", ns, "--to", "3", "--timeout", "2m")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+id.Kubeconfig)
-	var log ui.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	require.NoError(t, cmd.Start())
-	require.NoError(t, wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-		return strings.Contains(log.String(), "Rollout of revision 3"), nil
-	}), log.String())
-	time.Sleep(300 * time.Millisecond) // waiting for the rollout now
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	sent := time.Now()
-	err = cmd.Wait()
-	took := time.Since(sent)
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit, log.String())
-	assert.Equal(t, ghaction.ExitCancelled, exit.ExitCode())
-	assert.Less(t, took, 5*time.Second, "exits promptly")
-	t.Logf("exited %s after SIGTERM", took.Round(time.Millisecond))
-	assert.Contains(t, log.String(), "cancelled while rolling back to revision 3: the rollback was in flight; deployment erlmcp")
-	assert.Contains(t, log.String(), "to finish it run rollback with to: "+neverready)
+	term := testcluster.TermAfter(t, []string{"rollback", "--environment", "staging", "--namespace", ns, "--to", "3", "--timeout", "2m"},
+		[]string{"KUBECONFIG=" + id.Kubeconfig}, "Rollout of revision 3", 300*time.Millisecond)
+	assert.Equal(t, ghaction.ExitCancelled, term.Code, term.Output)
+	assert.Less(t, term.Took, 5*time.Second, "exits promptly")
+	t.Logf("exited %s after SIGTERM", term.Took.Round(time.Millisecond))
+	assert.Contains(t, term.Output, "cancelled while rolling back to revision 3: the rollback was in flight; deployment erlmcp")
+	assert.Contains(t, term.Output, "to finish it run rollback with to: "+neverready)
 	_, err = cluster.Client.CoordinationV1().Leases(ns).Get(ctx, "erlmcp-deploy.erlmcp", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "lock released: %v", err)
 
