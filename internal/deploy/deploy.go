@@ -135,12 +135,11 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 	end := dp.Log.Group(fmt.Sprintf("Pre-flight: deployment %s/%s (%s)", opts.Namespace, opts.Deployment, opts.Environment))
 	d, container, lk, err := dp.preflight(ctx, opts)
 	end()
-	if err != nil && ctx.Err() != nil {
-		res.FailureReason = "cancelled during pre-flight: nothing was changed"
-		dp.Log.Errorf("%s (%s)", res.FailureReason, dp.state(ctx, opts))
-		return fail(&PreflightError{Err: err})
-	}
 	if err != nil {
+		if ctx.Err() != nil {
+			res.FailureReason = "cancelled during pre-flight: nothing was changed"
+			dp.Log.Errorf("%s (%s)", res.FailureReason, dp.state(ctx, opts))
+		}
 		return fail(&PreflightError{Err: err})
 	}
 	if lk != nil {
@@ -150,11 +149,7 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 			}
 		}()
 	}
-	if opts.Mask != nil {
-		for _, v := range diagnose.SecretValues(&d.Spec.Template) {
-			opts.Mask(v)
-		}
-	}
+	diagnose.MaskSecrets(opts.Mask, &d.Spec.Template)
 	res.PreviousRevision, _ = history.RevisionOf(d)
 	res.Revision = res.PreviousRevision
 	res.PreviousImages = history.Images(&d.Spec.Template)
@@ -169,12 +164,11 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 	end = dp.Log.Group(fmt.Sprintf("Deploy %s to container %s", opts.Image, container))
 	patched, err := dp.patch(ctx, opts, d, container, res)
 	end()
-	if err != nil && ctx.Err() != nil {
-		res.FailureReason = "cancelled while patching"
-		dp.Log.Errorf("cancelled while patching: %s; run deploy again to converge", dp.state(ctx, opts))
-		return fail(err)
-	}
 	if err != nil {
+		if ctx.Err() != nil {
+			res.FailureReason = "cancelled while patching"
+			dp.Log.Errorf("cancelled while patching: %s; run deploy again to converge", dp.state(ctx, opts))
+		}
 		return fail(err)
 	}
 	if opts.DryRun {
@@ -300,16 +294,9 @@ func (dp *Deployer) rollback(ctx context.Context, opts Options, n int64) error {
 	return nil
 }
 
-// state describes what the Deployment runs now, for a run that stops
-// half-way (ctx may be cancelled: it reads with a short context of its own).
+// state describes what the Deployment runs now (ctx may be cancelled).
 func (dp *Deployer) state(ctx context.Context, opts Options) string {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	d, err := dp.Client.AppsV1().Deployments(opts.Namespace).Get(ctx, opts.Deployment, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Sprintf("the deployment's state could not be read: %v", err)
-	}
-	return rollout.Describe(d)
+	return rollout.State(ctx, dp.Client, opts.Namespace, opts.Deployment)
 }
 
 // wait watches the rollout of d (as returned by the patch) until a verdict.

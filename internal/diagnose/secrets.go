@@ -30,3 +30,15 @@ func SecretValues(t *corev1.PodTemplateSpec) []string {
 	}
 	return out
 }
+
+// MaskSecrets gives mask the SecretValues of every template.
+func MaskSecrets(mask func(string), templates ...*corev1.PodTemplateSpec) {
+	if mask == nil {
+		return
+	}
+	for _, t := range templates {
+		for _, v := range SecretValues(t) {
+			mask(v)
+		}
+	}
+}

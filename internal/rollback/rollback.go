@@ -213,13 +213,7 @@ func (r *Roller) run(ctx context.Context, opts Options) (*Result, error) {
 		return res, err
 	}
 	res.History = revs
-	if opts.Mask != nil {
-		for _, t := range append([]*corev1.PodTemplateSpec{&d.Spec.Template}, templates(revs)...) {
-			for _, v := range diagnose.SecretValues(t) {
-				opts.Mask(v)
-			}
-		}
-	}
+	diagnose.MaskSecrets(opts.Mask, append([]*corev1.PodTemplateSpec{&d.Spec.Template}, templates(revs)...)...)
 	res.FromRevision, _ = history.RevisionOf(d)
 	res.Revision, res.FromImages, res.Images = res.FromRevision, history.Images(&d.Spec.Template), history.Images(&d.Spec.Template)
 	if d.Spec.Paused {
@@ -367,13 +361,7 @@ func templates(revs []history.Revision) []*corev1.PodTemplateSpec {
 
 // state describes what the Deployment runs now (ctx may be cancelled).
 func (r *Roller) state(ctx context.Context, opts Options) string {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	d, err := r.Client.AppsV1().Deployments(opts.Namespace).Get(ctx, opts.Deployment, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Sprintf("the deployment's state could not be read: %v", err)
-	}
-	return rollout.Describe(d)
+	return rollout.State(ctx, r.Client, opts.Namespace, opts.Deployment)
 }
 
 func describe(rv history.Revision) string {

@@ -277,6 +277,19 @@ func Wait(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment
 	return w.Run(ctx)
 }
 
+// State describes what a Deployment runs now, in one line (Describe), for
+// a run that stops half-way: it reads with a short context of its own, so it
+// works when ctx is already cancelled.
+func State(ctx context.Context, client kubernetes.Interface, namespace, name string) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	d, err := client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Sprintf("the deployment's state could not be read: %v", err)
+	}
+	return Describe(d)
+}
+
 // LogProgress prints a progress line for each new verdict while waiting.
 func LogProgress(log ui.Logger) func(Verdict) {
 	return func(v Verdict) {
