@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/org/erlmcp-deploy/internal/backoff"
 )
 
 // Retry retries requests the API server turns away for a moment: 429 Too
@@ -50,11 +52,7 @@ func (r Retry) Backoff(attempt int, retryAfter string) time.Duration {
 	if s, err := strconv.Atoi(retryAfter); err == nil && s >= 0 {
 		return min(time.Duration(s)*time.Second, 4*r.Max)
 	}
-	d := r.Base
-	for i := 1; i < attempt && d < r.Max; i++ {
-		d *= 2
-	}
-	return min(d, r.Max)
+	return backoff.Exponential(r.Base, r.Max, attempt)
 }
 
 func (r Retry) withDefaults() Retry {
@@ -68,7 +66,7 @@ func (r Retry) withDefaults() Retry {
 		r.Max = 4 * time.Second
 	}
 	if r.Sleep == nil {
-		r.Sleep = sleep
+		r.Sleep = backoff.Sleep
 	}
 	return r
 }
@@ -110,16 +108,5 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		req = next
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
 	}
 }

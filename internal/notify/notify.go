@@ -26,6 +26,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/org/erlmcp-deploy/internal/backoff"
 	"github.com/org/erlmcp-deploy/internal/ui"
 )
 
@@ -96,7 +97,7 @@ func New(cfg Config, log ui.Logger) *Notifier {
 	n := &Notifier{
 		cfg:            cfg,
 		log:            log,
-		sleep:          sleepCtx,
+		sleep:          backoff.Sleep,
 		attempts:       defaultAttempts,
 		budget:         defaultBudget,
 		attemptTimeout: defaultAttemptTimeout,
@@ -249,21 +250,21 @@ func (n *Notifier) retry(ctx context.Context, op string, call func(context.Conte
 
 // retryDelay says whether err is worth another attempt and how long to wait first.
 func (n *Notifier) retryDelay(err error, attempt int) (time.Duration, bool) {
-	backoff := n.backoff << (attempt - 1)
+	wait := backoff.Exponential(n.backoff, n.maxWait, attempt)
 	var rl *slack.RateLimitedError
 	if errors.As(err, &rl) {
 		if rl.RetryAfter <= 0 {
-			return min(backoff, n.maxWait), true
+			return wait, true
 		}
 		return min(rl.RetryAfter, n.maxWait), true
 	}
 	var sc slack.StatusCodeError
 	if errors.As(err, &sc) {
-		return min(backoff, n.maxWait), sc.Retryable()
+		return wait, sc.Retryable()
 	}
 	var apiErr slack.SlackErrorResponse
 	if errors.As(err, &apiErr) {
-		return min(backoff, n.maxWait), transientAPIErrors[apiErr.Err]
+		return wait, transientAPIErrors[apiErr.Err]
 	}
 	var opErr *net.OpError
 	var netErr net.Error
@@ -272,7 +273,7 @@ func (n *Notifier) retryDelay(err error, attempt int) (time.Duration, bool) {
 		errors.As(err, &netErr) && netErr.Timeout(),
 		errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return min(backoff, n.maxWait), true
+		return wait, true
 	}
 	return 0, false
 }
@@ -339,17 +340,6 @@ func trimConfig(c Config) Config {
 		*s = strings.TrimSpace(*s)
 	}
 	return c
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // discardLogger keeps slack-go from writing to stderr.

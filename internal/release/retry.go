@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v89/github"
+
+	"github.com/org/erlmcp-deploy/internal/backoff"
 )
 
 // Retry is the retry policy for GitHub calls.
@@ -36,29 +38,14 @@ func (r Retry) withDefaults() Retry {
 		r.MaxWait = 2 * time.Minute
 	}
 	if r.Sleep == nil {
-		r.Sleep = sleepCtx
+		r.Sleep = backoff.Sleep
 	}
 	return r
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // backoff is the wait before try attempt+1 (attempt counts from 1).
 func (r Retry) backoff(attempt int) time.Duration {
-	d := r.Base
-	for i := 1; i < attempt && d < r.Max; i++ {
-		d *= 2
-	}
-	return min(d, r.Max)
+	return backoff.Exponential(r.Base, r.Max, attempt)
 }
 
 // Retryable reports whether err is worth another try and how long the server
