@@ -7,6 +7,13 @@
 #                                  put the CLI on PATH ($GITHUB_PATH) and write
 #                                  path=<absolute path> to $GITHUB_OUTPUT
 #
+# Signals: on cancellation the runner signals only the process it started,
+# the step's bash. action.yml runs `exec bash launch.sh ID` and this script
+# ends in `exec "$bin"` (after a download or a `go build` alike), so that
+# process *is* the binary by then and its SIGINT/SIGTERM handling (lock
+# released, state printed, exit 130) runs. A signal during a source build
+# stops the build and exits 130/143 without running anything.
+#
 # Which binary:
 #   1. ERLMCP_ACTION_REF looks like a release tag (v1, v1.2, v1.2.3, v1.2.3-rc.1):
 #      the asset for this platform from the GitHub Release of that tag in
@@ -440,6 +447,22 @@ fetch_release() {
 }
 
 # ---- source build ---------------------------------------------------------
+# cancel_build SIG: the step was cancelled while building: stop the build and
+# exit as a signalled process would (130 for SIGINT, 143 for SIGTERM).
+build_pid=""
+cancel_build() {
+	trap - INT TERM
+	if [[ -n $build_pid ]]; then
+		kill -TERM "$build_pid" 2>/dev/null || true
+		wait "$build_pid" 2>/dev/null || true
+	fi
+	rm -f "${tmp:-}"
+	endgroup
+	printf '::error::erlmcp-deploy launcher: cancelled (SIG%s) while building %s; nothing was run\n' "$1" "$name" >&2
+	if [[ $1 == INT ]]; then exit 130; fi
+	exit 143
+}
+
 # build_source: build (or reuse) the binary from the action's source; sets $bin.
 build_source() {
 	local version key dir tmp start
@@ -464,10 +487,25 @@ build_source() {
 	mkdir -p "$dir"
 	tmp="$dir/.$asset.$$.tmp"
 	start=$(date +%s)
-	if ! (cd "$root" && CGO_ENABLED=0 GOOS=$os GOARCH=$arch GOWORK=off \
-		go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$tmp" "$(erlmcp_package "$name")" >&2); then
+	# The build runs as a background job that this shell waits for: `wait`
+	# returns on a signal (a foreground command would delay the trap until
+	# it ends), so a step cancelled during the build stops the build too.
+	local pkg status=0
+	pkg=$(erlmcp_package "$name")
+	(
+		cd "$root" || exit 1
+		export CGO_ENABLED=0 GOOS=$os GOARCH=$arch GOWORK=off
+		exec go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$tmp" "$pkg" >&2
+	) &
+	build_pid=$!
+	trap 'cancel_build INT' INT
+	trap 'cancel_build TERM' TERM
+	wait "$build_pid" || status=$?
+	trap - INT TERM
+	build_pid=""
+	if [[ $status != 0 ]]; then
 		rm -f "$tmp"
-		die "go build of $(erlmcp_package "$name") failed (see above)"
+		die "go build of $pkg failed (see above)"
 	fi
 	mv -f "$tmp" "$bin"
 	log "built in $(($(date +%s) - start))s: $bin"

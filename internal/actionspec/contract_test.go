@@ -82,7 +82,8 @@ func TestActionYAMLIsComplete(t *testing.T) {
 			step := f.Runs.Steps[0]
 			assert.Equal(t, "composite", f.Runs.Using)
 			assert.Equal(t, "run", step.ID)
-			assert.Contains(t, step.Run, "scripts/launch.sh\" "+a.ID)
+			assert.Equal(t, `exec bash "$GITHUB_ACTION_PATH/../../scripts/launch.sh" `+a.ID, step.Run,
+				"the step must exec the launcher: the runner signals only the step's own process on cancellation")
 			assert.FileExists(t, filepath.Join(root, "scripts", "launch.sh"))
 			require.Len(t, f.Inputs, len(a.Inputs))
 			for _, in := range a.Inputs {
