@@ -148,6 +148,45 @@ func ByID(id string) (Action, bool) {
 	return Action{}, false
 }
 
+// ConfigKeys returns, sorted, every key the shared config file may hold: the
+// inputs of every action that reads it (that declares a `config` input).
+func ConfigKeys() []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, a := range configReaders() {
+		for _, in := range a.Inputs {
+			if !seen[in.Name] {
+				seen[in.Name] = true
+				keys = append(keys, in.Name)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ConfigKeyOwners returns the IDs of the actions reading the config file that
+// declare key (none: no action uses it).
+func ConfigKeyOwners(key string) []string {
+	var ids []string
+	for _, a := range configReaders() {
+		if _, ok := a.Input(key); ok {
+			ids = append(ids, a.ID)
+		}
+	}
+	return ids
+}
+
+func configReaders() []Action {
+	var out []Action
+	for _, a := range All() {
+		if _, ok := a.Input("config"); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func contains(list []string, v string) bool {
 	for _, s := range list {
 		if s == v {

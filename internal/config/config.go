@@ -4,8 +4,10 @@
 // The file has two optional top-level sections: `defaults`, applied to every
 // environment, and `environments`, one mapping per environment name whose
 // entries override the defaults. Values are scalars (kept as their text) or
-// lists of scalars (joined with newlines). The package does not know which
-// keys are valid action inputs; the caller checks that.
+// lists of scalars (joined with newlines). Every value keeps the line of its
+// key, so a caller can point at it. The package does not know which keys are
+// valid action inputs; the caller checks that (one file serves every action:
+// a key may belong to another action).
 package config
 
 import (
@@ -29,11 +31,25 @@ const (
 	keyEnvironments = "environments"
 )
 
+// Value is one setting: its text and the line of its key in the file (for a
+// key taken in through a YAML merge key, the line where it is written).
+type Value struct {
+	Text string
+	Line int
+}
+
+// Settings are the merged values of one environment and the file they came from.
+type Settings struct {
+	// Path is the file read: the given path, else DefaultPath.
+	Path   string
+	Values map[string]Value
+}
+
 // file is the parsed content of a defaults file.
 type file struct {
-	defaults map[string]string
+	defaults map[string]Value
 	// envs is nil when the file has no environments section.
-	envs map[string]map[string]string
+	envs map[string]map[string]Value
 }
 
 // Load returns the merged values (defaults overridden by the environment's
@@ -41,28 +57,42 @@ type file struct {
 // DefaultPath, and a missing default file yields (nil, nil); a missing
 // explicitly given file is an error.
 func Load(path string, environment string) (map[string]string, error) {
-	f, display, err := read(path)
-	if err != nil || f == nil {
+	s, err := LoadSettings(path, environment)
+	if err != nil || s.Values == nil {
 		return nil, err
 	}
-	out := make(map[string]string, len(f.defaults))
+	out := make(map[string]string, len(s.Values))
+	for k, v := range s.Values {
+		out[k] = v.Text
+	}
+	return out, nil
+}
+
+// LoadSettings is Load with the line of every key and the path of the file
+// read. A missing default file yields Settings with nil Values.
+func LoadSettings(path string, environment string) (Settings, error) {
+	f, display, err := read(path)
+	if err != nil || f == nil {
+		return Settings{Path: display}, err
+	}
+	out := make(map[string]Value, len(f.defaults))
 	for k, v := range f.defaults {
 		out[k] = v
 	}
 	if f.envs == nil {
-		return out, nil
+		return Settings{Path: display, Values: out}, nil
 	}
 	if environment == "" {
-		return nil, fmt.Errorf("%s: no environment given; the file defines %s", display, describe(f.envs))
+		return Settings{Path: display}, fmt.Errorf("%s: no environment given; the file defines %s", display, describe(f.envs))
 	}
 	env, ok := f.envs[environment]
 	if !ok {
-		return nil, fmt.Errorf("%s: environment %q is not defined; the file defines %s", display, environment, describe(f.envs))
+		return Settings{Path: display}, fmt.Errorf("%s: environment %q is not defined; the file defines %s", display, environment, describe(f.envs))
 	}
 	for k, v := range env {
 		out[k] = v
 	}
-	return out, nil
+	return Settings{Path: display, Values: out}, nil
 }
 
 // Environments returns the sorted environment names the file at path defines
@@ -75,7 +105,7 @@ func Environments(path string) ([]string, error) {
 	return names(f.envs), nil
 }
 
-func names(envs map[string]map[string]string) []string {
+func names(envs map[string]map[string]Value) []string {
 	out := make([]string, 0, len(envs))
 	for name := range envs {
 		out = append(out, name)
@@ -84,7 +114,7 @@ func names(envs map[string]map[string]string) []string {
 	return out
 }
 
-func describe(envs map[string]map[string]string) string {
+func describe(envs map[string]map[string]Value) string {
 	n := names(envs)
 	if len(n) == 0 {
 		return "no environments"
@@ -123,7 +153,7 @@ func parse(path string, data []byte) (*file, error) {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return &file{defaults: map[string]string{}}, nil // empty file
+			return &file{defaults: map[string]Value{}}, nil // empty file
 		}
 		return nil, fmt.Errorf("%s: invalid YAML: %w", path, err)
 	}
@@ -216,18 +246,18 @@ func (p parser) top(doc *yaml.Node) (*file, error) {
 	root := doc
 	if root.Kind == yaml.DocumentNode {
 		if len(root.Content) == 0 {
-			return &file{defaults: map[string]string{}}, nil
+			return &file{defaults: map[string]Value{}}, nil
 		}
 		root = root.Content[0]
 	}
 	if isNull(deref(root)) {
-		return &file{defaults: map[string]string{}}, nil
+		return &file{defaults: map[string]Value{}}, nil
 	}
 	es, err := p.entries(root, "the top level", 0)
 	if err != nil {
 		return nil, err
 	}
-	f := &file{defaults: map[string]string{}}
+	f := &file{defaults: map[string]Value{}}
 	for _, e := range es {
 		switch e.key {
 		case keyDefaults:
@@ -245,7 +275,7 @@ func (p parser) top(doc *yaml.Node) (*file, error) {
 	return f, nil
 }
 
-func (p parser) environments(n *yaml.Node) (map[string]map[string]string, error) {
+func (p parser) environments(n *yaml.Node) (map[string]map[string]Value, error) {
 	if isNull(deref(n)) {
 		return nil, nil // `environments:` with nothing under it: same as absent
 	}
@@ -253,7 +283,7 @@ func (p parser) environments(n *yaml.Node) (map[string]map[string]string, error)
 	if err != nil {
 		return nil, err
 	}
-	envs := make(map[string]map[string]string, len(es))
+	envs := make(map[string]map[string]Value, len(es))
 	for _, e := range es {
 		if e.key == "" {
 			return nil, p.errorf(e.keyN, "environment names must not be empty")
@@ -265,9 +295,9 @@ func (p parser) environments(n *yaml.Node) (map[string]map[string]string, error)
 	return envs, nil
 }
 
-// values flattens a section mapping to strings.
-func (p parser) values(n *yaml.Node, what string) (map[string]string, error) {
-	out := map[string]string{}
+// values flattens a section mapping to strings, keeping each key's line.
+func (p parser) values(n *yaml.Node, what string) (map[string]Value, error) {
+	out := map[string]Value{}
 	if isNull(deref(n)) {
 		return out, nil
 	}
@@ -280,7 +310,7 @@ func (p parser) values(n *yaml.Node, what string) (map[string]string, error) {
 		if !ok {
 			return nil, p.errorf(e.keyN, "key %q must be a scalar or a list of scalars", e.key)
 		}
-		out[e.key] = v
+		out[e.key] = Value{Text: v, Line: e.keyN.Line}
 	}
 	return out, nil
 }

@@ -206,6 +206,38 @@ environments:
 	}
 }
 
+func TestLoadSettingsKeepsTheLineOfEveryKey(t *testing.T) {
+	path := write(t, example)
+	for env, want := range map[string]map[string]config.Value{
+		"staging": {
+			"namespace":  {Text: "erlmcp-staging", Line: 7},
+			"health-url": {Text: "https://erlmcp.staging.example.com/health", Line: 8},
+			"timeout":    {Text: "5m", Line: 9},
+		},
+		"production": {
+			"namespace": {Text: "erlmcp", Line: 3}, "timeout": {Text: "10m", Line: 4},
+			"context": {Text: "prod-eks", Line: 11}, "fail-fast": {Text: "true", Line: 12},
+			"mcp-expect-tools": {Text: "echo\nadd", Line: 13},
+		},
+	} {
+		got, err := config.LoadSettings(path, env)
+		require.NoError(t, err, env)
+		assert.Equal(t, path, got.Path)
+		assert.Equal(t, want, got.Values, env)
+	}
+
+	merged := write(t, "environments:\n  base: &base\n    namespace: shared\n  qa:\n    <<: *base\n    timeout: 1m\n")
+	got, err := config.LoadSettings(merged, "qa")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]config.Value{"namespace": {Text: "shared", Line: 3}, "timeout": {Text: "1m", Line: 6}}, got.Values,
+		"a merged key points at the line it is written on")
+
+	t.Chdir(t.TempDir())
+	none, err := config.LoadSettings("", "qa")
+	require.NoError(t, err)
+	assert.Equal(t, config.Settings{Path: config.DefaultPath}, none, "no default file: no values")
+}
+
 func TestLoadMissingFiles(t *testing.T) {
 	t.Run("missing default file is not an error", func(t *testing.T) {
 		t.Chdir(t.TempDir())

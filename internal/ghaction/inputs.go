@@ -15,6 +15,10 @@ type InputError struct {
 	Name     string
 	Reason   string
 	Accepted string
+	// File and Line locate the problem when it is in a file (the config
+	// file); the annotation then points at that line.
+	File string
+	Line int
 }
 
 // Error formats the problem the way --help users read it.

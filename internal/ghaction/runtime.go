@@ -103,26 +103,77 @@ func (r *Runtime) Debugging() bool {
 	return r.getenv("RUNNER_DEBUG") == "1" || r.getenv("ERLMCP_DEBUG") == "1"
 }
 
-// SetDefaults sets per-environment defaults (from a config file). Keys must be
-// declared inputs; an unknown key is an input error on source.
-func (r *Runtime) SetDefaults(source string, values map[string]string) error {
-	var unknown []string
+// Default is one config-file value for an input and the line it is written on.
+type Default struct {
+	Value string
+	Line  int
+}
+
+// SetDefaults makes values (the config file's entry for this run) the
+// defaults of this action's inputs. One file serves every action, so a key
+// that only other actions declare (deploy's fail-fast, smoke's base-url,
+// rollback's to) is ignored with a debug line. A key that no action reading
+// the file declares is recorded as an invalid `config` input pointing at file
+// and line, with the accepted keys.
+func (r *Runtime) SetDefaults(file string, values map[string]Default) {
+	keys := make([]string, 0, len(values))
 	for k := range values {
-		if _, ok := r.spec.Input(k); !ok {
-			unknown = append(unknown, k)
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		li, lj := values[keys[i]].Line, values[keys[j]].Line
+		return li < lj || (li == lj && keys[i] < keys[j])
+	})
+	defaults := make(map[string]string, len(values))
+	for _, k := range keys {
+		d := values[k]
+		if _, ok := r.spec.Input(k); ok {
+			defaults[k] = d.Value
+			continue
+		}
+		if owners := actionspec.ConfigKeyOwners(k); len(owners) > 0 {
+			r.Debugf("%s:%d: %s is an input of %s, not of %s: ignored here", file, d.Line, k, strings.Join(owners, ", "), r.spec.ID)
+			continue
+		}
+		reason := fmt.Sprintf("%s:%d: unknown key %q: no action reading this file has such an input", file, d.Line, k)
+		if near := nearest(k, actionspec.ConfigKeys()); near != "" {
+			reason += fmt.Sprintf(" (did you mean %q?)", near)
+		}
+		reason += "; accepted keys: " + strings.Join(actionspec.ConfigKeys(), ", ")
+		r.inputErrs = append(r.inputErrs, &InputError{Name: "config", Reason: reason, File: file, Line: d.Line})
+	}
+	r.defaults = defaults
+}
+
+// nearest is the candidate within two edits of s (the closest; "" when none).
+func nearest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
 		}
 	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		names := make([]string, len(r.spec.Inputs))
-		for i, in := range r.spec.Inputs {
-			names[i] = in.Name
-		}
-		return fmt.Errorf("%s: unknown key(s) %s for action %s; accepted keys: %s",
-			source, strings.Join(unknown, ", "), r.spec.ID, strings.Join(names, ", "))
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
 	}
-	r.defaults = values
-	return nil
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // Mask hides value (and each of its lines) in every later log line, output and summary.
@@ -282,7 +333,14 @@ func (r *Runtime) inputError(ie *InputError) {
 		why += "; accepted values: " + ie.Accepted
 	}
 	if r.actions {
-		r.gha.WithFieldsMap(map[string]string{"title": "Invalid input " + ie.Name}).Errorf("%s", why)
+		fields := map[string]string{"title": "Invalid input " + ie.Name}
+		if ie.File != "" {
+			fields["file"] = ie.File
+			if ie.Line > 0 {
+				fields["line"] = strconv.Itoa(ie.Line)
+			}
+		}
+		r.gha.WithFieldsMap(fields).Errorf("%s", why)
 		return
 	}
 	r.text.Errorf("invalid input %s: %s", ie.Name, why)

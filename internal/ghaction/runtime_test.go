@@ -94,7 +94,7 @@ func TestTypedInputsAndDefaults(t *testing.T) {
 func TestPrecedenceFlagInputConfigDefault(t *testing.T) {
 	r := newRunner(t, map[string]string{"name": "from-input", "count": "7"})
 	code := r.run(t, func(ctx context.Context, rt *ghaction.Runtime) error {
-		require.NoError(t, rt.SetDefaults("cfg.yml", map[string]string{"name": "from-config", "count": "9", "mode": "b"}))
+		rt.SetDefaults("cfg.yml", map[string]ghaction.Default{"name": {Value: "from-config"}, "count": {Value: "9"}, "mode": {Value: "b"}})
 		assert.Equal(t, "from-flag", rt.String("name"), "flag beats input")
 		assert.Equal(t, 7, rt.Int("count"), "input beats config")
 		assert.Equal(t, "b", rt.Enum("mode"), "config beats default")
@@ -104,12 +104,71 @@ func TestPrecedenceFlagInputConfigDefault(t *testing.T) {
 	assert.Equal(t, ghaction.ExitOK, code)
 }
 
-func TestSetDefaultsRejectsUnknownKeys(t *testing.T) {
-	rt := ghaction.New(testSpec(), ghaction.WithGetenv(func(string) string { return "" }), ghaction.WithWriter(&bytes.Buffer{}))
-	err := rt.SetDefaults(".github/erlmcp-deploy.yml", map[string]string{"nmespace": "x"})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "nmespace")
-	assert.Contains(t, err.Error(), "accepted keys: name, flag")
+func TestSetDefaultsFromASharedFile(t *testing.T) {
+	const file = ".github/erlmcp-deploy.yml"
+	tests := []struct {
+		name     string
+		values   map[string]ghaction.Default
+		code     int
+		want     []string // in the log
+		notWant  []string
+		applied  map[string]string
+		inputErr bool
+	}{
+		{
+			name:    "own keys apply",
+			values:  map[string]ghaction.Default{"count": {Value: "9", Line: 3}, "mode": {Value: "b", Line: 4}},
+			code:    ghaction.ExitOK,
+			applied: map[string]string{"count": "9", "mode": "b"},
+		},
+		{
+			name: "keys of other actions are ignored with a debug line",
+			values: map[string]ghaction.Default{"count": {Value: "9", Line: 2}, "namespace": {Value: "erlmcp-staging", Line: 3},
+				"base-url": {Value: "https://x", Line: 4}, "to": {Value: "previous", Line: 5}},
+			code: ghaction.ExitOK,
+			want: []string{
+				"::debug::" + file + ":3: namespace is an input of deploy, rollback, not of t: ignored here",
+				"::debug::" + file + ":4: base-url is an input of smoke, not of t: ignored here",
+				"::debug::" + file + ":5: to is an input of rollback, not of t: ignored here",
+			},
+			notWant: []string{"::error"},
+			applied: map[string]string{"count": "9"},
+		},
+		{
+			name:   "a key no action declares is an error at its line",
+			values: map[string]ghaction.Default{"count": {Value: "9", Line: 2}, "nmespace": {Value: "x", Line: 7}, "draft": {Value: "true", Line: 9}},
+			code:   ghaction.ExitBadInput,
+			want: []string{
+				"::error file=" + file + ",line=7,title=Invalid input config::" + file + `:7: unknown key "nmespace": no action reading this file has such an input (did you mean "namespace"?); accepted keys: base-url, ca-file,`,
+				// release-notes does not read the file: its inputs are not accepted keys.
+				"::error file=" + file + ",line=9,title=Invalid input config::" + file + `:9: unknown key "draft"`,
+			},
+			inputErr: true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRunner(t, map[string]string{"name": "x"})
+			code := r.run(t, func(ctx context.Context, rt *ghaction.Runtime) error {
+				rt.SetDefaults(file, tc.values)
+				if !tc.inputErr {
+					assert.Equal(t, tc.applied["count"] != "", rt.Has("count"))
+					assert.Equal(t, tc.applied["mode"] != "", rt.Has("mode"))
+					if tc.applied["count"] != "" {
+						assert.Equal(t, 9, rt.Int("count"))
+					}
+				}
+				return rt.ValidateAll()
+			})
+			assert.Equal(t, tc.code, code, r.out.String())
+			for _, w := range tc.want {
+				assert.Contains(t, r.out.String(), w)
+			}
+			for _, w := range tc.notWant {
+				assert.NotContains(t, r.out.String(), w)
+			}
+		})
+	}
 }
 
 func TestInvalidInputsAreAnnotatedAndExitTwo(t *testing.T) {

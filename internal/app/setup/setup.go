@@ -21,27 +21,25 @@ import (
 
 // ApplyConfig reads the config file (the `config` input, else
 // .github/erlmcp-deploy.yml when present) and makes its entry for the
-// `environment` input the defaults of every other input. Problems are
-// recorded as invalid `config` input.
+// `environment` input the defaults of every other input. The file is shared by
+// every action: keys of other actions are ignored (a debug line says so), keys
+// of no action are invalid `config` input naming the file and line.
 func ApplyConfig(rt *ghaction.Runtime) {
 	env := rt.String("environment")
-	path := rt.String("config")
-	values, err := config.Load(path, env)
+	s, err := config.LoadSettings(rt.String("config"), env)
 	if err != nil {
 		rt.Invalid("config", err.Error(), "")
 		return
 	}
-	if len(values) == 0 {
+	if len(s.Values) == 0 {
 		return
 	}
-	if path == "" {
-		path = config.DefaultPath
+	defaults := make(map[string]ghaction.Default, len(s.Values))
+	for k, v := range s.Values {
+		defaults[k] = ghaction.Default{Value: v.Text, Line: v.Line}
 	}
-	if err := rt.SetDefaults(path, values); err != nil {
-		rt.Invalid("config", err.Error(), "")
-		return
-	}
-	rt.Debugf("defaults for environment %q from %s", env, path)
+	rt.SetDefaults(s.Path, defaults)
+	rt.Debugf("defaults for environment %q from %s", env, s.Path)
 }
 
 // RunURL is the URL of this workflow run, or "" outside GitHub Actions.
