@@ -19,7 +19,7 @@ var version = "dev"
 
 func main() {
 	ctx, stop := ghaction.SignalContext(context.Background())
-	code := cli.Main(ctx, os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Version: version}, Commands())
+	code := cli.Main(ctx, os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, LookupEnv: os.LookupEnv, Version: version}, Commands())
 	stop()
 	os.Exit(code)
 }

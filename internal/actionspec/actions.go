@@ -110,7 +110,7 @@ func Smoke() Action {
 			{Name: "environment", Kind: String, Description: "Environment name for logs, summary and the config file."},
 			{Name: "suite", Kind: Enum, Default: "erlmcp", Values: []string{"erlmcp", "none"}, Description: "Built-in checks to run; `none` runs only the checks file."},
 			{Name: "checks-file", Kind: String, Description: "YAML file of declarative HTTP checks (Hurl-like)."},
-			{Name: "mcp-path", Kind: String, Default: "/mcp", Description: "Path (or absolute URL) of the MCP Streamable HTTP endpoint; empty disables the MCP check."},
+			{Name: "mcp-path", Kind: String, Default: "/mcp", KeepEmpty: true, Description: "Path (or absolute URL) of the MCP Streamable HTTP endpoint; `''` (empty) skips the MCP check."},
 			{Name: "mcp-expect-tools", Kind: List, Commas: true, Description: "Tools that tools/list must return (one per line or comma-separated)."},
 			{Name: "dashboard-url", Kind: String, Description: "Dashboard URL that must answer 200."},
 			{Name: "max-response-time", Kind: Duration, Default: "1s", Description: "Longest acceptable time for any single request."},

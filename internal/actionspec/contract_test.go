@@ -94,6 +94,15 @@ func TestActionYAMLIsComplete(t *testing.T) {
 				if in.Default != "" {
 					assert.Contains(t, got.Description, "Default: `"+in.Default+"`", in.Name)
 				}
+				// The runner passes the declared default when the caller gives
+				// none; only inputs whose empty value means something declare one.
+				if d := in.RunnerDefault(); d != "" {
+					if assert.NotNil(t, got.Default, in.Name) {
+						assert.Equal(t, d, *got.Default, in.Name)
+					}
+				} else {
+					assert.Nil(t, got.Default, "%s: the binary applies static defaults, so a config file can set them", in.Name)
+				}
 				assert.Equal(t, "${{ inputs."+in.Name+" }}", step.Env[actionspecEnv(in.Name)], "input %s is passed to the binary", in.Name)
 			}
 			require.Len(t, f.Outputs, len(a.Outputs))
@@ -122,6 +131,23 @@ func TestDeclarationsAreValid(t *testing.T) {
 	}
 	bad := actionspec.Action{ID: "x", Inputs: []actionspec.Input{{Name: "m", Description: "d", Kind: actionspec.Enum, Values: []string{"a"}, Default: "b"}}}
 	assert.ErrorContains(t, bad.Validate(), `default "b" is not one of a`)
+	noDefault := actionspec.Action{ID: "x", Inputs: []actionspec.Input{{Name: "p", Description: "d", KeepEmpty: true}}}
+	assert.ErrorContains(t, noDefault.Validate(), `input "p" keeps an empty value: it needs a static default`)
+}
+
+// TestEmptyMeansSomethingOnlyWhereDocumented: every KeepEmpty input says in
+// its description what an empty value does.
+func TestEmptyMeansSomethingOnlyWhereDocumented(t *testing.T) {
+	var keep []string
+	for _, a := range actionspec.All() {
+		for _, in := range a.Inputs {
+			if in.KeepEmpty {
+				keep = append(keep, a.ID+"."+in.Name)
+				assert.Contains(t, in.Description, "empty", "%s.%s", a.ID, in.Name)
+			}
+		}
+	}
+	assert.Equal(t, []string{"smoke.mcp-path"}, keep)
 }
 
 // TestReadmeTablesMatchSpec fails when README.md's input/output tables drift

@@ -61,9 +61,12 @@ func codeList(vs []string) string {
 }
 
 // ActionYAML renders action.yml for a composite action that runs the binary
-// through the shared launcher. Static defaults are applied by the binary, not
-// written as `default:`, so a config file can supply them and an input the
-// caller did not give is told apart from one it gave.
+// through the shared launcher. Static defaults are applied by the binary (so a
+// config file can supply them) and not written as `default:` — the runner
+// passes "" for an input the caller did not give, which the binary reads as
+// "not given". The exceptions are expression defaults (ActionDefault) and
+// KeepEmpty inputs, whose default action.yml declares so that "" can only
+// mean the caller emptied the input on purpose.
 func (a Action) ActionYAML() ([]byte, error) {
 	if err := a.Validate(); err != nil {
 		return nil, err
@@ -78,8 +81,8 @@ func (a Action) ActionYAML() ([]byte, error) {
 	env := mapping()
 	for _, in := range a.Inputs {
 		fields := []any{"description", scalar(in.FullDescription()), "required", boolScalar(in.Required)}
-		if in.ActionDefault != "" {
-			fields = append(fields, "default", scalar(in.ActionDefault))
+		if d := in.RunnerDefault(); d != "" {
+			fields = append(fields, "default", scalar(d))
 		}
 		addPair(inputs, in.Name, mapping(fields...))
 		addPair(env, envName(in.Name), scalar(fmt.Sprintf("${{ inputs.%s }}", in.Name)))

@@ -64,6 +64,26 @@ type Input struct {
 	// ActionDefault is an expression default written into action.yml, such
 	// as ${{ github.token }}, for values only the workflow context knows.
 	ActionDefault string
+	// KeepEmpty: a value given as empty means empty (the description says
+	// what that does, e.g. "empty disables the MCP check") instead of "use
+	// the default". The runner passes every input of a composite action —
+	// the action.yml default when the caller gave none, "" only when the
+	// caller wrote '' — so action.yml declares Default for these inputs, and
+	// the binary tells "not given" (INPUT_ absent, or equal to Default) from
+	// "given as empty" (INPUT_ set to "").
+	KeepEmpty bool
+}
+
+// RunnerDefault is the `default:` action.yml declares: what the runner
+// passes as INPUT_<NAME> when the caller gives no value ("" when none).
+func (in Input) RunnerDefault() string {
+	switch {
+	case in.ActionDefault != "":
+		return in.ActionDefault
+	case in.KeepEmpty:
+		return in.Default
+	}
+	return ""
 }
 
 // Output is one declared action output.
@@ -116,6 +136,9 @@ func (a Action) Validate() error {
 		}
 		if in.Required && in.Default != "" {
 			return fmt.Errorf("action %s: input %q is required and has a default", a.ID, in.Name)
+		}
+		if in.KeepEmpty && (in.Default == "" || in.ActionDefault != "" || in.Required) {
+			return fmt.Errorf("action %s: input %q keeps an empty value: it needs a static default to tell empty from not given", a.ID, in.Name)
 		}
 	}
 	outs := map[string]bool{}

@@ -30,7 +30,10 @@ type Command struct {
 type Env struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
-	Version        string
+	// LookupEnv, when set, is used instead of Getenv, so that an INPUT_<NAME>
+	// set to "" is told apart from an absent one (see ghaction.WithLookupEnv).
+	LookupEnv func(string) (string, bool)
+	Version   string
 }
 
 // Main runs the CLI with args (without the program name) and returns the exit code.
@@ -69,7 +72,11 @@ func Main(ctx context.Context, args []string, env Env, commands []Command) int {
 		fmt.Fprintf(env.Stderr, "erlmcp-deploy %s: %v\nRun 'erlmcp-deploy %s --help' for the inputs.\n", c.Spec.ID, err, c.Spec.ID)
 		return ghaction.ExitBadInput
 	}
-	rt := ghaction.New(c.Spec, ghaction.WithGetenv(env.Getenv), ghaction.WithWriter(env.Stdout), ghaction.WithOverrides(overrides))
+	source := ghaction.WithGetenv(env.Getenv)
+	if env.LookupEnv != nil {
+		source = ghaction.WithLookupEnv(env.LookupEnv)
+	}
+	rt := ghaction.New(c.Spec, source, ghaction.WithWriter(env.Stdout), ghaction.WithOverrides(overrides))
 	return rt.Run(ctx, c.Run)
 }
 

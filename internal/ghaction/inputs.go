@@ -56,15 +56,26 @@ func AsInputErrors(err error) (InputErrors, bool) {
 
 // lookup returns an input's raw value and where it came from:
 // CLI flag > INPUT_<NAME> > config file > declared default.
+//
+// The runner passes every input of a composite action, "" when the caller
+// gave none, so an empty INPUT_<NAME> (or config value) means "not given" and
+// the next source applies — except for KeepEmpty inputs, whose action.yml
+// declares the default: for them INPUT_<NAME> set to "" is the caller's empty
+// value, and INPUT_<NAME> equal to the default is "not given" (the config file
+// may still set it).
 func (r *Runtime) lookup(name string) (string, string) {
 	in := r.input(name)
 	if v, ok := r.overrides[name]; ok {
 		return v, "flag"
 	}
-	if v := strings.TrimSpace(r.getenv(EnvName(name))); v != "" {
+	raw, set := r.lookupEnv(EnvName(name))
+	switch v := strings.TrimSpace(raw); {
+	case in.KeepEmpty && set && v == "":
+		return "", "input"
+	case v != "" && !(in.KeepEmpty && v == in.Default):
 		return v, "input"
 	}
-	if v, ok := r.defaults[name]; ok && v != "" {
+	if v, ok := r.defaults[name]; ok && (v != "" || in.KeepEmpty) {
 		return v, "config"
 	}
 	return in.Default, "default"

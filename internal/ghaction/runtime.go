@@ -42,6 +42,7 @@ type RunFunc func(ctx context.Context, rt *Runtime) error
 type Runtime struct {
 	spec      actionspec.Action
 	getenv    func(string) string
+	lookupEnv func(string) (string, bool)
 	raw       io.Writer
 	red       *redactor
 	gha       *githubactions.Action
@@ -61,9 +62,27 @@ type Runtime struct {
 // Option configures a Runtime.
 type Option func(*Runtime)
 
-// WithGetenv replaces os.Getenv (tests inject a map).
+// WithGetenv replaces os.Getenv (tests inject a map). An empty value counts
+// as not set; use WithLookupEnv to tell a variable set to "" from an absent one.
 func WithGetenv(getenv func(string) string) Option {
-	return func(r *Runtime) { r.getenv = getenv }
+	return func(r *Runtime) {
+		r.getenv = getenv
+		r.lookupEnv = func(k string) (string, bool) {
+			v := getenv(k)
+			return v, v != ""
+		}
+	}
+}
+
+// WithLookupEnv replaces os.LookupEnv (and os.Getenv with it).
+func WithLookupEnv(lookup func(string) (string, bool)) Option {
+	return func(r *Runtime) {
+		r.lookupEnv = lookup
+		r.getenv = func(k string) string {
+			v, _ := lookup(k)
+			return v
+		}
+	}
 }
 
 // WithWriter replaces os.Stdout as the log destination.
@@ -78,7 +97,7 @@ func WithOverrides(values map[string]string) Option {
 
 // New returns the runtime of the action described by spec.
 func New(spec actionspec.Action, opts ...Option) *Runtime {
-	r := &Runtime{spec: spec, getenv: os.Getenv, raw: os.Stdout, outputs: map[string]string{}, summary: summary.New()}
+	r := &Runtime{spec: spec, getenv: os.Getenv, lookupEnv: os.LookupEnv, raw: os.Stdout, outputs: map[string]string{}, summary: summary.New()}
 	for _, o := range opts {
 		o(r)
 	}

@@ -39,7 +39,8 @@ type run struct {
 	summary string
 }
 
-// action runs the smoke action as GitHub Actions would, with inputs as INPUT_ variables.
+// action runs the smoke action as GitHub Actions would, with inputs as INPUT_
+// variables (an input given as "" is set to "", not left out).
 func action(t *testing.T, inputs map[string]string, extraEnv map[string]string) run {
 	t.Helper()
 	dir := t.TempDir()
@@ -55,7 +56,11 @@ func action(t *testing.T, inputs map[string]string, extraEnv map[string]string) 
 	var buf bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	code := ghaction.New(actionspec.Smoke(), ghaction.WithGetenv(func(k string) string { return env[k] }), ghaction.WithWriter(&buf)).Run(ctx, smoke.Run)
+	lookup := func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+	code := ghaction.New(actionspec.Smoke(), ghaction.WithLookupEnv(lookup), ghaction.WithWriter(&buf)).Run(ctx, smoke.Run)
 	out, _ := os.ReadFile(outFile)
 	sum, _ := os.ReadFile(sumFile)
 	return run{code: code, log: buf.String(), outputs: parseOutputs(string(out)), summary: string(sum)}
@@ -270,5 +275,53 @@ func TestEchoedSecretIsRedacted(t *testing.T) {
 		require.NoError(t, err)
 		assert.NotContains(t, string(data), headerSecret)
 		assert.Contains(t, string(data), "denied for ***")
+	}
+}
+
+// TestEmptyMCPPathSkipsTheMCPCheck: `mcp-path: ”` skips the MCP check, as
+// documented; not giving it (INPUT_ absent on a laptop, the action.yml
+// default /mcp under the runner) runs it; the config file can empty it too.
+func TestEmptyMCPPathSkipsTheMCPCheck(t *testing.T) {
+	var mcpCalls atomic.Int32
+	erl := erlmcpd.New(erlmcpd.Options{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/mcp" {
+			mcpCalls.Add(1)
+		}
+		erl.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	unset := "<unset>"
+	for _, tc := range []struct {
+		name, mcpPath, config string
+		mcp                   bool
+	}{
+		{name: "absent", mcpPath: unset, config: unset, mcp: true},
+		{name: "runner default", mcpPath: "/mcp", config: unset, mcp: true},
+		{name: "given as empty", mcpPath: "", config: unset, mcp: false},
+		{name: "emptied by the config file", mcpPath: "/mcp", config: "''", mcp: false},
+		{name: "given as empty beats the config file", mcpPath: "", config: "/mcp", mcp: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mcpCalls.Store(0)
+			inputs := map[string]string{"base-url": srv.URL, "wait": "2s"}
+			if tc.mcpPath != unset {
+				inputs["mcp-path"] = tc.mcpPath
+			}
+			if tc.config != unset {
+				cfg := filepath.Join(t.TempDir(), "erlmcp-deploy.yml")
+				require.NoError(t, os.WriteFile(cfg, []byte("defaults:\n  mcp-path: "+tc.config+"\n"), 0o644))
+				inputs["config"] = cfg
+			}
+			r := action(t, inputs, nil)
+			require.Equal(t, 0, r.code, r.log)
+			if tc.mcp {
+				assert.Contains(t, r.summary, "| MCP /mcp | ✅ pass |")
+				assert.NotZero(t, mcpCalls.Load())
+			} else {
+				assert.NotContains(t, r.summary, "| MCP ")
+				assert.Zero(t, mcpCalls.Load(), "nothing asked the MCP endpoint")
+			}
+		})
 	}
 }

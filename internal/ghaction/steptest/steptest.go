@@ -24,7 +24,10 @@ type Step struct {
 
 // Run runs fn as the action spec with GITHUB_ACTIONS=true, temporary
 // GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files and RUNNER_TEMP, the given
-// extra environment, and inputs as INPUT_<NAME> variables.
+// extra environment, and inputs as INPUT_<NAME> variables. Like the runner
+// with a composite action, it sets INPUT_<NAME> for every declared input: the
+// given value, else the default action.yml declares (empty for most inputs;
+// expression defaults such as ${{ github.token }} are passed as "").
 func Run(t testing.TB, spec actionspec.Action, fn ghaction.RunFunc, inputs, extra map[string]string) Step {
 	t.Helper()
 	dir := t.TempDir()
@@ -33,13 +36,24 @@ func Run(t testing.TB, spec actionspec.Action, fn ghaction.RunFunc, inputs, extr
 	for k, v := range extra {
 		env[k] = v
 	}
+	for _, in := range spec.Inputs {
+		if in.ActionDefault == "" {
+			env[ghaction.EnvName(in.Name)] = in.RunnerDefault()
+		} else {
+			env[ghaction.EnvName(in.Name)] = ""
+		}
+	}
 	for k, v := range inputs {
 		env[ghaction.EnvName(k)] = v
 	}
 	var log bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	code := ghaction.New(spec, ghaction.WithGetenv(func(k string) string { return env[k] }), ghaction.WithWriter(&log)).Run(ctx, fn)
+	lookup := func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+	code := ghaction.New(spec, ghaction.WithLookupEnv(lookup), ghaction.WithWriter(&log)).Run(ctx, fn)
 	out, _ := os.ReadFile(env["GITHUB_OUTPUT"])
 	sum, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
 	return Step{Code: code, Log: log.String(), Outputs: string(out), Summary: string(sum)}
