@@ -28,7 +28,7 @@ func configInput() Input {
 }
 
 func slackOutput() Output {
-	return Output{Name: "slack-ts", Description: "`ts` of the Slack message (pass it as `slack-thread` to later stages)."}
+	return Output{Name: "slack-ts", Structural: true, Description: "`ts` of the Slack message (pass it as `slack-thread` to later stages)."}
 }
 
 // Deploy is the contract of actions/deploy.
@@ -40,9 +40,12 @@ func Deploy() Action {
 	in = append(in, clusterInputs()...)
 	in = append(in,
 		Input{Name: "timeout", Kind: Duration, Default: "10m", Description: "Longest time to wait for the rollout (and the health URL) before calling it failed."},
-		Input{Name: "fail-fast", Kind: Bool, Default: "true", Description: "Fail as soon as a new pod is doomed (image pull, crash loop, config error, OOM, ...) instead of waiting for the deadline."},
-		Input{Name: "rollback-on-failure", Kind: Bool, Default: "true", Description: "Roll back to the previous revision when the rollout fails."},
-		Input{Name: "health-url", Kind: String, Description: "URL that must answer 2xx to a GET after the rollout; retried within the timeout."},
+		Input{Name: "fail-fast", Kind: Bool, Default: "true", Description: "Fail as soon as a new pod is doomed (missing image, crash loop, config error, OOM kills, unschedulable with no scale-up, ...) instead of waiting for the deadline; transient faults are tolerated (see the next three inputs)."},
+		Input{Name: "rollback-on-failure", Kind: Bool, Default: "true", Description: "When the rollout fails, roll back to the revision that was serving complete and Available when the deploy started (else the last verified one)."},
+	)
+	in = append(in, verdictInputs()...)
+	in = append(in,
+		Input{Name: "health-url", Kind: String, Description: "URL that must answer 2xx to a GET after the rollout (and after an automatic rollback); retried within the timeout."},
 		Input{Name: "resolve-digest", Kind: Bool, Default: "false", Description: "Resolve the tag to a digest in the registry and deploy `repo@sha256:...`."},
 		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Run every check and send the patch as a server-side dry run; nothing changes."},
 		Input{Name: "force", Kind: Bool, Default: "false", Description: "Take over the deploy lock held by another run."},
@@ -55,14 +58,14 @@ func Deploy() Action {
 		Description: "Roll a new image out to a Kubernetes Deployment, fail fast on doomed pods with diagnostics, and roll back automatically.",
 		Inputs:      in,
 		Outputs: []Output{
-			{Name: "status", Description: "`succeeded`, `rolled-back` or `failed`."},
-			{Name: "revision", Description: "Deployment revision serving when the action ended."},
-			{Name: "previous-revision", Description: "Revision that was serving before the deploy."},
+			{Name: "status", Description: "`succeeded`, `rolled-back` or `failed`.", Structural: true},
+			{Name: "revision", Description: "Deployment revision serving when the action ended.", Structural: true},
+			{Name: "previous-revision", Description: "Revision that was serving before the deploy.", Structural: true},
 			{Name: "image", Description: "Image reference that was deployed."},
 			{Name: "digest", Description: "Image digest (`sha256:...`) when known."},
-			{Name: "rolled-back", Description: "`true` when the action rolled back."},
+			{Name: "rolled-back", Description: "`true` when the action rolled back.", Structural: true},
 			{Name: "failure-reason", Description: "Why the rollout failed (empty on success)."},
-			{Name: "duration-seconds", Description: "Wall time of the deploy in seconds."},
+			{Name: "duration-seconds", Description: "Wall time of the deploy in seconds.", Structural: true},
 			{Name: "backup", Description: "Path of the file holding the pod template that was serving before the deploy."},
 			slackOutput(),
 		},
@@ -80,6 +83,9 @@ func Rollback() Action {
 		Input{Name: "list", Kind: Bool, Default: "false", Description: "Only print the revision history."},
 		Input{Name: "confirm", Kind: String, Description: "Required for production: must equal the environment name, so a mistyped environment never rolls production back."},
 		Input{Name: "timeout", Kind: Duration, Default: "5m", Description: "Longest time to wait for the rollback (and the health URL)."},
+	)
+	in = append(in, verdictInputs()...)
+	in = append(in,
 		Input{Name: "health-url", Kind: String, Description: "URL that must answer 2xx to a GET after the rollback; retried within the timeout."},
 		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Resolve the target and send the change as a server-side dry run; nothing changes."},
 		configInput(),
@@ -90,9 +96,9 @@ func Rollback() Action {
 		Description: "Show a Deployment's revision history and roll back to the previous, last successful, a numbered revision or an image.",
 		Inputs:      in,
 		Outputs: []Output{
-			{Name: "status", Description: "`succeeded`, `unchanged`, `listed` or `failed`."},
-			{Name: "revision", Description: "Revision serving when the action ended."},
-			{Name: "from-revision", Description: "Revision that was serving before."},
+			{Name: "status", Description: "`succeeded`, `unchanged`, `listed` or `failed`.", Structural: true},
+			{Name: "revision", Description: "Revision serving when the action ended.", Structural: true},
+			{Name: "from-revision", Description: "Revision that was serving before.", Structural: true},
 			{Name: "image", Description: "Image(s) now serving."},
 			{Name: "history", Description: "JSON array of revisions: revision, images, change-cause, created, current, successful."},
 			slackOutput(),
@@ -131,16 +137,16 @@ func Smoke() Action {
 			configInput(),
 		}, slackInputs()...),
 		Outputs: []Output{
-			{Name: "passed", Description: "Number of checks that passed."},
-			{Name: "total", Description: "Number of checks run."},
-			{Name: "failed", Description: "Number of checks that failed."},
+			{Name: "passed", Description: "Number of checks that passed.", Structural: true},
+			{Name: "total", Description: "Number of checks run.", Structural: true},
+			{Name: "failed", Description: "Number of checks that failed.", Structural: true},
 			{Name: "report", Description: "Path of the JSON report."},
 			{Name: "junit", Description: "Path of the JUnit XML report."},
-			{Name: "p50-ms", Description: "Median latency under load, in milliseconds."},
-			{Name: "p95-ms", Description: "95th percentile latency under load, in milliseconds."},
-			{Name: "p99-ms", Description: "99th percentile latency under load, in milliseconds."},
-			{Name: "rps", Description: "Throughput under load, in requests per second."},
-			{Name: "error-rate", Description: "Error rate under load (0..1)."},
+			{Name: "p50-ms", Description: "Median latency under load, in milliseconds.", Structural: true},
+			{Name: "p95-ms", Description: "95th percentile latency under load, in milliseconds.", Structural: true},
+			{Name: "p99-ms", Description: "99th percentile latency under load, in milliseconds.", Structural: true},
+			{Name: "rps", Description: "Throughput under load, in requests per second.", Structural: true},
+			{Name: "error-rate", Description: "Error rate under load (0..1).", Structural: true},
 			slackOutput(),
 		},
 	}
@@ -171,7 +177,7 @@ func ReleaseNotes() Action {
 			{Name: "dry-run", Kind: Bool, Default: "false", Description: "Resolve everything and print the notes; no write call to GitHub."},
 		},
 		Outputs: []Output{
-			{Name: "release-id", Description: "ID of the release."},
+			{Name: "release-id", Description: "ID of the release.", Structural: true},
 			{Name: "url", Description: "HTML URL of the release."},
 			{Name: "upload-url", Description: "Upload URL of the release."},
 			{Name: "tag", Description: "Tag released."},

@@ -26,6 +26,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/lock"
 	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/ui"
+	"github.com/org/erlmcp-deploy/internal/verify"
 )
 
 // Status is the outcome reported in the `status` output.
@@ -61,7 +62,10 @@ type Options struct {
 	BackupDir string
 	// HealthCheck, when set, must pass after the rollout (within the timeout).
 	HealthCheck func(ctx context.Context) error
-	// Rollout tunes the fail-fast rules (FailFast above wins over Rollout.FailFast).
+	// Recheck bounds the re-read after the API server failed until the
+	// deadline (default verify.DefaultRecheck).
+	Recheck time.Duration
+	// Rollout tunes the verdict's rules (FailFast above wins over Rollout.FailFast).
 	Rollout rollout.Options
 	// Mask, when set, is given every value that must not be printed: the
 	// literal credentials in the pod template (diagnose.SecretValues), which
@@ -92,6 +96,15 @@ type Result struct {
 	RollbackError string
 	// RollbackDuration is how long the rollback took to be available again.
 	RollbackDuration time.Duration
+	// RollbackTo is the revision the rollback restored (0: none), and its images.
+	RollbackTo     int64
+	RollbackImages []string
+	// RollbackDiagnostics is the evidence of a rollback that did not verify.
+	RollbackDiagnostics *diagnose.Report
+	// Conclusion is what the verification meant ("" before it ran).
+	Conclusion verify.Kind
+	// Advice is the next step when the deploy failed without a rollback.
+	Advice string
 }
 
 // PreflightError is a problem found before anything changed.
@@ -150,6 +163,7 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 		}()
 	}
 	diagnose.MaskSecrets(opts.Mask, &d.Spec.Template)
+	sv := dp.assess(ctx, d, opts.DryRun)
 	res.PreviousRevision, _ = history.RevisionOf(d)
 	res.Revision = res.PreviousRevision
 	res.PreviousImages = history.Images(&d.Spec.Template)
@@ -178,149 +192,213 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	end = dp.Log.Group("Rollout")
-	wres, err := dp.wait(ctx, opts, patched, opts.Timeout)
-	res.Verdict, res.TimeToVerdict = wres.Verdict, wres.Elapsed
-	if wres.NewReplicaSet != nil {
-		if n, _ := history.RevisionOf(wres.NewReplicaSet); n > 0 {
+	out, err := dp.verify(opts).Run(ctx, patched, start.Add(opts.Timeout))
+	end()
+	res.Verdict, res.TimeToVerdict = out.Verdict, out.Elapsed
+	res.Diagnostics = out.Diagnostics
+	if out.NewReplicaSet != nil {
+		if n, _ := history.RevisionOf(out.NewReplicaSet); n > 0 {
 			res.Revision = n
 		}
 	}
-	if err == nil && wres.Verdict.Phase == rollout.Succeeded && opts.HealthCheck != nil {
-		remaining := opts.Timeout - dp.now().Sub(start)
-		err = dp.health(ctx, opts, remaining, &wres)
-	}
-	end()
-	if err != nil && ctx.Err() != nil {
-		res.FailureReason = "cancelled while waiting: " + wres.Verdict.Progress.String()
-		dp.Log.Errorf("cancelled while waiting for the rollout of %s: %s; no rollback was started; run deploy again to finish, or rollback to return to revision %d",
-			opts.Image, dp.state(ctx, opts), res.PreviousRevision)
-		return fail(err)
-	}
 	if err != nil {
+		res.FailureReason = "cancelled while waiting: " + out.Verdict.Progress.String()
+		if ctx.Err() != nil {
+			dp.Log.Errorf("cancelled while waiting for the rollout of %s: %s; no rollback was started; run deploy again to finish, or rollback to return to revision %d",
+				opts.Image, dp.state(ctx, opts), res.PreviousRevision)
+		}
 		return fail(err)
 	}
-	if wres.Verdict.Phase == rollout.Succeeded {
+	c := verify.Conclude(out)
+	res.Conclusion = c.Kind
+	if c.Kind == verify.Verified {
 		res.Status = StatusSucceeded
-		if wres.NewReplicaSet != nil {
-			if err := history.MarkSuccessful(ctx, dp.Client, wres.NewReplicaSet, dp.now()); err != nil {
+		if out.NewReplicaSet != nil {
+			if err := history.MarkSuccessful(ctx, dp.Client, out.NewReplicaSet, dp.now()); err != nil {
 				dp.Log.Warnf("%v", err)
 			}
 		}
-		dp.Log.Infof("revision %d is serving %s: %s", res.Revision, opts.Image, wres.Verdict.Message)
+		dp.Log.Infof("revision %d is serving %s: %s", res.Revision, opts.Image, out.Verdict.Message)
 		return res, nil
 	}
-	return dp.failed(ctx, opts, d, res, wres)
+	return dp.failed(ctx, opts, sv, res, out, c)
 }
 
-// failed reports a failed rollout, collects diagnostics, and rolls back.
-func (dp *Deployer) failed(ctx context.Context, opts Options, before *appsv1.Deployment, res *Result, wres rollout.Result) (*Result, error) {
-	v := wres.Verdict
-	res.FailureReason = v.Message
-	if !strings.Contains(v.Message, v.Reason) {
-		res.FailureReason = v.Reason + ": " + v.Message
-	}
-	dp.Log.Errorf("rollout of %s failed after %s: %s", opts.Image, wres.Elapsed.Round(100*time.Millisecond), v.Message)
+// verify is the verification step of this deploy's rollouts.
+func (dp *Deployer) verify(opts Options) verify.Step {
+	ro := opts.Rollout
+	ro.FailFast = opts.FailFast
+	return verify.Step{Client: dp.Client, Log: dp.Log, Now: dp.Now, Rollout: ro, HealthCheck: opts.HealthCheck, Recheck: opts.Recheck}
+}
 
-	if v.Reason == rollout.ReasonAPIUnavailable {
-		dp.Log.Warnf("no diagnostics: the API server is failing, so pods, logs and events cannot be read")
-	} else {
-		end := dp.Log.Group("Diagnostics")
-		var failing []string
-		for _, p := range v.Problems {
-			failing = append(failing, p.Pod)
-		}
-		rep := diagnose.Collect(ctx, dp.Client, wres.Deployment, wres.NewReplicaSet, failing, wres.Pods)
-		res.Diagnostics = &rep
-		if txt := rep.Text(); txt != "" {
-			dp.Log.Infof("%s", txt)
-		}
-		end()
-	}
-
+// failed reports a rollout that did not verify and, when it is doomed,
+// records it as failed and rolls back to the last good revision.
+func (dp *Deployer) failed(ctx context.Context, opts Options, sv serving, res *Result, out verify.Outcome, c verify.Conclusion) (*Result, error) {
+	res.FailureReason = c.Reason
+	dp.Log.Errorf("rollout of %s failed after %s: %s", opts.Image, out.Elapsed.Round(100*time.Millisecond), out.Verdict.Message)
 	cause := fmt.Errorf("rollout of %s failed: %s", opts.Image, res.FailureReason)
-	if !opts.RollbackOnFailure || res.Unchanged {
-		dp.Log.Warnf("no rollback (rollback-on-failure is false or nothing was changed): the deployment is left as it is")
+	if c.Kind != verify.Doomed {
+		res.Advice = c.Advice
+		dp.Log.Errorf("%s; %s", c.Advice, dp.state(ctx, opts))
 		return res, cause
 	}
-	end := dp.Log.Group(fmt.Sprintf("Rollback to revision %d", res.PreviousRevision))
+	if out.NewReplicaSet != nil {
+		if err := history.MarkFailed(ctx, dp.Client, out.NewReplicaSet, dp.now(), res.FailureReason); err != nil {
+			dp.Log.Warnf("%v", err)
+		}
+	}
+	if !opts.RollbackOnFailure || res.Unchanged {
+		res.Advice = c.Advice
+		dp.Log.Warnf("no rollback (rollback-on-failure is false or nothing was changed): the deployment is left as it is; %s", c.Advice)
+		return res, cause
+	}
+	target, why := sv.target(out.NewReplicaSet)
+	if target == nil {
+		res.Advice = "no known-good revision to roll back to: " + why + "; fix the release and deploy again, or roll back by hand with the rollback action (to: a revision)"
+		res.RollbackError = "no known-good revision"
+		dp.Log.Errorf("%s", res.Advice)
+		return res, fmt.Errorf("%w; no rollback: %s", cause, why)
+	}
+	res.RollbackTo = target.Number
+	res.RollbackImages = target.Images
+	end := dp.Log.Group(fmt.Sprintf("Rollback to revision %d (%s)", target.Number, sv.describe(target)))
 	defer end()
 	rbStart := dp.now()
-	err := dp.rollback(ctx, opts, res.PreviousRevision)
+	rb, err := dp.rollback(ctx, opts, target)
 	res.RollbackDuration = dp.now().Sub(rbStart)
+	prev := strings.Join(target.Images, ", ")
 	if err != nil && ctx.Err() != nil {
-		prev := strings.Join(res.PreviousImages, ", ")
-		res.FailureReason = fmt.Sprintf("%s; cancelled while rolling back to revision %d", res.FailureReason, res.PreviousRevision)
+		res.FailureReason = fmt.Sprintf("%s; cancelled while rolling back to revision %d", res.FailureReason, target.Number)
 		res.RollbackError = "cancelled"
 		dp.Log.Errorf("cancelled while rolling back: a rollback to revision %d (%s) was in flight; %s; to finish it run rollback with to: %s, or deploy %s (either waits for the rollout)",
-			res.PreviousRevision, prev, dp.state(ctx, opts), prev, prev)
-		return res, fmt.Errorf("%w; cancelled while rolling back to revision %d: %w", cause, res.PreviousRevision, err)
+			target.Number, prev, dp.state(ctx, opts), prev, prev)
+		return res, fmt.Errorf("%w; cancelled while rolling back to revision %d: %w", cause, target.Number, err)
+	}
+	if err == nil && verify.Conclude(rb).Kind != verify.Verified {
+		err = fmt.Errorf("revision %d did not verify: %s", target.Number, verify.Conclude(rb).Reason)
+		res.RollbackDiagnostics = rb.Diagnostics
 	}
 	if err != nil {
 		res.RollbackError = err.Error()
 		dp.Log.Errorf("rollback failed: %v", err)
-		return res, fmt.Errorf("%w; and the rollback to revision %d failed: %v", cause, res.PreviousRevision, err)
+		return res, fmt.Errorf("%w; and the rollback to revision %d failed: %v", cause, target.Number, err)
 	}
 	res.Status, res.RolledBack = StatusRolledBack, true
-	if cur, err := dp.Client.AppsV1().Deployments(opts.Namespace).Get(ctx, opts.Deployment, metav1.GetOptions{}); err == nil {
-		res.Revision, _ = history.RevisionOf(cur)
+	if rb.NewReplicaSet != nil {
+		res.Revision, _ = history.RevisionOf(rb.NewReplicaSet)
+		if err := history.MarkSuccessful(ctx, dp.Client, rb.NewReplicaSet, dp.now()); err != nil {
+			dp.Log.Warnf("%v", err)
+		}
 	}
-	dp.Log.Infof("rolled back in %s: %s is serving again (revision %d)", res.RollbackDuration.Round(100*time.Millisecond),
-		strings.Join(res.PreviousImages, ", "), res.Revision)
+	dp.Log.Infof("rolled back in %s: %s is serving again (revision %d)", res.RollbackDuration.Round(100*time.Millisecond), prev, res.Revision)
 	return res, cause
 }
 
-// rollback undoes to revision n and waits for it with the same watcher.
-func (dp *Deployer) rollback(ctx context.Context, opts Options, n int64) error {
+// rollback undoes to the target revision and verifies it like any rollout
+// (with the health check), within a timeout of its own.
+func (dp *Deployer) rollback(ctx context.Context, opts Options, target *history.Revision) (verify.Outcome, error) {
 	d, err := dp.Client.AppsV1().Deployments(opts.Namespace).Get(ctx, opts.Deployment, metav1.GetOptions{})
 	if err != nil {
-		return fmt.Errorf("read deployment %s: %w", opts.Deployment, err)
+		return verify.Outcome{}, fmt.Errorf("read deployment %s: %w", opts.Deployment, err)
+	}
+	// The target's number may have moved (the controller renumbers a reused ReplicaSet): find it by UID.
+	revs, err := history.List(ctx, dp.Client, d)
+	if err != nil {
+		return verify.Outcome{}, err
+	}
+	n := target.Number
+	for _, rv := range revs {
+		if rv.ReplicaSet != nil && target.ReplicaSet != nil && rv.ReplicaSet.UID == target.ReplicaSet.UID {
+			n = rv.Number
+		}
 	}
 	u, err := history.Undo(ctx, dp.Client, d, n, false)
 	if err != nil {
-		return err
+		return verify.Outcome{}, err
 	}
 	if u.Skipped {
 		dp.Log.Infof("the deployment already runs revision %d's template", n)
 	} else {
 		dp.Log.Infof("restored revision %d's template (%s); waiting for its rollout", n, strings.Join(history.Images(&u.Deployment.Spec.Template), ", "))
 	}
-	wres, err := dp.wait(ctx, Options{Namespace: opts.Namespace, Deployment: opts.Deployment, FailFast: opts.FailFast, Rollout: opts.Rollout}, u.Deployment, opts.Timeout)
+	return dp.verify(opts).Run(ctx, u.Deployment, dp.now().Add(opts.Timeout))
+}
+
+// serving is what the Deployment ran when the deploy started: the revision
+// serving complete and Available (presumed good) or why there was none, and
+// its history.
+type serving struct {
+	good *history.Revision
+	why  string
+	revs []history.Revision
+}
+
+// target is the revision a failed deploy rolls back to: the one serving
+// complete and Available when it started; else the newest verified one
+// (never failed, never the failed rollout's own ReplicaSet).
+func (sv serving) target(failed *appsv1.ReplicaSet) (*history.Revision, string) {
+	other := func(rv history.Revision) bool {
+		return rv.ReplicaSet != nil && (failed == nil || rv.ReplicaSet.UID != failed.UID)
+	}
+	if sv.good != nil && other(*sv.good) {
+		return sv.good, ""
+	}
+	for i := range sv.revs { // newest first
+		if rv := sv.revs[i]; rv.Successful && rv.Failed == "" && other(rv) {
+			return &sv.revs[i], ""
+		}
+	}
+	return nil, fmt.Sprintf("when the deploy started the deployment was not serving a good revision (%s), and no revision was ever verified", sv.why)
+}
+
+func (sv serving) describe(rv *history.Revision) string {
+	if sv.good != nil && rv.Number == sv.good.Number {
+		return "serving complete and Available when the deploy started"
+	}
+	return "the last verified revision; the deploy started from an unfinished or failing rollout"
+}
+
+// assess reads what serves before the change; a revision serving complete
+// and Available that was never recorded as failed is presumed good and
+// marked verified (so rollback to last-successful works on first adoption).
+func (dp *Deployer) assess(ctx context.Context, d *appsv1.Deployment, dryRun bool) serving {
+	revs, err := history.List(ctx, dp.Client, d)
 	if err != nil {
-		return err
+		dp.Log.Warnf("could not read the revision history: %v", err)
+		return serving{why: err.Error()}
 	}
-	if wres.Verdict.Phase != rollout.Succeeded {
-		return fmt.Errorf("revision %d did not become available: %s", n, wres.Verdict.Message)
+	var rss []*appsv1.ReplicaSet
+	for _, rv := range revs {
+		rss = append(rss, rv.ReplicaSet)
 	}
-	return nil
+	rs, why := history.Serving(d, rss)
+	sv := serving{why: why, revs: revs}
+	if rs == nil {
+		dp.Log.Warnf("revision %s is not a known-good rollback target: %s", d.Annotations[history.RevisionAnnotation], why)
+		return sv
+	}
+	for i := range revs {
+		if revs[i].ReplicaSet.UID == rs.UID {
+			sv.good = &revs[i]
+		}
+	}
+	if sv.good == nil {
+		return serving{why: "its ReplicaSet has no revision", revs: revs}
+	}
+	if !sv.good.Successful && !dryRun {
+		if err := history.MarkSuccessful(ctx, dp.Client, rs, dp.now()); err != nil {
+			dp.Log.Warnf("%v", err)
+		} else {
+			sv.good.Successful = true
+			dp.Log.Infof("revision %d was serving complete and Available and was never recorded as failed: presumed good, marked verified", sv.good.Number)
+		}
+	}
+	return sv
 }
 
 // state describes what the Deployment runs now (ctx may be cancelled).
 func (dp *Deployer) state(ctx context.Context, opts Options) string {
 	return rollout.State(ctx, dp.Client, opts.Namespace, opts.Deployment)
-}
-
-// wait watches the rollout of d (as returned by the patch) until a verdict.
-func (dp *Deployer) wait(ctx context.Context, opts Options, d *appsv1.Deployment, timeout time.Duration) (rollout.Result, error) {
-	ro := opts.Rollout
-	ro.FailFast = opts.FailFast
-	return rollout.Wait(ctx, dp.Client, d, dp.now().Add(timeout), ro, rollout.LogProgress(dp.Log), dp.Now)
-}
-
-func (dp *Deployer) health(ctx context.Context, opts Options, budget time.Duration, wres *rollout.Result) error {
-	if budget <= 0 {
-		budget = time.Second
-	}
-	hctx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-	if err := opts.HealthCheck(hctx); err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		wres.Verdict = rollout.Verdict{Phase: rollout.Failed, Reason: "HealthCheckFailed", Message: err.Error(), Progress: wres.Verdict.Progress}
-		return nil
-	}
-	dp.Log.Infof("health check passed")
-	return nil
 }
 
 // permission is one verb the deploy uses.
@@ -465,19 +543,7 @@ func (dp *Deployer) patch(ctx context.Context, opts Options, d *appsv1.Deploymen
 			return d, nil
 		}
 	}
-	body := map[string]any{
-		"metadata": map[string]any{
-			"annotations": map[string]any{
-				history.ChangeCauseAnnotation: opts.ChangeCause,
-				// A rolled-back Deployment may carry the mark copied from an old ReplicaSet.
-				history.SuccessfulAnnotation: nil,
-			},
-		},
-		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
-			"containers": []map[string]any{{"name": container, "image": opts.Image}},
-		}}},
-	}
-	patch, err := json.Marshal(body)
+	patch, err := PatchBody(container, opts.Image, opts.ChangeCause)
 	if err != nil {
 		return nil, err
 	}
@@ -495,6 +561,24 @@ func (dp *Deployer) patch(ctx context.Context, opts Options, d *appsv1.Deploymen
 	}
 	dp.Log.Infof("%s container %s: %s → %s (change-cause %q)", verb, container, strings.Join(res.PreviousImages, ", "), opts.Image, opts.ChangeCause)
 	return out, nil
+}
+
+// PatchBody is the strategic merge patch of a deploy: one container's image
+// and the change-cause; the verified and failed marks a rolled-back
+// Deployment may carry (copied from an old ReplicaSet) are cleared.
+func PatchBody(container, image, changeCause string) ([]byte, error) {
+	return json.Marshal(map[string]any{
+		"metadata": map[string]any{
+			"annotations": map[string]any{
+				history.ChangeCauseAnnotation: changeCause,
+				history.SuccessfulAnnotation:  nil,
+				history.FailedAnnotation:      nil,
+			},
+		},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers": []map[string]any{{"name": container, "image": image}},
+		}}},
+	})
 }
 
 // writeBackup saves the serving pod template so a human can restore it by hand.

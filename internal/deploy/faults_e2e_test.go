@@ -20,6 +20,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 	"github.com/org/erlmcp-deploy/internal/ui"
+	"github.com/org/erlmcp-deploy/internal/verify"
 )
 
 // TestControlPlaneCrashDuringTheWait kills a control-plane component while a
@@ -154,20 +155,23 @@ func TestAPIFaults(t *testing.T) {
 		p, _ := e.viaProxy()
 		stop := e.after("patched container", func() { p.Fail(http.StatusInternalServerError, "", 0) })
 		o := e.opts("ghcr.io/acme/erlmcp:1.1.0-slowstart-2s")
-		o.Timeout = 6 * time.Second
+		o.Timeout, o.Recheck = 6*time.Second, 5*time.Second
 		began := time.Now()
 		res, err := e.dp.Run(e.ctx, o)
 		took := time.Since(began)
 		stop()
 		require.Error(t, err)
 		assert.Equal(t, deploy.StatusFailed, res.Status)
+		assert.Equal(t, verify.Unknown, res.Conclusion)
 		assert.Equal(t, rollout.ReasonAPIUnavailable, res.Verdict.Reason)
 		assert.Contains(t, res.FailureReason, "the API server kept failing")
 		assert.Contains(t, res.FailureReason, "etcdserver: leader changed")
-		assert.Contains(t, res.RollbackError, "etcdserver: leader changed", "the rollback could not be done either")
-		assert.Contains(t, e.log.String(), "no diagnostics: the API server is failing")
+		assert.False(t, res.RolledBack, "no blind rollback of a rollout whose state is unknown")
+		assert.Empty(t, res.RollbackError, "no rollback was tried")
+		assert.Contains(t, res.Advice, "no rollback: the rollout may have succeeded")
+		assert.Contains(t, e.log.String(), "re-reading the rollout once it answers")
 		assert.Contains(t, e.log.String(), "another deploy needs force: true", "the lock it could not release is explained")
-		assert.Less(t, took, 45*time.Second, "bounded: the timeout plus the retries of the rollback and the lock release")
+		assert.Less(t, took, 45*time.Second, "bounded: the timeout, the re-read and the lock release")
 		t.Logf("gave up %s after the start with a 6s timeout: %s", took.Round(100*time.Millisecond), res.FailureReason)
 
 		p.Heal() // the API server is back: a forced deploy converges
@@ -177,6 +181,26 @@ func TestAPIFaults(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, deploy.StatusSucceeded, res.Status)
 		e.assertServing("ghcr.io/acme/erlmcp:1.2.0")
+		e.assertNoLock()
+	})
+	t.Run("500 at the deadline, then the API answers: decided on facts", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		p, _ := e.viaProxy()
+		stop := e.after("patched container", func() { p.Fail(http.StatusInternalServerError, "", 9*time.Second) })
+		img := "ghcr.io/acme/erlmcp:1.1.0-slowstart-2s"
+		o := e.opts(img)
+		o.Timeout = 6 * time.Second
+		res, err := e.dp.Run(e.ctx, o)
+		stop()
+		require.NoError(t, err, "the rollout finished while the API server failed: re-read, it is a success")
+		assert.Equal(t, deploy.StatusSucceeded, res.Status)
+		assert.False(t, res.RolledBack)
+		assert.Contains(t, e.log.String(), "the API server answers again: succeeded")
+		e.assertServing(img)
+		revs, err := history.List(e.ctx, cluster.Client, e.deployment())
+		require.NoError(t, err)
+		assert.True(t, revs[0].Successful, "verified on facts")
 		e.assertNoLock()
 	})
 }

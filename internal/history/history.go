@@ -25,9 +25,13 @@ import (
 const (
 	RevisionAnnotation    = "deployment.kubernetes.io/revision"
 	ChangeCauseAnnotation = "kubernetes.io/change-cause"
-	// SuccessfulAnnotation marks a ReplicaSet whose rollout erlmcp-deploy verified.
+	// SuccessfulAnnotation marks a ReplicaSet whose rollout erlmcp-deploy verified
+	// (or found serving complete and Available when it first adopted it).
 	SuccessfulAnnotation = "erlmcp-deploy.io/successful"
-	hashLabel            = appsv1.DefaultDeploymentUniqueLabelKey
+	// FailedAnnotation marks a ReplicaSet whose rollout failed, or that was rolled
+	// back from: "<time> <reason>". It is never a rollback target for last-successful.
+	FailedAnnotation = "erlmcp-deploy.io/failed"
+	hashLabel        = appsv1.DefaultDeploymentUniqueLabelKey
 )
 
 // rollbackSkipped are the Deployment annotations a rollback keeps from the
@@ -49,6 +53,8 @@ type Revision struct {
 	Created     time.Time `json:"created"`
 	Current     bool      `json:"current"`
 	Successful  bool      `json:"successful"`
+	// Failed says why erlmcp-deploy recorded this revision as failed ("" = not).
+	Failed string `json:"failed,omitempty"`
 	// ReplicaSet is the ReplicaSet that holds this revision.
 	ReplicaSet *appsv1.ReplicaSet `json:"-"`
 }
@@ -126,9 +132,13 @@ func Build(d *appsv1.Deployment, rss []*appsv1.ReplicaSet) ([]Revision, error) {
 			continue
 		}
 		_, ok := rs.Annotations[SuccessfulAnnotation]
+		failed, bad := rs.Annotations[FailedAnnotation]
+		if bad && failed == "" {
+			failed = "failed"
+		}
 		out = append(out, Revision{
 			Number: n, Images: Images(&rs.Spec.Template), ChangeCause: rs.Annotations[ChangeCauseAnnotation],
-			Created: rs.CreationTimestamp.Time, Current: current != nil && rs.UID == current.UID, Successful: ok, ReplicaSet: rs,
+			Created: rs.CreationTimestamp.Time, Current: current != nil && rs.UID == current.UID, Successful: ok && !bad, Failed: failed, ReplicaSet: rs,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Number > out[j].Number })
@@ -189,7 +199,7 @@ func UndoPatch(d *appsv1.Deployment, rs *appsv1.ReplicaSet, keep ...string) (pat
 		}
 	}
 	for k, v := range rs.Annotations {
-		if !rollbackSkipped[k] && !contains(keep, k) && k != SuccessfulAnnotation {
+		if !rollbackSkipped[k] && !contains(keep, k) && k != SuccessfulAnnotation && k != FailedAnnotation {
 			annotations[k] = v
 		}
 	}
@@ -261,16 +271,61 @@ func Undo(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment
 	}
 }
 
-// MarkSuccessful annotates rs as a verified revision (for rollback to last-successful).
+// MarkSuccessful annotates rs as a verified revision (for rollback to
+// last-successful) and clears a failed mark.
 func MarkSuccessful(ctx context.Context, client kubernetes.Interface, rs *appsv1.ReplicaSet, at time.Time) error {
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{SuccessfulAnnotation: at.UTC().Format(time.RFC3339)}}})
+	return mark(ctx, client, rs, map[string]any{SuccessfulAnnotation: at.UTC().Format(time.RFC3339), FailedAnnotation: nil}, "successful")
+}
+
+// MarkFailed records rs as failed, with why, and clears its verified mark:
+// it is never picked as last-successful again.
+func MarkFailed(ctx context.Context, client kubernetes.Interface, rs *appsv1.ReplicaSet, at time.Time, why string) error {
+	if len(why) > 200 {
+		why = why[:200] + "…"
+	}
+	return mark(ctx, client, rs, map[string]any{FailedAnnotation: at.UTC().Format(time.RFC3339) + " " + why, SuccessfulAnnotation: nil}, "failed")
+}
+
+func mark(ctx context.Context, client kubernetes.Interface, rs *appsv1.ReplicaSet, annotations map[string]any, what string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
 	if err != nil {
 		return err
 	}
 	if _, err := client.AppsV1().ReplicaSets(rs.Namespace).Patch(ctx, rs.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "erlmcp-deploy"}); err != nil {
-		return fmt.Errorf("mark replicaset %s successful: %w", rs.Name, err)
+		return fmt.Errorf("mark replicaset %s %s: %w", rs.Name, what, err)
 	}
 	return nil
+}
+
+// Serving is the ReplicaSet of d's current template, when d's rollout is
+// complete and Available and erlmcp-deploy never recorded it as failed: what
+// is serving then is presumed good. why says what is wrong otherwise.
+func Serving(d *appsv1.Deployment, rss []*appsv1.ReplicaSet) (rs *appsv1.ReplicaSet, why string) {
+	rs = NewReplicaSet(d, rss)
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	st := d.Status
+	available := false
+	for _, c := range st.Conditions {
+		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+			available = true
+		}
+	}
+	switch {
+	case rs == nil:
+		return nil, "no ReplicaSet runs its template yet"
+	case d.Generation > st.ObservedGeneration:
+		return nil, "its last change has not been rolled out yet"
+	case st.UpdatedReplicas < want || st.Replicas > st.UpdatedReplicas || st.AvailableReplicas < st.UpdatedReplicas:
+		return nil, fmt.Sprintf("its rollout is unfinished (%d/%d updated, %d available, %d in all)", st.UpdatedReplicas, want, st.AvailableReplicas, st.Replicas)
+	case !available && want > 0:
+		return nil, "it is not Available"
+	case rs.Annotations[FailedAnnotation] != "":
+		return nil, "erlmcp-deploy recorded it as failed (" + rs.Annotations[FailedAnnotation] + ")"
+	}
+	return rs, ""
 }
 
 func contains(list []string, s string) bool {

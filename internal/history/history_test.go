@@ -118,3 +118,46 @@ func TestUndoPatchFollowsKubectl(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, skip, "same template: nothing to do")
 }
+
+func TestServing(t *testing.T) {
+	tmpl := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "erlmcp", Image: "x:1"}}}}
+	d := func(mut func(*appsv1.Deployment)) *appsv1.Deployment {
+		out := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "erlmcp", UID: "d", Generation: 3},
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To(int32(3)), Template: tmpl},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3,
+				Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}}}
+		if mut != nil {
+			mut(out)
+		}
+		return out
+	}
+	rs := func(annotations map[string]string) []*appsv1.ReplicaSet {
+		return []*appsv1.ReplicaSet{{ObjectMeta: metav1.ObjectMeta{Name: "erlmcp-1", UID: "r", Annotations: annotations,
+			OwnerReferences: []metav1.OwnerReference{{UID: "d", Controller: ptr.To(true)}}}, Spec: appsv1.ReplicaSetSpec{Template: tmpl}}}
+	}
+	for _, tc := range []struct {
+		name string
+		d    *appsv1.Deployment
+		rss  []*appsv1.ReplicaSet
+		why  string // "" = serving and presumed good
+	}{
+		{"complete and Available", d(nil), rs(nil), ""},
+		{"unfinished", d(func(d *appsv1.Deployment) { d.Status.UpdatedReplicas = 1 }), rs(nil), "its rollout is unfinished"},
+		{"old pods pending termination", d(func(d *appsv1.Deployment) { d.Status.Replicas = 4 }), rs(nil), "its rollout is unfinished"},
+		{"not observed", d(func(d *appsv1.Deployment) { d.Status.ObservedGeneration = 2 }), rs(nil), "not been rolled out"},
+		{"not Available", d(func(d *appsv1.Deployment) { d.Status.Conditions = nil }), rs(nil), "not Available"},
+		{"recorded as failed", d(nil), rs(map[string]string{history.FailedAnnotation: "2026-12-02T03:00:00Z CrashLoopBackOff"}), "recorded it as failed"},
+		{"no ReplicaSet", d(nil), nil, "no ReplicaSet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := history.Serving(tc.d, tc.rss)
+			if tc.why == "" {
+				assert.NotNil(t, got)
+				assert.Empty(t, why)
+				return
+			}
+			assert.Nil(t, got)
+			assert.Contains(t, why, tc.why)
+		})
+	}
+}

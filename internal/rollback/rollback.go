@@ -6,6 +6,7 @@ package rollback
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/lock"
 	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/ui"
+	"github.com/org/erlmcp-deploy/internal/verify"
 )
 
 // Status is the outcome reported in the `status` output.
@@ -76,6 +78,8 @@ type Result struct {
 	DryRun       bool
 	// Message says what happened in one line.
 	Message string
+	// from is the ReplicaSet that served before (nil when none).
+	from *appsv1.ReplicaSet
 }
 
 // Roller runs rollbacks against one cluster.
@@ -142,7 +146,7 @@ func Resolve(revs []history.Revision, to, container string, d *appsv1.Deployment
 	case ToLastSuccessful:
 		c := others(func(rv history.Revision) bool { return rv.Successful })
 		if len(c) == 0 {
-			return history.Revision{}, fmt.Errorf("deployment %s has no successful revision other than the current one (deploy marks a revision successful when its rollout is verified); history: %s",
+			return history.Revision{}, fmt.Errorf("deployment %s has no successful revision other than the current one (deploy marks a revision successful when its rollout is verified, or when it finds it serving complete and Available; a failed or rolled-back-from revision never counts); history: %s",
 				d.Name, Table(revs))
 		}
 		return c[0], nil
@@ -183,6 +187,9 @@ func Table(revs []history.Revision) string {
 		}
 		if rv.Successful {
 			b.WriteString("  (successful)")
+		}
+		if rv.Failed != "" {
+			b.WriteString("  (failed)")
 		}
 		if rv.ChangeCause != "" {
 			b.WriteString("  " + rv.ChangeCause)
@@ -226,6 +233,11 @@ func (r *Roller) run(ctx context.Context, opts Options) (*Result, error) {
 		return res, fmt.Errorf("%w; nothing was changed", err)
 	}
 	res.Target = &target
+	for _, rv := range revs {
+		if rv.Current {
+			res.from = rv.ReplicaSet
+		}
+	}
 	r.Log.Infof("current: revision %d (%s); target: revision %d (%s)%s", res.FromRevision, strings.Join(res.FromImages, ", "),
 		target.Number, strings.Join(target.Images, ", "), describe(target))
 	if target.Current || history.EqualIgnoreHash(&target.ReplicaSet.Spec.Template, &d.Spec.Template) {
@@ -277,32 +289,20 @@ func (r *Roller) run(ctx context.Context, opts Options) (*Result, error) {
 	return r.wait(ctx, opts, start, u.Deployment, target, res)
 }
 
-// wait watches the rollout of target's template in d until a verdict, then
-// runs the health check and reports.
+// wait verifies the rollout of target's template in d (the one verify
+// step: wait, health check, diagnostics) and reports.
 func (r *Roller) wait(ctx context.Context, opts Options, start time.Time, d *appsv1.Deployment, target history.Revision, res *Result) (*Result, error) {
 	unchanged := res.Status == StatusUnchanged
 	res.Status = StatusFailed // until the verdict says otherwise
 	end := r.Log.Group(fmt.Sprintf("Rollout of revision %d", target.Number))
 	ro := opts.Rollout
 	ro.FailFast = true
-	wres, err := rollout.Wait(ctx, r.Client, d, start.Add(opts.Timeout), ro,
-		rollout.LogProgress(r.Log), r.Now)
-	res.Verdict = wres.Verdict
-	if wres.NewReplicaSet != nil {
-		res.Revision, _ = history.RevisionOf(wres.NewReplicaSet)
-	}
-	if err == nil && wres.Verdict.Phase == rollout.Succeeded && opts.HealthCheck != nil {
-		hctx, cancel := context.WithDeadline(ctx, start.Add(opts.Timeout))
-		if herr := opts.HealthCheck(hctx); herr != nil && ctx.Err() == nil {
-			res.Verdict = rollout.Verdict{Phase: rollout.Failed, Reason: "HealthCheckFailed", Message: herr.Error(), Progress: wres.Verdict.Progress}
-		} else if herr == nil {
-			r.Log.Infof("health check passed")
-		} else {
-			err = herr
-		}
-		cancel()
-	}
+	out, err := verify.Step{Client: r.Client, Log: r.Log, Now: r.Now, Rollout: ro, HealthCheck: opts.HealthCheck}.Run(ctx, d, start.Add(opts.Timeout))
 	end()
+	res.Verdict, res.Diagnostics = out.Verdict, out.Diagnostics
+	if out.NewReplicaSet != nil {
+		res.Revision, _ = history.RevisionOf(out.NewReplicaSet)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			res.Message = fmt.Sprintf("cancelled while rolling back to revision %d: the rollback was in flight", target.Number)
@@ -311,24 +311,18 @@ func (r *Roller) wait(ctx context.Context, opts Options, start time.Time, d *app
 		}
 		return res, err
 	}
-	if unchanged && res.Verdict.Phase != rollout.Succeeded {
+	c := verify.Conclude(out)
+	if unchanged && c.Kind != verify.Verified {
 		res.Status = StatusUnchanged // nothing to roll back, as asked; but say what is wrong with it
-		r.Log.Warnf("revision %d is current but its rollout fails: %s: %s; roll back to another revision", target.Number, res.Verdict.Reason, res.Verdict.Message)
+		r.Log.Warnf("revision %d is current but its rollout fails: %s; roll back to another revision", target.Number, c.Reason)
 		return res, nil
 	}
-	if res.Verdict.Phase != rollout.Succeeded {
-		end = r.Log.Group("Diagnostics")
-		var failing []string
-		for _, p := range res.Verdict.Problems {
-			failing = append(failing, p.Pod)
+	if c.Kind != verify.Verified {
+		res.Message = fmt.Sprintf("the rollback to revision %d failed: %s", target.Number, c.Reason)
+		if c.Kind != verify.Doomed {
+			r.Log.Errorf("%s", c.Advice)
 		}
-		rep := diagnose.Collect(ctx, r.Client, wres.Deployment, wres.NewReplicaSet, failing, wres.Pods)
-		res.Diagnostics = &rep
-		if txt := rep.Text(); txt != "" {
-			r.Log.Infof("%s", txt)
-		}
-		end()
-		return res, fmt.Errorf("the rollback to revision %d failed: %s: %s", target.Number, res.Verdict.Reason, res.Verdict.Message)
+		return res, errors.New(res.Message)
 	}
 	res.Status, res.Images = StatusSucceeded, target.Images
 	res.Message = fmt.Sprintf("rolled back from revision %d (%s) to revision %d's template (%s), now revision %d",
@@ -338,12 +332,20 @@ func (r *Roller) wait(ctx context.Context, opts Options, start time.Time, d *app
 		res.Message = fmt.Sprintf("deployment %s already ran revision %d's template (%s); its rollout has now finished", opts.Deployment, target.Number, strings.Join(target.Images, ", "))
 	}
 	r.Log.Infof("%s", res.Message)
-	if wres.NewReplicaSet != nil {
-		if err := history.MarkSuccessful(ctx, r.Client, wres.NewReplicaSet, r.now()); err != nil {
+	if out.NewReplicaSet != nil {
+		if err := history.MarkSuccessful(ctx, r.Client, out.NewReplicaSet, r.now()); err != nil {
 			r.Log.Warnf("%v", err)
 		}
 	}
-	if res.History, err = history.List(ctx, r.Client, wres.Deployment); err != nil {
+	if !unchanged && res.from != nil {
+		// What we rolled back from was judged bad: never a last-successful target again.
+		if err := history.MarkFailed(ctx, r.Client, res.from, r.now(), "rolled back from by "+opts.Holder); err != nil {
+			r.Log.Warnf("%v", err)
+		} else {
+			r.Log.Infof("revision %d (rolled back from) is recorded as failed", res.FromRevision)
+		}
+	}
+	if res.History, err = history.List(ctx, r.Client, out.Deployment); err != nil {
 		r.Log.Warnf("%v", err)
 	}
 	return res, nil
@@ -388,6 +390,9 @@ func Rows(revs []history.Revision) [][]string {
 		}
 		if rv.Successful {
 			notes = append(notes, "successful")
+		}
+		if rv.Failed != "" {
+			notes = append(notes, "failed: "+rv.Failed)
 		}
 		rows[i] = []string{strconv.FormatInt(rv.Number, 10), strings.Join(rv.Images, ", "), rv.Created.UTC().Format(time.RFC3339),
 			rv.ChangeCause, strings.Join(notes, ", ")}

@@ -19,6 +19,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/lock"
 	"github.com/org/erlmcp-deploy/internal/rollback"
+	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 	"github.com/org/erlmcp-deploy/internal/ui"
 )
@@ -52,7 +53,8 @@ func withHistory(t *testing.T) (context.Context, string, *rollback.Roller, *ui.B
 	dp := &deploy.Deployer{Client: id.Client, Log: ui.Discard{}}
 	for _, img := range []string{v11, v12crash, v13pull} {
 		_, err := dp.Run(ctx, deploy.Options{Environment: "staging", Namespace: ns, Deployment: "erlmcp", Image: img, Timeout: time.Minute,
-			FailFast: true, RollbackOnFailure: false, ChangeCause: "deploy " + img, Holder: "setup", BackupDir: t.TempDir()})
+			FailFast: true, RollbackOnFailure: false, ChangeCause: "deploy " + img, Holder: "setup", BackupDir: t.TempDir(),
+			Rollout: rollout.Options{CrashLoopRestarts: 1}})
 		if img == v11 {
 			require.NoError(t, err)
 		} else {
@@ -86,14 +88,14 @@ func TestListShowsTheHistoryLikeKubectl(t *testing.T) {
 	require.Len(t, revs, 4)
 	var got []string
 	for _, rv := range revs {
-		got = append(got, fmt.Sprintf("%d %s %q current=%t successful=%t", rv.Number, rv.Images[0], rv.ChangeCause, rv.Current, rv.Successful))
+		got = append(got, fmt.Sprintf("%d %s %q current=%t successful=%t failed=%t", rv.Number, rv.Images[0], rv.ChangeCause, rv.Current, rv.Successful, rv.Failed != ""))
 	}
 	assert.Equal(t, []string{
-		`4 ` + v13pull + ` "deploy ` + v13pull + `" current=true successful=false`,
-		`3 ` + v12crash + ` "deploy ` + v12crash + `" current=false successful=false`,
-		`2 ` + v11 + ` "deploy ` + v11 + `" current=false successful=true`,
-		`1 ` + v10 + ` "initial v1.0.0" current=false successful=false`,
-	}, got)
+		`4 ` + v13pull + ` "deploy ` + v13pull + `" current=true successful=false failed=true`,
+		`3 ` + v12crash + ` "deploy ` + v12crash + `" current=false successful=false failed=true`,
+		`2 ` + v11 + ` "deploy ` + v11 + `" current=false successful=true failed=false`,
+		`1 ` + v10 + ` "initial v1.0.0" current=false successful=true failed=false`,
+	}, got, "1 was presumed good when first adopted; 3 and 4 failed")
 
 	kubectl, err := exec.LookPath("kubectl")
 	require.NoError(t, err, "kubectl is the second opinion here (preinstalled on these machines)")

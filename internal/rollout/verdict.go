@@ -2,21 +2,24 @@
 // rollout is done, still progressing, or failed, and why; and watches a
 // rollout until it reaches a verdict.
 //
-// The completion rules are kubectl's (pkg/polymorphichelpers/rollout_status.go);
-// fail-fast adds the "doomed pod" rules that kubectl lacks: a new pod that
-// cannot pull its image, crash-loops, cannot be configured, is OOM-killed,
-// keeps restarting, failed, or stays unschedulable fails the rollout at once.
+// The completion rules are kubectl's (pkg/polymorphichelpers/rollout_status.go)
+// and come first; fail-fast adds the "doomed pod" rules that kubectl lacks,
+// judged only on what happened since our change (see Memory): an image that
+// cannot exist or be pulled with these credentials, a crash loop past the
+// restart tolerance, a config error, a pod that stays unschedulable with no
+// scale-up under way, a ReplicaSet that cannot create pods. Transient faults
+// (one crash, a rate-limited pull, a node being added) are tolerated and said.
 package rollout
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/org/erlmcp-deploy/internal/history"
 )
@@ -40,6 +43,22 @@ const (
 	ReasonUnschedulable    = "Unschedulable"
 	// ReasonAPIUnavailable: the API server kept failing, so the rollout's state is unknown.
 	ReasonAPIUnavailable = "APIUnavailable"
+	// ReasonTemplateChanged: another writer changed the pod template while we waited.
+	ReasonTemplateChanged = "TemplateChanged"
+)
+
+// Defaults of the fail-fast tolerances.
+const (
+	DefaultCrashLoopRestarts  = 2
+	DefaultImagePullGrace     = 2 * time.Minute
+	DefaultUnschedulableGrace = 60 * time.Second
+	DefaultFailedCreateGrace  = 30 * time.Second
+	// failedCreateSettle is how long a FailedCreate must last before it fails
+	// a rollout that no terminating old pod can free room for.
+	failedCreateSettle = 2 * time.Second
+	// failedCreateRetry is how long after an old pod went a FailedCreate may
+	// wait for the ReplicaSet controller's retry.
+	failedCreateRetry = 10 * time.Second
 )
 
 // Options tune the fail-fast rules.
@@ -47,18 +66,33 @@ type Options struct {
 	// FailFast enables the doomed-pod rules; without it only the progress
 	// deadline and the timeout fail a rollout (kubectl's behaviour).
 	FailFast bool
-	// RestartThreshold fails a new pod whose container restarted more often (default 3).
-	RestartThreshold int32
-	// UnschedulableGrace is how long a new pod may stay unschedulable (default 60s).
+	// CrashLoopRestarts is how many restarts since the change a container that
+	// is not Ready may have before it is a crash loop (default 2: a real
+	// kubelet's 10 s / 20 s back-off reaches the third restart ~30 s in).
+	CrashLoopRestarts int32
+	// ImagePullGrace is how long a pull that fails for a transient cause
+	// (429, timeout, TLS, reset) may keep failing (default 2m).
+	ImagePullGrace time.Duration
+	// UnschedulableGrace is how long a pod may stay unschedulable when no
+	// scale-up is under way (default 60s).
 	UnschedulableGrace time.Duration
+	// FailedCreateGrace is how long a ReplicaSet may fail to create pods
+	// (quota, admission) while terminating old pods may free room (default 30s).
+	FailedCreateGrace time.Duration
 }
 
 func (o Options) withDefaults() Options {
-	if o.RestartThreshold == 0 {
-		o.RestartThreshold = 3
+	if o.CrashLoopRestarts <= 0 {
+		o.CrashLoopRestarts = DefaultCrashLoopRestarts
 	}
-	if o.UnschedulableGrace == 0 {
-		o.UnschedulableGrace = 60 * time.Second
+	if o.ImagePullGrace <= 0 {
+		o.ImagePullGrace = DefaultImagePullGrace
+	}
+	if o.UnschedulableGrace <= 0 {
+		o.UnschedulableGrace = DefaultUnschedulableGrace
+	}
+	if o.FailedCreateGrace <= 0 {
+		o.FailedCreateGrace = DefaultFailedCreateGrace
 	}
 	return o
 }
@@ -69,11 +103,20 @@ type Snapshot struct {
 	// MinGeneration is the generation our change produced: an older cached
 	// Deployment is not evidence about our rollout.
 	MinGeneration int64
+	// Template is the pod template our change set (nil: not checked). A
+	// Deployment whose template differs was changed by another writer.
+	Template *corev1.PodTemplateSpec
+	// FieldManager is ours, so another writer can be named from managedFields.
+	FieldManager string
 	// NewReplicaSet is the ReplicaSet whose template matches the Deployment's (nil until created).
 	NewReplicaSet *appsv1.ReplicaSet
 	// Pods are the pods of NewReplicaSet.
 	Pods []*corev1.Pod
-	Now  time.Time
+	// OldPods are the Deployment's other pods (terminating ones free quota).
+	OldPods []*corev1.Pod
+	// Memory is what the watch saw before (nil: nothing; no baseline, no graces elapsed).
+	Memory *Memory
+	Now    time.Time
 	// Deadline is when waiting stops (zero: never).
 	Deadline time.Time
 }
@@ -132,9 +175,15 @@ type Verdict struct {
 	Progress Progress
 	// Problems lists every doomed pod found (fail-fast).
 	Problems []Problem
+	// Tolerated lists faults seen and tolerated so far (a crash within the
+	// tolerance, a pull being retried, a node being added), for progress lines.
+	Tolerated []string
 }
 
-// Evaluate is the verdict of a rollout snapshot: a pure function.
+// Evaluate is the verdict of a rollout snapshot: a pure function. The order
+// is: is it our rollout (generation, template), then kubectl's completion
+// rules (a complete rollout is never failed by fail-fast), then the
+// doomed-pod rules, then the deadline.
 func Evaluate(s Snapshot, opts Options) Verdict {
 	opts = opts.withDefaults()
 	d := s.Deployment
@@ -147,29 +196,13 @@ func Evaluate(s Snapshot, opts Options) Verdict {
 		v.Message = "waiting for the change to be seen"
 		return timeout(v, s)
 	}
+	if s.Template != nil && !history.EqualIgnoreHash(&d.Spec.Template, s.Template) {
+		v.Phase, v.Reason = Failed, ReasonTemplateChanged
+		v.Message = TemplateChange(d, s.Template, s.FieldManager)
+		return v
+	}
 	if d.Status.ObservedGeneration >= d.Generation {
 		v.Progress = progressOf(d) // before that, the counts describe the previous rollout
-	}
-	if opts.FailFast {
-		if p := replicaSetProblem(s.NewReplicaSet); p != nil {
-			v.Problems = append(v.Problems, *p)
-		}
-		pods := append([]*corev1.Pod(nil), s.Pods...)
-		sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
-		for _, pod := range pods {
-			if p := DoomedPod(pod, s.Now, opts); p != nil {
-				v.Problems = append(v.Problems, *p)
-			}
-		}
-		if len(v.Problems) > 0 {
-			first := v.Problems[0]
-			v.Phase, v.Reason = Failed, first.Reason
-			v.Message = first.String()
-			if n := len(v.Problems); n > 1 {
-				v.Message += fmt.Sprintf(" (and %d more)", n-1)
-			}
-			return v
-		}
 	}
 	msg, done, err := DeploymentStatus(d)
 	switch {
@@ -181,7 +214,90 @@ func Evaluate(s Snapshot, opts Options) Verdict {
 		return v
 	}
 	v.Message = msg
+	if opts.FailFast {
+		mem := s.Memory
+		if mem == nil {
+			mem = &Memory{}
+		}
+		if p, note := replicaSetProblem(s.NewReplicaSet, s.OldPods, mem, s.Now, opts); p != nil {
+			v.Problems = append(v.Problems, *p)
+		} else if note != "" {
+			v.Tolerated = append(v.Tolerated, note)
+		}
+		pods := append([]*corev1.Pod(nil), s.Pods...)
+		sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+		for _, pod := range pods {
+			p, note := judgePod(pod, mem, s.Now, opts)
+			switch {
+			case p != nil:
+				v.Problems = append(v.Problems, *p)
+			case note != "":
+				v.Tolerated = append(v.Tolerated, note)
+			}
+		}
+		if len(v.Problems) > 0 {
+			first := v.Problems[0]
+			v.Phase, v.Reason = Failed, first.Reason
+			v.Message = first.String()
+			if n := len(v.Problems); n > 1 {
+				v.Message += fmt.Sprintf(" (and %d more)", n-1)
+			}
+			return v
+		}
+		if len(v.Tolerated) > 0 {
+			v.Message += "; " + strings.Join(v.Tolerated, "; ")
+		}
+	}
 	return timeout(v, s)
+}
+
+// TemplateChange says who changed a Deployment's pod template away from
+// ours and what they set, from managedFields: "deployment erlmcp's pod
+// template was changed by argocd-controller (Update at 12:00:03): container
+// erlmcp runs x:2, we deployed x:3".
+func TemplateChange(d *appsv1.Deployment, ours *corev1.PodTemplateSpec, ourManager string) string {
+	writer := "another writer"
+	if w := TemplateWriter(d, ourManager); w != "" {
+		writer = w
+	}
+	var diffs []string
+	want := map[string]string{}
+	for _, c := range ours.Spec.Containers {
+		want[c.Name] = c.Image
+	}
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if img, ok := want[c.Name]; ok && img != c.Image {
+			diffs = append(diffs, fmt.Sprintf("container %s runs %s, we deployed %s", c.Name, c.Image, img))
+		}
+	}
+	what := strings.Join(diffs, "; ")
+	if what == "" {
+		what = "the images are ours but other fields of the template differ"
+	}
+	return fmt.Sprintf("deployment %s's pod template was changed by %s while we waited: %s", d.Name, writer, what)
+}
+
+// TemplateWriter names the newest writer of the pod template other than
+// ourManager, from managedFields ("" when none is recorded).
+func TemplateWriter(d *appsv1.Deployment, ourManager string) string {
+	var best *metav1.ManagedFieldsEntry
+	for i := range d.ManagedFields {
+		e := &d.ManagedFields[i]
+		if e.Manager == ourManager || e.Subresource != "" || e.FieldsV1 == nil || !strings.Contains(string(e.FieldsV1.Raw), `"f:template"`) {
+			continue
+		}
+		if best == nil || (e.Time != nil && (best.Time == nil || e.Time.After(best.Time.Time))) {
+			best = e
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	s := fmt.Sprintf("%s (%s", best.Manager, best.Operation)
+	if best.Time != nil {
+		s += " at " + best.Time.UTC().Format(time.TimeOnly)
+	}
+	return s + ")"
 }
 
 // APIFailing is what the watcher knows of a failing API server: since when
@@ -262,109 +378,4 @@ func DeploymentStatus(d *appsv1.Deployment) (string, bool, error) {
 		return fmt.Sprintf("%d of %d updated replicas are available", st.AvailableReplicas, st.UpdatedReplicas), false, nil
 	}
 	return fmt.Sprintf("deployment %q successfully rolled out", d.Name), true, nil
-}
-
-// transientCreate matches pod-create failures that the ReplicaSet controller
-// will retry on its own: the API server or etcd briefly unavailable.
-var transientCreate = regexp.MustCompile(`(?i)unavailable|connection reset|connection refused|timeout|timed out|too many requests|try again|etcdserver|currently unable`)
-
-// replicaSetProblem reports a ReplicaSet that cannot create its pods (quota, admission, ...).
-func replicaSetProblem(rs *appsv1.ReplicaSet) *Problem {
-	if rs == nil {
-		return nil
-	}
-	for _, c := range rs.Status.Conditions {
-		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue && !transientCreate.MatchString(c.Message) {
-			reason := c.Reason
-			if reason == "" {
-				reason = ReasonFailedCreate
-			}
-			return &Problem{Pod: "replicaset/" + rs.Name, Reason: reason, Message: c.Message}
-		}
-	}
-	return nil
-}
-
-// imageMissing matches ErrImagePull messages that no retry will fix.
-var imageMissing = regexp.MustCompile(`(?i)not found|manifest unknown|unauthorized|denied|forbidden|repository does not exist|invalid reference format|\b40[134]\b`)
-
-// DoomedPod says why a new pod will never become ready, or nil when it may
-// still (a slow start, one ErrImagePull the kubelet will retry, a pod that
-// waits for the scheduler a little).
-func DoomedPod(pod *corev1.Pod, now time.Time, opts Options) *Problem {
-	opts = opts.withDefaults()
-	if pod.DeletionTimestamp != nil {
-		return nil
-	}
-	if pod.Status.Phase == corev1.PodFailed && pod.Status.Reason != "Evicted" && pod.Status.Reason != "Preempting" {
-		reason := pod.Status.Reason
-		if reason == "" {
-			reason = "Failed"
-		}
-		return &Problem{Pod: pod.Name, Reason: reason, Message: pod.Status.Message}
-	}
-	statuses := append(append([]corev1.ContainerStatus(nil), pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
-	for _, cs := range statuses {
-		if p := doomedContainer(cs, opts); p != nil {
-			p.Pod = pod.Name
-			return p
-		}
-	}
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable &&
-			now.Sub(c.LastTransitionTime.Time) >= opts.UnschedulableGrace {
-			return &Problem{Pod: pod.Name, Reason: ReasonUnschedulable,
-				Message: fmt.Sprintf("unschedulable for %s: %s", now.Sub(c.LastTransitionTime.Time).Round(time.Second), c.Message)}
-		}
-	}
-	return nil
-}
-
-func doomedContainer(cs corev1.ContainerStatus, opts Options) *Problem {
-	p := &Problem{Container: cs.Name, Restarts: cs.RestartCount}
-	if w := cs.State.Waiting; w != nil {
-		p.Reason, p.Message = w.Reason, w.Message
-		switch w.Reason {
-		case "CrashLoopBackOff", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
-			"CreateContainerError", "RunContainerError", "PreCreateHookError", "PostStartHookError":
-			return withLastExit(p, cs)
-		case "ErrImagePull":
-			if imageMissing.MatchString(w.Message) {
-				return p
-			}
-		case "CreateContainerConfigError":
-			// The kubelet's own informers can lag at start: "failed to sync configmap cache".
-			if !(strings.Contains(w.Message, "failed to sync") && strings.Contains(w.Message, "cache")) {
-				return p
-			}
-		}
-	}
-	if t := cs.State.Terminated; t != nil {
-		if t.Reason == "OOMKilled" || (t.Reason == "ContainerCannotRun" && t.ExitCode != 128) {
-			p.Reason, p.Message, p.ExitCode = t.Reason, t.Message, &t.ExitCode
-			return p
-		}
-	}
-	if t := cs.LastTerminationState.Terminated; t != nil && t.Reason == "OOMKilled" {
-		p.Reason, p.ExitCode = "OOMKilled", &t.ExitCode
-		p.Message = fmt.Sprintf("the container was OOM-killed (exit %d) and restarted %d time(s); raise its memory limit or fix the leak", t.ExitCode, cs.RestartCount)
-		return p
-	}
-	if cs.RestartCount > opts.RestartThreshold {
-		p.Reason = ReasonRestarts
-		p.Message = fmt.Sprintf("restarted %d times (threshold %d)", cs.RestartCount, opts.RestartThreshold)
-		return withLastExit(p, cs)
-	}
-	return nil
-}
-
-// withLastExit adds the previous instance's exit to a crash report.
-func withLastExit(p *Problem, cs corev1.ContainerStatus) *Problem {
-	if t := cs.LastTerminationState.Terminated; t != nil {
-		p.ExitCode = &t.ExitCode
-		if t.Reason != "" && !strings.Contains(p.Message, "exit") {
-			p.Message = strings.TrimSpace(fmt.Sprintf("%s (last exit %d, %s)", p.Message, t.ExitCode, t.Reason))
-		}
-	}
-	return p
 }

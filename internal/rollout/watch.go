@@ -9,12 +9,15 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -32,8 +35,10 @@ type Watch struct {
 	Selector labels.Selector
 	// MinGeneration is the Deployment generation our change produced.
 	MinGeneration int64
-	Deadline      time.Time
-	Options       Options
+	// Template is the pod template our change set: another writer's is a failure.
+	Template *corev1.PodTemplateSpec
+	Deadline time.Time
+	Options  Options
 	// OnChange is called whenever the verdict's progress or message changes.
 	OnChange func(Verdict)
 	// Now is the clock (tests); default time.Now.
@@ -47,7 +52,12 @@ type Result struct {
 	NewReplicaSet *appsv1.ReplicaSet
 	Pods          []*corev1.Pod
 	Elapsed       time.Duration
+	// Memory is what the watch saw (baseline, first-seen faults), for a re-read.
+	Memory *Memory
 }
+
+// FieldManager is the field manager of every change erlmcp-deploy makes.
+const FieldManager = "erlmcp-deploy"
 
 // Run watches (list+watch through informers, which relist when a watch
 // expires) until the rollout succeeds or fails, or ctx ends. Every change of
@@ -72,6 +82,15 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { notify() },
 		UpdateFunc: func(any, any) { notify() },
+		DeleteFunc: func(any) { notify() },
+	}
+	// Every pod event is seen, even when the loop below sees only the last
+	// of several: an ErrImagePull's cause is gone once ImagePullBackOff follows.
+	var memMu sync.Mutex
+	mem := &Memory{}
+	podHandler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { recordPull(&memMu, mem, o); notify() },
+		UpdateFunc: func(_, o any) { recordPull(&memMu, mem, o); notify() },
 		DeleteFunc: func(any) { notify() },
 	}
 	ns := w.Namespace
@@ -106,7 +125,11 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	defer wg.Wait()
 	defer cancel() // runs before wg.Wait: the informers stop first
 	for _, inf := range []cache.SharedIndexInformer{dInf, rsInf, podInf} {
-		if _, err := inf.AddEventHandler(handler); err != nil {
+		h := handler
+		if inf == podInf {
+			h = podHandler
+		}
+		if _, err := inf.AddEventHandler(h); err != nil {
 			return Result{}, fmt.Errorf("watch deployment %s: %w", w.Name, err)
 		}
 		wg.Add(1)
@@ -132,12 +155,20 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	dl := appslisters.NewDeploymentLister(dInf.GetIndexer())
 	rl := appslisters.NewReplicaSetLister(rsInf.GetIndexer())
 	pl := corelisters.NewPodLister(podInf.GetIndexer())
+	if pods, err := pl.Pods(ns).List(w.Selector); err == nil {
+		memMu.Lock()
+		mem.Baseline(now(), pods)
+		memMu.Unlock()
+	}
+	scale := &scaleUps{client: core, namespace: ns, asked: map[types.UID]time.Time{}}
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var last Verdict
 	for {
-		res := w.snapshot(dl, rl, pl, now())
+		memMu.Lock()
+		res := w.snapshot(dl, rl, pl, mem, scale, now())
+		memMu.Unlock()
 		res.Elapsed = now().Sub(start)
 		res.Verdict = WithAPIHealth(res.Verdict, health.get())
 		v := res.Verdict
@@ -233,19 +264,120 @@ type cancelOnStop struct {
 func (w *cancelOnStop) Stop() { w.Interface.Stop(); w.cancel() }
 
 // snapshot evaluates the verdict on the informers' caches.
-func (w *Watch) snapshot(dl appslisters.DeploymentLister, rl appslisters.ReplicaSetLister, pl corelisters.PodLister, now time.Time) Result {
-	s := Snapshot{MinGeneration: w.MinGeneration, Now: now, Deadline: w.Deadline}
+func (w *Watch) snapshot(dl appslisters.DeploymentLister, rl appslisters.ReplicaSetLister, pl corelisters.PodLister, mem *Memory, scale *scaleUps, now time.Time) Result {
 	d, err := dl.Deployments(w.Namespace).Get(w.Name)
-	if err == nil {
+	if err != nil {
+		d = nil
+	}
+	rss, _ := rl.ReplicaSets(w.Namespace).List(w.Selector)
+	pods, _ := pl.Pods(w.Namespace).List(w.Selector)
+	return w.judge(d, rss, pods, mem, scale, now, w.Deadline)
+}
+
+// judge observes one view of the rollout into mem and evaluates it.
+func (w *Watch) judge(d *appsv1.Deployment, rss []*appsv1.ReplicaSet, pods []*corev1.Pod, mem *Memory, scale *scaleUps, now, deadline time.Time) Result {
+	s := Snapshot{MinGeneration: w.MinGeneration, Template: w.Template, FieldManager: FieldManager, Memory: mem, Now: now, Deadline: deadline}
+	if d != nil {
 		s.Deployment = d
-		rss, _ := rl.ReplicaSets(w.Namespace).List(w.Selector)
 		s.NewReplicaSet = history.NewReplicaSet(d, rss)
 		if s.NewReplicaSet != nil {
-			pods, _ := pl.Pods(w.Namespace).List(w.Selector)
 			s.Pods = OwnedPods(s.NewReplicaSet, pods)
+			for _, p := range pods {
+				if ref := metav1.GetControllerOf(p); ref == nil || ref.UID != s.NewReplicaSet.UID {
+					s.OldPods = append(s.OldPods, p)
+				}
+			}
 		}
 	}
-	return Result{Verdict: Evaluate(s, w.Options), Deployment: s.Deployment, NewReplicaSet: s.NewReplicaSet, Pods: s.Pods}
+	mem.Observe(now, s.NewReplicaSet, s.Pods, s.OldPods)
+	if scale != nil && w.Options.FailFast {
+		scale.check(mem, s.Pods, now)
+	}
+	return Result{Verdict: Evaluate(s, w.Options), Deployment: s.Deployment, NewReplicaSet: s.NewReplicaSet, Pods: s.Pods, Memory: mem}
+}
+
+// Reread judges the rollout once more from fresh reads, without a
+// deadline, with what an earlier watch saw (its Memory): for a verdict of
+// "unknown" reached while the API server was failing. A timeout for the
+// reads is the caller's ctx.
+func (w *Watch) Reread(ctx context.Context, mem *Memory, now time.Time) (Result, error) {
+	if mem == nil {
+		mem = &Memory{}
+	}
+	apps, core := w.Client.AppsV1(), w.Client.CoreV1()
+	d, err := apps.Deployments(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
+	if err != nil {
+		return Result{}, fmt.Errorf("read deployment %s: %w", w.Name, err)
+	}
+	sel := metav1.ListOptions{LabelSelector: w.Selector.String()}
+	rsList, err := apps.ReplicaSets(w.Namespace).List(ctx, sel)
+	if err != nil {
+		return Result{}, fmt.Errorf("list replicasets of %s: %w", w.Name, err)
+	}
+	podList, err := core.Pods(w.Namespace).List(ctx, sel)
+	if err != nil {
+		return Result{}, fmt.Errorf("list pods of %s: %w", w.Name, err)
+	}
+	rss := make([]*appsv1.ReplicaSet, len(rsList.Items))
+	for i := range rsList.Items {
+		rss[i] = &rsList.Items[i]
+	}
+	pods := make([]*corev1.Pod, len(podList.Items))
+	for i := range podList.Items {
+		pods[i] = &podList.Items[i]
+	}
+	return w.judge(d, rss, pods, mem, nil, now, time.Time{}), nil
+}
+
+// recordPull notes the cause of a failed image pull from one pod event.
+func recordPull(mu *sync.Mutex, mem *Memory, o any) {
+	p, ok := o.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	mem.RecordPull(p)
+}
+
+// scaleUps asks, at most every 2 s per pod, for the events of new pods that
+// are unschedulable: an autoscaler says there whether a node is coming.
+type scaleUps struct {
+	client    corev1client.CoreV1Interface
+	namespace string
+	asked     map[types.UID]time.Time
+	forbidden bool
+}
+
+func (s *scaleUps) check(mem *Memory, pods []*corev1.Pod, now time.Time) {
+	for _, p := range pods {
+		if s.forbidden || mem.ScaleUp[p.UID] != "" || !unschedulable(p) || now.Sub(s.asked[p.UID]) < 2*time.Second {
+			continue
+		}
+		s.asked[p.UID] = now
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		evs, err := s.client.Events(s.namespace).List(ctx, metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("involvedObject.uid", string(p.UID)).String()})
+		cancel()
+		if apierrors.IsForbidden(err) {
+			s.forbidden = true // without list events, only nominatedNodeName shows a scale-up
+		}
+		if err != nil {
+			continue
+		}
+		for _, e := range evs.Items {
+			mem.SawScaleUp(p.UID, e.Reason, e.Message)
+		}
+	}
+}
+
+func unschedulable(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return true
+		}
+	}
+	return false
 }
 
 // OwnedPods returns the pods controlled by rs.
@@ -259,21 +391,29 @@ func OwnedPods(rs *appsv1.ReplicaSet, pods []*corev1.Pod) []*corev1.Pod {
 	return out
 }
 
-// Wait watches the rollout that d (as returned by the change that started
-// it) describes, until a verdict or deadline. onChange sees every new
-// progressing verdict (for progress lines).
-func Wait(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, deadline time.Time, opts Options, onChange func(Verdict), now func() time.Time) (Result, error) {
+// NewWatch is the watch of the rollout that d (as returned by the change
+// that started it) describes: our generation and our template. onChange sees
+// every new progressing verdict (for progress lines).
+func NewWatch(client kubernetes.Interface, d *appsv1.Deployment, deadline time.Time, opts Options, onChange func(Verdict), now func() time.Time) (*Watch, error) {
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
-		return Result{}, fmt.Errorf("deployment %s selector: %w", d.Name, err)
+		return nil, fmt.Errorf("deployment %s selector: %w", d.Name, err)
 	}
-	w := &Watch{Client: client, Namespace: d.Namespace, Name: d.Name, Selector: sel, MinGeneration: d.Generation,
-		Deadline: deadline, Options: opts, Now: now,
+	return &Watch{Client: client, Namespace: d.Namespace, Name: d.Name, Selector: sel, MinGeneration: d.Generation,
+		Template: d.Spec.Template.DeepCopy(), Deadline: deadline, Options: opts, Now: now,
 		OnChange: func(v Verdict) {
 			if v.Phase == Progressing && onChange != nil {
 				onChange(v)
 			}
-		}}
+		}}, nil
+}
+
+// Wait watches the rollout that d describes until a verdict or deadline (NewWatch, Run).
+func Wait(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, deadline time.Time, opts Options, onChange func(Verdict), now func() time.Time) (Result, error) {
+	w, err := NewWatch(client, d, deadline, opts, onChange, now)
+	if err != nil {
+		return Result{}, err
+	}
 	return w.Run(ctx)
 }
 

@@ -34,7 +34,8 @@ func Start(tb testing.TB) *Cluster {
 	return c
 }
 
-// Main is for TestMain: it starts one cluster shared by the package's tests,
+// Main is for TestMain: it starts one cluster shared by the package's tests
+// (under -short none, and only the tests named TestPure... run),
 // stores it in *shared, runs them, and stops the cluster even when a test
 // panics (components also die with the test binary on Linux).
 //
@@ -46,8 +47,12 @@ func Main(m *testing.M, shared **Cluster) {
 func runMain(m *testing.M, shared **Cluster) int {
 	flag.Parse()
 	if testing.Short() {
-		fmt.Fprintln(os.Stderr, "-short: not starting the local cluster; this package's tests did not run (make test runs them)")
-		return 0
+		// Only the package's pure tests (named TestPure...) need no cluster.
+		if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "" {
+			_ = flag.Set("test.run", "^TestPure")
+		}
+		fmt.Fprintln(os.Stderr, "-short: not starting the local cluster; only this package's TestPure* tests run (make test runs them all)")
+		return m.Run()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	c, err := New(ctx, Options{Log: os.Stderr})

@@ -177,7 +177,7 @@ func observe(ctx context.Context, client kubernetes.Interface, ns string) (*obse
 	go func() {
 		for ev := range pw.ResultChan() {
 			if p, ok := ev.Object.(*corev1.Pod); ok && ev.Type != watch.Deleted {
-				if rollout.DoomedPod(p, time.Now(), rollout.Options{FailFast: true}) != nil {
+				if rollout.DoomedPod(p, nil, time.Now(), rollout.Options{FailFast: true}) != nil {
 					o.mu.Lock()
 					if o.firstBad.IsZero() {
 						o.firstBad = time.Now()

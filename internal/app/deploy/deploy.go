@@ -5,8 +5,6 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/org/erlmcp-deploy/internal/app/connect"
@@ -15,6 +13,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/imageref"
 	"github.com/org/erlmcp-deploy/internal/notify"
+	render "github.com/org/erlmcp-deploy/internal/report"
 	"github.com/org/erlmcp-deploy/internal/summary"
 )
 
@@ -28,7 +27,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	if err != nil {
 		rt.Invalid("image", err.Error(), "repo:tag or repo@sha256:<64 hex digits>")
 	}
-	timeout, health := setup.Timeout(rt), setup.HealthCheck(rt)
+	timeout, health, verdict := setup.Timeout(rt), setup.HealthCheck(rt), setup.Verdict(rt)
 	if err := rt.InputErr(); err != nil {
 		return err
 	}
@@ -37,7 +36,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		Environment: rt.String("environment"), Namespace: rt.String("namespace"), Deployment: rt.String("deployment"),
 		Container: rt.String("container"), Timeout: timeout, FailFast: rt.Bool("fail-fast"), HealthCheck: health,
 		RollbackOnFailure: rt.Bool("rollback-on-failure"), DryRun: rt.Bool("dry-run"), Force: rt.Bool("force"),
-		Holder: setup.Holder(rt), BackupDir: setup.TempDir(rt), Mask: rt.Mask,
+		Holder: setup.Holder(rt), BackupDir: setup.TempDir(rt), Mask: rt.Mask, Rollout: verdict,
 	}
 	end := rt.Group("Connect")
 	kc, err := connect.Kube(rt)
@@ -64,14 +63,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	res, err := dp.Run(ctx, opts)
 	report(rt, opts, res)
 	if slack.Enabled() {
-		status := string(res.Status)
-		switch {
-		case res.DryRun:
-			status = notify.StatusUnchanged
-		case ctx.Err() != nil:
-			status = notify.StatusCancelled
-		}
-		rt.SetOutput("slack-ts", slack.NotifyBestEffort(ctx, slackEvent(rt, opts, res, status)))
+		rt.SetOutput("slack-ts", slack.NotifyBestEffort(ctx, slackEvent(rt, opts, res, slackStatus(ctx, res))))
 	}
 	return err
 }
@@ -107,60 +99,22 @@ func setFailed(rt *ghaction.Runtime, opts engine.Options, err error) {
 
 // report writes the outputs and the job summary.
 func report(rt *ghaction.Runtime, opts engine.Options, res *engine.Result) {
-	rt.SetOutput("status", string(res.Status))
-	rt.SetOutput("revision", revision(res.Revision))
-	rt.SetOutput("previous-revision", revision(res.PreviousRevision))
-	rt.SetOutput("image", res.Image)
-	rt.SetOutput("digest", res.Digest)
-	rt.SetOutput("rolled-back", strconv.FormatBool(res.RolledBack))
-	rt.SetOutput("failure-reason", res.FailureReason)
-	rt.SetOutput("duration-seconds", strconv.FormatFloat(res.Duration.Seconds(), 'f', 1, 64))
-	rt.SetOutput("backup", res.BackupPath)
-
-	s := rt.Summary()
-	title := map[engine.Status]string{
-		engine.StatusSucceeded:  "✅ Deployed to " + opts.Environment,
-		engine.StatusRolledBack: "↩️ Deploy to " + opts.Environment + " failed and was rolled back",
-		engine.StatusFailed:     "❌ Deploy to " + opts.Environment + " failed",
-	}[res.Status]
-	if res.DryRun {
-		title = "🧪 Dry run of a deploy to " + opts.Environment + " (nothing changed)"
+	out := render.Deploy(opts, res)
+	for _, kv := range out.Outputs {
+		rt.SetOutput(kv[0], kv[1])
 	}
-	s.Heading(2, title)
-	image := summary.InlineCode(res.Image)
-	if res.Digest != "" && !strings.Contains(res.Image, res.Digest) {
-		image += " → " + summary.InlineCode(res.Digest)
-	}
-	rows := [][2]string{
-		{"Deployment", summary.InlineCode(opts.Namespace + "/" + opts.Deployment)},
-		{"Image", image},
-		{"Previous image", summary.InlineCode(strings.Join(res.PreviousImages, ", "))},
-		{"Revision", fmt.Sprintf("%s → %s", revision(res.PreviousRevision), revision(res.Revision))},
-		{"Duration", res.Duration.Round(100 * time.Millisecond).String()},
-		{"Verdict", string(res.Status)},
-	}
-	if res.FailureReason != "" {
-		rows = append(rows, [2]string{"Failure", res.FailureReason})
-	}
-	if res.RolledBack {
-		rows = append(rows, [2]string{"Rollback", "revision " + revision(res.PreviousRevision) + "'s template is serving again (" + res.RollbackDuration.Round(100*time.Millisecond).String() + ")"})
-	}
-	if res.RollbackError != "" {
-		rows = append(rows, [2]string{"Rollback failed", res.RollbackError})
-	}
-	if res.BackupPath != "" {
-		rows = append(rows, [2]string{"Backup", summary.InlineCode(res.BackupPath)})
-	}
-	s.KeyValues(rows)
-	if res.Diagnostics != nil {
-		s.Heading(3, "Diagnostics")
-		res.Diagnostics.Markdown(s)
-	}
+	rt.Summary().Para(out.Summary.String())
 }
 
-func revision(n int64) string {
-	if n == 0 {
-		return ""
+// slackStatus is the Slack status of a finished deploy.
+func slackStatus(ctx context.Context, res *engine.Result) string {
+	switch {
+	case res.DryRun:
+		return notify.StatusUnchanged
+	case ctx.Err() != nil:
+		return notify.StatusCancelled
 	}
-	return strconv.FormatInt(n, 10)
+	return string(res.Status)
 }
+
+func revision(n int64) string { return render.Revision(n) }

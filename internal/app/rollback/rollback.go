@@ -5,18 +5,16 @@ package rollback
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/org/erlmcp-deploy/internal/app/connect"
 	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/notify"
+	render "github.com/org/erlmcp-deploy/internal/report"
 	engine "github.com/org/erlmcp-deploy/internal/rollback"
 )
 
@@ -38,7 +36,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 			rt.Invalid("confirm", fmt.Sprintf("%q does not match the environment %q", confirm, env), env)
 		}
 	}
-	timeout, health := setup.Timeout(rt), setup.HealthCheck(rt)
+	timeout, health, verdict := setup.Timeout(rt), setup.HealthCheck(rt), setup.Verdict(rt)
 	if err := rt.InputErr(); err != nil {
 		return err
 	}
@@ -68,7 +66,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		return nil
 	}
 	opts := engine.Options{Environment: env, Namespace: ns, Deployment: name, Container: rt.String("container"), To: rt.String("to"),
-		Timeout: timeout, DryRun: rt.Bool("dry-run"), Holder: setup.Holder(rt), HealthCheck: health, Mask: rt.Mask}
+		Timeout: timeout, DryRun: rt.Bool("dry-run"), Holder: setup.Holder(rt), HealthCheck: health, Mask: rt.Mask, Rollout: verdict}
 	ev := setup.Event(rt, "rollback", env, notify.StatusRunning)
 	ev.Details = []notify.Field{{Name: "Deployment", Value: ns + "/" + name}, {Name: "Target", Value: opts.To}}
 	slack := setup.Running(ctx, rt, ev)
@@ -107,56 +105,11 @@ func Table(revs []history.Revision) string {
 }
 
 func report(rt *ghaction.Runtime, env, ns, name string, res *engine.Result) {
-	rt.SetOutput("status", string(res.Status))
-	rt.SetOutput("revision", num(res.Revision))
-	rt.SetOutput("from-revision", num(res.FromRevision))
-	rt.SetOutput("image", strings.Join(res.Images, ","))
-	hist := res.History
-	if hist == nil {
-		hist = []history.Revision{}
+	out := render.Rollback(env, ns, name, res)
+	for _, kv := range out.Outputs {
+		rt.SetOutput(kv[0], kv[1])
 	}
-	b, err := json.Marshal(hist)
-	if err != nil {
-		rt.Warnf("encode history: %v", err)
-	}
-	rt.SetOutput("history", string(b))
-
-	s := rt.Summary()
-	switch res.Status {
-	case engine.StatusListed:
-		s.Heading(2, fmt.Sprintf("📜 Revisions of %s/%s (%s)", ns, name, env))
-	case engine.StatusSucceeded:
-		t := fmt.Sprintf("↩️ Rolled back %s/%s in %s", ns, name, env)
-		if res.DryRun {
-			t = fmt.Sprintf("🧪 Dry run of a rollback of %s/%s in %s (nothing changed)", ns, name, env)
-		}
-		s.Heading(2, t)
-	case engine.StatusUnchanged:
-		s.Heading(2, fmt.Sprintf("➖ Nothing to roll back in %s/%s (%s)", ns, name, env))
-	default:
-		s.Heading(2, fmt.Sprintf("❌ Rollback of %s/%s in %s failed", ns, name, env))
-	}
-	if res.Status != engine.StatusListed && res.Target != nil {
-		s.Table([]string{"", "revision", "images"}, [][]string{
-			{"before", num(res.FromRevision), strings.Join(res.FromImages, ", ")},
-			{"target", num(res.Target.Number), strings.Join(res.Target.Images, ", ")},
-			{"after", num(res.Revision), strings.Join(res.Images, ", ")},
-		})
-		s.KeyValues([][2]string{{"Result", res.Message}, {"Duration", res.Duration.Round(100 * time.Millisecond).String()}})
-	}
-	if res.Diagnostics != nil {
-		s.Heading(3, "Diagnostics")
-		res.Diagnostics.Markdown(s)
-	}
-	if len(res.History) > 0 {
-		s.Heading(3, "History")
-		s.Table([]string{"revision", "images", "created", "change-cause", ""}, engine.Rows(res.History))
-	}
+	rt.Summary().Para(out.Summary.String())
 }
 
-func num(n int64) string {
-	if n == 0 {
-		return ""
-	}
-	return strconv.FormatInt(n, 10)
-}
+func num(n int64) string { return render.Revision(n) }

@@ -1,0 +1,106 @@
+package deploy
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/org/erlmcp-deploy/internal/history"
+)
+
+// Tests named TestPure... need no cluster: they run under make unit too.
+
+func TestPurePatchBodyExactBytes(t *testing.T) {
+	b, err := PatchBody("erlmcp", "ghcr.io/acme/erlmcp@sha256:0123", `deploy "1.1.0" by octocat`)
+	require.NoError(t, err)
+	assert.Equal(t, `{"metadata":{"annotations":{"erlmcp-deploy.io/failed":null,"erlmcp-deploy.io/successful":null,"kubernetes.io/change-cause":"deploy \"1.1.0\" by octocat"}},`+
+		`"spec":{"template":{"spec":{"containers":[{"image":"ghcr.io/acme/erlmcp@sha256:0123","name":"erlmcp"}]}}}}`, string(b))
+}
+
+func TestPurePickContainer(t *testing.T) {
+	d := func(names ...string) *appsv1.Deployment {
+		out := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "erlmcp"}}
+		for _, n := range names {
+			out.Spec.Template.Spec.Containers = append(out.Spec.Template.Spec.Containers, corev1.Container{Name: n})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name, want, got, err string
+		d                    *appsv1.Deployment
+	}{
+		{"the only container", "", "erlmcp", "", d("erlmcp")},
+		{"named", "sidecar", "sidecar", "", d("erlmcp", "sidecar")},
+		{"several, none named", "", "", "deployment erlmcp has 2 containers (erlmcp, sidecar): set the container input to the one to update", d("erlmcp", "sidecar")},
+		{"unknown name", "web", "", `deployment erlmcp has no container "web"; its containers are erlmcp`, d("erlmcp")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := pickContainer(tc.d, tc.want)
+			if tc.err != "" {
+				assert.EqualError(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.got, got)
+		})
+	}
+}
+
+func TestPurePermissions(t *testing.T) {
+	names := func(ps []permission) (required, optional []string) {
+		for _, p := range ps {
+			if p.optional {
+				optional = append(optional, p.String())
+			} else {
+				required = append(required, p.String())
+			}
+		}
+		return
+	}
+	req, opt := names(permissions(false))
+	assert.Equal(t, []string{"get deployments.apps", "patch deployments.apps", "list deployments.apps", "watch deployments.apps",
+		"list replicasets.apps", "watch replicasets.apps", "list pods", "watch pods",
+		"create leases.coordination.k8s.io", "get leases.coordination.k8s.io", "update leases.coordination.k8s.io", "delete leases.coordination.k8s.io"}, req)
+	assert.Equal(t, []string{"patch replicasets.apps", "get pods/log", "list events"}, opt)
+	req, _ = names(permissions(true))
+	assert.NotContains(t, req, "create leases.coordination.k8s.io", "a dry run takes no lock")
+}
+
+func TestPureRollbackTarget(t *testing.T) {
+	rs := func(uid string) *appsv1.ReplicaSet {
+		return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid)}}
+	}
+	rev := func(n int64, uid string, ok bool, failed string) history.Revision {
+		return history.Revision{Number: n, ReplicaSet: rs(uid), Successful: ok, Failed: failed}
+	}
+	good := rev(4, "u4", true, "")
+	for _, tc := range []struct {
+		name   string
+		sv     serving
+		failed *appsv1.ReplicaSet
+		want   int64 // 0 = none
+	}{
+		{"what served complete and Available at the start", serving{good: &good, revs: []history.Revision{rev(5, "u5", false, ""), good}}, rs("u5"), 4},
+		{"started from an unfinished rollout: the last verified revision", serving{why: "its rollout is unfinished",
+			revs: []history.Revision{rev(6, "u6", false, ""), rev(5, "u5", false, "x"), rev(4, "u4", true, ""), rev(3, "u3", true, "")}}, rs("u6"), 4},
+		{"never a failed revision", serving{revs: []history.Revision{rev(5, "u5", false, "rolled back"), rev(3, "u3", true, "")}}, rs("u6"), 3},
+		{"never the failed rollout's own ReplicaSet", serving{revs: []history.Revision{rev(4, "u4", true, "")}}, rs("u4"), 0},
+		{"nothing verified: no rollback", serving{why: "it is not Available", revs: []history.Revision{rev(4, "u4", false, "")}}, rs("u5"), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := tc.sv.target(tc.failed)
+			if tc.want == 0 {
+				assert.Nil(t, got)
+				assert.Contains(t, why, "no revision was ever verified")
+				return
+			}
+			require.NotNil(t, got, why)
+			assert.Equal(t, tc.want, got.Number)
+		})
+	}
+}

@@ -1,0 +1,108 @@
+package report_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	engine "github.com/org/erlmcp-deploy/internal/deploy"
+	"github.com/org/erlmcp-deploy/internal/diagnose"
+	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/report"
+	rb "github.com/org/erlmcp-deploy/internal/rollback"
+	"github.com/org/erlmcp-deploy/internal/verify"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares the rendered outputs and summary with testdata/<name>.md.
+func golden(t *testing.T, name string, r report.Rendered) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("<!-- outputs\n")
+	for _, kv := range r.Outputs {
+		b.WriteString(kv[0] + "=" + kv[1] + "\n")
+	}
+	b.WriteString("-->\n")
+	b.WriteString(r.Summary.String())
+	path := filepath.Join("testdata", name+".md")
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test ./internal/report -update to create it")
+	assert.Equal(t, string(want), b.String())
+}
+
+var (
+	opts  = engine.Options{Environment: "production", Namespace: "erlmcp", Deployment: "erlmcp"}
+	diags = &diagnose.Report{Pods: []diagnose.Pod{{Name: "erlmcp-7d9c-x2x", Phase: "Running", Node: "node-1", Containers: []diagnose.Container{{
+		Name: "erlmcp", Image: "ghcr.io/acme/erlmcp:1.1.0", Restarts: 3, State: "waiting: CrashLoopBackOff", Last: "terminated: Error (exit 1)",
+		Logs: "=CRASH REPORT==== 2-Dec-2026::03:10:00 ===\n  crasher: {badarg, [{erlmcp_sup,init,1}]}", LogsPrevious: true}}}},
+		Events: []diagnose.Event{{Object: "pod/erlmcp-7d9c-x2x", Reason: "BackOff", Message: "Back-off restarting failed container", Count: 3,
+			Last: time.Date(2026, 12, 2, 3, 10, 30, 0, time.UTC)}}}
+)
+
+func base(mut func(*engine.Result)) *engine.Result {
+	r := &engine.Result{Image: "ghcr.io/acme/erlmcp:1.1.0", PreviousImages: []string{"ghcr.io/acme/erlmcp:1.0.0"},
+		PreviousRevision: 4, Revision: 5, Duration: 12340 * time.Millisecond, BackupPath: "/runner/_temp/erlmcp-deploy-backup-erlmcp-erlmcp-rev4.json"}
+	mut(r)
+	return r
+}
+
+func TestDeploySummaries(t *testing.T) {
+	for name, res := range map[string]*engine.Result{
+		"deploy-succeeded": base(func(r *engine.Result) { r.Status, r.Conclusion = engine.StatusSucceeded, verify.Verified }),
+		"deploy-rolled-back": base(func(r *engine.Result) {
+			r.Status, r.Conclusion, r.RolledBack, r.Revision = engine.StatusRolledBack, verify.Doomed, true, 6
+			r.FailureReason = "erlmcp-7d9c-x2x/erlmcp: CrashLoopBackOff: back-off 40s restarting failed container (restarted 3 times since the change, tolerance 2) (last exit 1, Error)"
+			r.RollbackTo, r.RollbackImages, r.RollbackDuration, r.Diagnostics = 4, []string{"ghcr.io/acme/erlmcp:1.0.0"}, 2100*time.Millisecond, diags
+		}),
+		"deploy-unknown": base(func(r *engine.Result) {
+			r.Status, r.Conclusion = engine.StatusFailed, verify.Unknown
+			r.FailureReason = "APIUnavailable: the API server failed until the deadline (etcdserver: leader changed); once it answered, the rollout was still under way: 1 out of 3 new replicas have been updated"
+			r.Advice = "no rollback: the rollout may have succeeded; run deploy again once the API server answers (it waits for the rollout and judges it), or rollback to return to the previous revision"
+		}),
+		"deploy-foreign": base(func(r *engine.Result) {
+			r.Status, r.Conclusion, r.Revision = engine.StatusFailed, verify.Foreign, 6
+			r.FailureReason = "TemplateChanged: deployment erlmcp's pod template was changed by argocd-controller (Apply at 03:10:02) while we waited: container erlmcp runs ghcr.io/acme/erlmcp:1.0.0, we deployed ghcr.io/acme/erlmcp:1.1.0"
+			r.Advice = "no rollback over another writer's change: if a GitOps controller (Argo CD, Flux) owns this Deployment, deploy through it or suspend its self-heal, then deploy again"
+		}),
+		"deploy-no-good-target": base(func(r *engine.Result) {
+			r.Status, r.Conclusion = engine.StatusFailed, verify.Doomed
+			r.FailureReason = "erlmcp-7d9c-x2x/erlmcp: ErrImagePull: ghcr.io/acme/erlmcp:1.1.0: not found"
+			r.RollbackError = "no known-good revision"
+			r.Advice = "no known-good revision to roll back to: when the deploy started the deployment was not serving a good revision (its rollout is unfinished (1/3 updated, 2 available, 4 in all)), and no revision was ever verified; fix the release and deploy again, or roll back by hand with the rollback action (to: a revision)"
+		}),
+		"deploy-dry-run": base(func(r *engine.Result) { r.Status, r.DryRun, r.Revision = engine.StatusSucceeded, true, 4 }),
+	} {
+		t.Run(name, func(t *testing.T) { golden(t, name, report.Deploy(opts, res)) })
+	}
+}
+
+func TestRollbackSummaries(t *testing.T) {
+	created := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	revs := []history.Revision{
+		{Number: 6, Images: []string{"ghcr.io/acme/erlmcp:1.0.0"}, Created: created.Add(2 * time.Hour), Current: true, Successful: true, ChangeCause: "rollback"},
+		{Number: 5, Images: []string{"ghcr.io/acme/erlmcp:1.1.0"}, Created: created.Add(time.Hour), Failed: "2026-12-02T03:10:00Z rolled back from by https://github.com/acme/erlmcp/actions/runs/1"},
+		{Number: 3, Images: []string{"ghcr.io/acme/erlmcp:0.9.0"}, Created: created, Successful: true},
+	}
+	target := revs[0]
+	for name, res := range map[string]*rb.Result{
+		"rollback-succeeded": {Status: rb.StatusSucceeded, FromRevision: 5, Revision: 6, Target: &target, Images: target.Images,
+			FromImages: []string{"ghcr.io/acme/erlmcp:1.1.0"}, Duration: 3 * time.Second, History: revs,
+			Message: "rolled back from revision 5 (ghcr.io/acme/erlmcp:1.1.0) to revision 4's template (ghcr.io/acme/erlmcp:1.0.0), now revision 6"},
+		"rollback-failed": {Status: rb.StatusFailed, FromRevision: 5, Revision: 6, Target: &target, Images: []string{"ghcr.io/acme/erlmcp:1.1.0"},
+			FromImages: []string{"ghcr.io/acme/erlmcp:1.1.0"}, Duration: 31 * time.Second, Diagnostics: diags,
+			Message: "the rollback to revision 4 failed: CrashLoopBackOff: back-off 40s (restarted 3 times since the change, tolerance 2)"},
+		"rollback-listed": {Status: rb.StatusListed, FromRevision: 6, Revision: 6, Images: target.Images, History: revs},
+	} {
+		t.Run(name, func(t *testing.T) { golden(t, name, report.Rollback("production", "erlmcp", "erlmcp", res)) })
+	}
+}
