@@ -90,6 +90,10 @@ func (in Input) RunnerDefault() string {
 type Output struct {
 	Name        string
 	Description string
+	// Structural outputs hold a value the action computes from a closed
+	// vocabulary (a status word, a revision number, a boolean, a count): they
+	// are never redacted, so a masked value can never turn them into ***.
+	Structural bool
 }
 
 // Action is the contract of one action: what it reads and what it writes.

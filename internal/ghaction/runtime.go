@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -202,10 +203,38 @@ func (r *Runtime) Mask(value string) {
 	}
 }
 
-// maskValue hides one exact value (values shorter than 3 characters are ignored).
+// MinMaskLen is the shortest value Mask hides.
+const MinMaskLen = 4
+
+// shortWord is a lowercase word (or words joined by - _ .) short enough to
+// occur inside ordinary text: erlmcp, staging, main, rolled-back.
+var shortWord = regexp.MustCompile(`^[a-z]+([-_.][a-z]+)*$`)
+
+// Maskable reports whether Mask hides v. A masked value is replaced wherever
+// it occurs — log lines, outputs (GitHub drops a job output containing one),
+// the summary — so values that occur in ordinary text and cannot be
+// credentials are not masked: fewer than MinMaskLen characters, booleans
+// (true/false/yes/no/on/off in any case), numbers, and lowercase words of
+// fewer than 8 characters.
+func Maskable(v string) bool {
+	v = strings.TrimSpace(v)
+	if len(v) < MinMaskLen {
+		return false
+	}
+	switch strings.ToLower(v) {
+	case "true", "false", "yes", "no", "on", "off":
+		return false
+	}
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		return false
+	}
+	return len(v) >= 8 || !shortWord.MatchString(v)
+}
+
+// maskValue hides one exact value, unless it is not Maskable.
 func (r *Runtime) maskValue(v string) {
 	v = strings.TrimSpace(v)
-	if len(v) < 3 || !r.red.add(v) {
+	if !Maskable(v) || !r.red.add(v) {
 		return
 	}
 	if r.actions {
@@ -283,21 +312,28 @@ func (r *Runtime) Group(title string) func() {
 
 var _ ui.Logger = (*Runtime)(nil)
 
-// SetOutput records a declared output; values are redacted.
+// SetOutput records a declared output; values are redacted, except those of
+// Structural outputs (a status word, a number, a boolean the action computes),
+// which are never masked.
 func (r *Runtime) SetOutput(name, value string) {
-	found := false
-	for _, o := range r.spec.Outputs {
-		found = found || o.Name == name
+	var out *actionspec.Output
+	for i := range r.spec.Outputs {
+		if r.spec.Outputs[i].Name == name {
+			out = &r.spec.Outputs[i]
+		}
 	}
-	if !found {
+	if out == nil {
 		panic(fmt.Sprintf("ghaction: action %s sets undeclared output %q", r.spec.ID, name))
+	}
+	if !out.Structural {
+		value = r.red.redact(value)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.outputs[name]; !ok {
 		r.outOrder = append(r.outOrder, name)
 	}
-	r.outputs[name] = r.red.redact(value)
+	r.outputs[name] = value
 }
 
 // Outputs returns the outputs set so far.
