@@ -40,9 +40,12 @@ func Deploy() Action {
 	in = append(in, clusterInputs()...)
 	in = append(in,
 		Input{Name: "timeout", Kind: Duration, Default: "10m", Description: "Longest time to wait for the rollout (and the health URL) before calling it failed."},
-		Input{Name: "fail-fast", Kind: Bool, Default: "true", Description: "Fail as soon as a new pod is doomed (image pull, crash loop, config error, OOM, ...) instead of waiting for the deadline."},
-		Input{Name: "rollback-on-failure", Kind: Bool, Default: "true", Description: "Roll back to the previous revision when the rollout fails."},
-		Input{Name: "health-url", Kind: String, Description: "URL that must answer 2xx to a GET after the rollout; retried within the timeout."},
+		Input{Name: "fail-fast", Kind: Bool, Default: "true", Description: "Fail as soon as a new pod is doomed (missing image, crash loop, config error, OOM kills, unschedulable with no scale-up, ...) instead of waiting for the deadline; transient faults are tolerated (see the next three inputs)."},
+		Input{Name: "rollback-on-failure", Kind: Bool, Default: "true", Description: "When the rollout fails, roll back to the revision that was serving complete and Available when the deploy started (else the last verified one)."},
+	)
+	in = append(in, verdictInputs()...)
+	in = append(in,
+		Input{Name: "health-url", Kind: String, Description: "URL that must answer 2xx to a GET after the rollout (and after an automatic rollback); retried within the timeout."},
 		Input{Name: "resolve-digest", Kind: Bool, Default: "false", Description: "Resolve the tag to a digest in the registry and deploy `repo@sha256:...`."},
 		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Run every check and send the patch as a server-side dry run; nothing changes."},
 		Input{Name: "force", Kind: Bool, Default: "false", Description: "Take over the deploy lock held by another run."},
@@ -80,6 +83,9 @@ func Rollback() Action {
 		Input{Name: "list", Kind: Bool, Default: "false", Description: "Only print the revision history."},
 		Input{Name: "confirm", Kind: String, Description: "Required for production: must equal the environment name, so a mistyped environment never rolls production back."},
 		Input{Name: "timeout", Kind: Duration, Default: "5m", Description: "Longest time to wait for the rollback (and the health URL)."},
+	)
+	in = append(in, verdictInputs()...)
+	in = append(in,
 		Input{Name: "health-url", Kind: String, Description: "URL that must answer 2xx to a GET after the rollback; retried within the timeout."},
 		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Resolve the target and send the change as a server-side dry run; nothing changes."},
 		configInput(),
