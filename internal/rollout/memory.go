@@ -32,6 +32,9 @@ type Memory struct {
 	// is being freed, and the ReplicaSet controller retries after a back-off.
 	Freed    time.Time
 	oldCount int
+	// createdAt is, per FailedCreate key, how many pods the ReplicaSet had
+	// when the failure was first seen: more since means it still creates pods.
+	createdAt map[string]int
 }
 
 // PodMark is a pod's state at the baseline.
@@ -96,7 +99,14 @@ func (m *Memory) Observe(now time.Time, rs *appsv1.ReplicaSet, pods, old []*core
 	if rs != nil {
 		for _, c := range rs.Status.Conditions {
 			if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
-				see(failedCreateKey(rs))
+				key := failedCreateKey(rs)
+				if _, ok := m.Seen[key]; !ok {
+					if m.createdAt == nil {
+						m.createdAt = map[string]int{}
+					}
+					m.createdAt[key] = len(pods)
+				}
+				see(key)
 			}
 		}
 	}
@@ -157,6 +167,13 @@ func (m *Memory) since(key string, now time.Time) time.Duration {
 		return now.Sub(t)
 	}
 	return 0
+}
+
+// createdSince reports whether rs has more pods than when its FailedCreate
+// was first seen: the failure is not (or no longer) blocking it.
+func (m *Memory) createdSince(rs *appsv1.ReplicaSet, pods []*corev1.Pod) bool {
+	n, ok := m.createdAt[failedCreateKey(rs)]
+	return ok && len(pods) > n
 }
 
 // mark is the baseline of one container, and whether its pod was in the baseline.

@@ -17,7 +17,11 @@ var transientCreate = regexp.MustCompile(`(?i)unavailable|connection reset|conne
 // replicaSetProblem reports a ReplicaSet that cannot create its pods (quota,
 // admission, ...) once that lasted past a short settle with no terminating old
 // pod to free room, or past the grace; otherwise a note while it waits.
-func replicaSetProblem(rs *appsv1.ReplicaSet, old []*corev1.Pod, mem *Memory, now time.Time, opts Options) (*Problem, string) {
+//
+// A ReplicaSet that created pods since the failure was first seen is not
+// blocked by it (room frees as old pods go; the controller retries after a
+// back-off): that is left to the deadline, as kubectl would.
+func replicaSetProblem(rs *appsv1.ReplicaSet, pods, old []*corev1.Pod, mem *Memory, now time.Time, opts Options) (*Problem, string) {
 	if rs == nil {
 		return nil, ""
 	}
@@ -40,6 +44,8 @@ func replicaSetProblem(rs *appsv1.ReplicaSet, old []*corev1.Pod, mem *Memory, no
 		// the last one went (the ReplicaSet controller retries after a back-off).
 		freeing := terminating > 0 || (!mem.Freed.IsZero() && now.Sub(mem.Freed) < failedCreateRetry)
 		switch {
+		case mem.createdSince(rs, pods):
+			return nil, fmt.Sprintf("replicaset/%s creates pods as room frees (%s); waiting", rs.Name, firstLine(c.Message))
 		case !freeing && held >= failedCreateSettle:
 			return &Problem{Pod: "replicaset/" + rs.Name, Reason: reason,
 				Message: c.Message + " (no old pod is terminating to free room)"}, ""
@@ -147,7 +153,7 @@ func judgeContainer(pod *corev1.Pod, cs corev1.ContainerStatus, mem *Memory, now
 	if crashes <= opts.CrashLoopRestarts {
 		what := fmt.Sprintf("crashed %d time(s) since the change", crashes)
 		if oom {
-			what = fmt.Sprintf("was OOM-killed (%d crash(es) since the change)", crashes)
+			what = fmt.Sprintf("was OOM-killed, %d crash(es) since the change", crashes)
 		}
 		return nil, fmt.Sprintf("%s; tolerating up to %d restarts", what, opts.CrashLoopRestarts)
 	}

@@ -219,7 +219,7 @@ func Evaluate(s Snapshot, opts Options) Verdict {
 		if mem == nil {
 			mem = &Memory{}
 		}
-		if p, note := replicaSetProblem(s.NewReplicaSet, s.OldPods, mem, s.Now, opts); p != nil {
+		if p, note := replicaSetProblem(s.NewReplicaSet, s.Pods, s.OldPods, mem, s.Now, opts); p != nil {
 			v.Problems = append(v.Problems, *p)
 		} else if note != "" {
 			v.Tolerated = append(v.Tolerated, note)
