@@ -135,11 +135,11 @@ func (r *Report) pod(ctx context.Context, client kubernetes.Interface, p *corev1
 		previous := cs.LastTerminationState.Terminated != nil
 		if cs.State.Running != nil || cs.State.Terminated != nil || previous {
 			opts := &corev1.PodLogOptions{Container: cs.Name, TailLines: ptr.To(int64(LogLines)), Previous: previous}
-			b, err := client.CoreV1().Pods(p.Namespace).GetLogs(p.Name, opts).DoRaw(ctx)
+			logs, err := logTail(ctx, client, p, opts)
 			if err != nil {
 				r.Errors = append(r.Errors, fmt.Sprintf("logs of %s/%s: %v", p.Name, cs.Name, err))
 			} else {
-				c.Logs, c.LogsPrevious = strings.TrimRight(string(b), "\n"), previous
+				c.Logs, c.LogsPrevious = logs, previous
 			}
 		}
 		out.Containers = append(out.Containers, c)

@@ -419,7 +419,13 @@ func (r *Runtime) flush() error {
 		}
 	}
 	if path := r.getenv("GITHUB_STEP_SUMMARY"); path != "" && r.summary.Len() > 0 {
-		if err := appendFile(path, r.red.redact(r.summary.String())); err != nil {
+		// Redacted block by block before the cut, so a cut never leaves part
+		// of a secret; cut to stay under GitHub's 1 MiB.
+		blocks := r.summary.Blocks()
+		for i, b := range blocks {
+			blocks[i] = r.red.redact(b)
+		}
+		if err := appendFile(path, summary.Join(blocks, summary.MaxBytes)); err != nil {
 			return fmt.Errorf("write step summary: %w", err)
 		}
 	}
