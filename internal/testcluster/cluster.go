@@ -193,7 +193,7 @@ func start(ctx context.Context, bins Binaries, opts Options) (c *Cluster, err er
 	}
 	if err := c.spawn(bins.KubeControllerManager, "kube-controller-manager",
 		"--kubeconfig="+c.Kubeconfig, "--leader-elect=false", "--secure-port=0",
-		"--controllers=deployment,replicaset,garbagecollector,namespace,serviceaccount,serviceaccount-token,disruption",
+		"--controllers=deployment,replicaset,garbagecollector,namespace,serviceaccount,serviceaccount-token,disruption,resourcequota",
 		"--service-account-private-key-file="+p.SAPrivate, "--root-ca-file="+p.CACert,
 		"--kube-api-qps=100", "--kube-api-burst=200"); err != nil {
 		return nil, err
@@ -361,31 +361,50 @@ func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // addNodes creates kwok nodes and removes the not-ready taint that admission
 // adds at creation (no node-lifecycle controller runs to remove it).
 func (c *Cluster) addNodes(ctx context.Context, n int) error {
-	for i := 0; i < n; i++ {
-		name := fmt.Sprintf("kwok-node-%d", i)
-		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
-			Name:        name,
-			Annotations: map[string]string{"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-			Labels:      map[string]string{"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "topology.kubernetes.io/zone": fmt.Sprintf("zone-%c", 'a'+i%3)},
-		}}
-		if _, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("create node %s: %w", name, err)
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("kwok-node-%d", i)
+		if err := c.createNode(ctx, names[i], fmt.Sprintf("zone-%c", 'a'+i%3), nil); err != nil {
+			return err
 		}
 	}
-	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+	return c.waitNodesReady(ctx, names)
+}
+
+// createNode creates a node that kwok manages (all nodes are: --manage-all-nodes).
+func (c *Cluster) createNode(ctx context.Context, name, zone string, annotations map[string]string) error {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+		Name:        name,
+		Annotations: map[string]string{"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+		Labels:      map[string]string{"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "topology.kubernetes.io/zone": zone},
+	}}
+	for k, v := range annotations {
+		node.Annotations[k] = v
+	}
+	if _, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create node %s: %w", name, err)
+	}
+	return nil
+}
+
+// waitNodesReady removes the admission taints of the named nodes and waits
+// until kwok has made them Ready.
+func (c *Cluster) waitNodesReady(ctx context.Context, names []string) error {
+	var notReady []string
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		if err := c.componentDied(); err != nil {
 			return false, err
 		}
-		nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "type=kwok"})
-		if err != nil {
-			return false, nil
-		}
-		ready := 0
-		for i := range nodes.Items {
-			nd := &nodes.Items[i]
+		notReady = notReady[:0]
+		for _, name := range names {
+			nd, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				notReady = append(notReady, name)
+				continue
+			}
 			if len(nd.Spec.Taints) > 0 {
 				if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-					cur, err := c.Client.CoreV1().Nodes().Get(ctx, nd.Name, metav1.GetOptions{})
+					cur, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 					if err != nil {
 						return err
 					}
@@ -393,18 +412,27 @@ func (c *Cluster) addNodes(ctx context.Context, n int) error {
 					_, err = c.Client.CoreV1().Nodes().Update(ctx, cur, metav1.UpdateOptions{})
 					return err
 				}); err != nil {
-					return false, fmt.Errorf("untaint node %s: %w", nd.Name, err)
+					return false, fmt.Errorf("untaint node %s: %w", name, err)
 				}
+				notReady = append(notReady, name)
 				continue
 			}
+			ready := false
 			for _, cond := range nd.Status.Conditions {
 				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-					ready++
+					ready = true
 				}
 			}
+			if !ready {
+				notReady = append(notReady, name)
+			}
 		}
-		return ready == n, nil
+		return len(notReady) == 0, nil
 	})
+	if err != nil {
+		return fmt.Errorf("wait for nodes %v to be Ready: %w", notReady, err)
+	}
+	return nil
 }
 
 // waitControllers waits until the controller-manager has created the default
