@@ -191,9 +191,7 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 		return res, nil
 	}
 
-	end = dp.Log.Group("Rollout")
-	out, err := dp.verify(opts).Run(ctx, patched, start.Add(opts.Timeout))
-	end()
+	out, err := dp.verify(opts, "Rollout").Run(ctx, patched, start.Add(opts.Timeout))
 	res.Verdict, res.TimeToVerdict = out.Verdict, out.Elapsed
 	res.Diagnostics = out.Diagnostics
 	if out.NewReplicaSet != nil {
@@ -225,10 +223,10 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 }
 
 // verify is the verification step of this deploy's rollouts.
-func (dp *Deployer) verify(opts Options) verify.Step {
+func (dp *Deployer) verify(opts Options, group string) verify.Step {
 	ro := opts.Rollout
 	ro.FailFast = opts.FailFast
-	return verify.Step{Client: dp.Client, Log: dp.Log, Now: dp.Now, Rollout: ro, HealthCheck: opts.HealthCheck, Recheck: opts.Recheck}
+	return verify.Step{Client: dp.Client, Log: dp.Log, Now: dp.Now, Rollout: ro, HealthCheck: opts.HealthCheck, Recheck: opts.Recheck, Group: group}
 }
 
 // failed reports a rollout that did not verify and, when it is doomed,
@@ -261,8 +259,7 @@ func (dp *Deployer) failed(ctx context.Context, opts Options, sv serving, res *R
 	}
 	res.RollbackTo = target.Number
 	res.RollbackImages = target.Images
-	end := dp.Log.Group(fmt.Sprintf("Rollback to revision %d (%s)", target.Number, sv.describe(target)))
-	defer end()
+	dp.Log.Infof("rolling back to revision %d (%s)", target.Number, sv.describe(target))
 	rbStart := dp.now()
 	rb, err := dp.rollback(ctx, opts, target)
 	res.RollbackDuration = dp.now().Sub(rbStart)
@@ -321,7 +318,7 @@ func (dp *Deployer) rollback(ctx context.Context, opts Options, target *history.
 	} else {
 		dp.Log.Infof("restored revision %d's template (%s); waiting for its rollout", n, strings.Join(history.Images(&u.Deployment.Spec.Template), ", "))
 	}
-	return dp.verify(opts).Run(ctx, u.Deployment, dp.now().Add(opts.Timeout))
+	return dp.verify(opts, fmt.Sprintf("Rollback to revision %d", n)).Run(ctx, u.Deployment, dp.now().Add(opts.Timeout))
 }
 
 // serving is what the Deployment ran when the deploy started: the revision

@@ -134,8 +134,8 @@ func TestTemplateChangedByAnotherWriterMidWait(t *testing.T) {
 	assert.Contains(t, res.FailureReason, "container erlmcp runs "+theirs+", we deployed "+mine)
 	assert.Contains(t, res.Advice, "no rollback over another writer's change")
 	assert.NotContains(t, e.log.String(), "is serving "+mine)
-	require.NoError(t, cluster.WaitAvailable(e.ctx, e.ns, "erlmcp"))
-	e.assertServing(theirs)
+	e.waitServing(theirs) // their rollout goes on: ours was left alone
+
 	revs, err := history.List(e.ctx, cluster.Client, e.deployment())
 	require.NoError(t, err)
 	for _, rv := range revs {
@@ -247,6 +247,19 @@ func TestUnschedulableWithNoScaleUpFailsAfterTheGrace(t *testing.T) {
 	assert.Contains(t, res.FailureReason, "no scale-up under way")
 	assert.GreaterOrEqual(t, res.TimeToVerdict, 4*time.Second)
 	e.assertServingN(v1, 1)
+}
+
+// waitServing waits until image is the template and its rollout is complete.
+func (e *env) waitServing(image string) {
+	e.t.Helper()
+	require.NoError(e.t, wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := cluster.Client.AppsV1().Deployments(e.ns).Get(ctx, "erlmcp", metav1.GetOptions{})
+		if err != nil || d.Spec.Template.Spec.Containers[0].Image != image || d.Status.ObservedGeneration < d.Generation {
+			return false, nil
+		}
+		st := d.Status
+		return st.Replicas == 3 && st.UpdatedReplicas == 3 && st.AvailableReplicas == 3, nil
+	}), "%s serving", image)
 }
 
 func (e *env) assertServingN(image string, n int32) {

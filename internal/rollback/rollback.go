@@ -294,11 +294,10 @@ func (r *Roller) run(ctx context.Context, opts Options) (*Result, error) {
 func (r *Roller) wait(ctx context.Context, opts Options, start time.Time, d *appsv1.Deployment, target history.Revision, res *Result) (*Result, error) {
 	unchanged := res.Status == StatusUnchanged
 	res.Status = StatusFailed // until the verdict says otherwise
-	end := r.Log.Group(fmt.Sprintf("Rollout of revision %d", target.Number))
 	ro := opts.Rollout
 	ro.FailFast = true
-	out, err := verify.Step{Client: r.Client, Log: r.Log, Now: r.Now, Rollout: ro, HealthCheck: opts.HealthCheck}.Run(ctx, d, start.Add(opts.Timeout))
-	end()
+	out, err := verify.Step{Client: r.Client, Log: r.Log, Now: r.Now, Rollout: ro, HealthCheck: opts.HealthCheck,
+		Group: fmt.Sprintf("Rollout of revision %d", target.Number)}.Run(ctx, d, start.Add(opts.Timeout))
 	res.Verdict, res.Diagnostics = out.Verdict, out.Diagnostics
 	if out.NewReplicaSet != nil {
 		res.Revision, _ = history.RevisionOf(out.NewReplicaSet)

@@ -147,7 +147,8 @@ func TestRollbackToAFailingRevisionIsReportedFailed(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, rollback.StatusFailed, res.Status)
 	assert.Equal(t, int64(3), res.Target.Number)
-	assert.Contains(t, err.Error(), "the rollback to revision 3 failed: CrashLoopBackOff")
+	assert.Contains(t, err.Error(), "the rollback to revision 3 failed: ")
+	assert.Contains(t, err.Error(), ": CrashLoopBackOff: ")
 	require.NotNil(t, res.Diagnostics)
 	assert.Contains(t, res.Diagnostics.Text(), "CrashLoopBackOff")
 }

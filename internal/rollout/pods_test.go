@@ -380,3 +380,23 @@ func TestEvaluate(t *testing.T) {
 		})
 	}
 }
+
+func TestChangeTimeAndBaselinePods(t *testing.T) {
+	patched := metav1.NewTime(now)
+	d := dep(func(d *appsv1.Deployment) {
+		d.Generation, d.Status.ObservedGeneration = 3, 2 // as a patch returns it
+		d.ManagedFields = []metav1.ManagedFieldsEntry{
+			{Manager: "kubectl-create", Time: &metav1.Time{Time: now.Add(-time.Hour)}},
+			{Manager: rollout.FieldManager, Time: &patched},
+			{Manager: "kube-controller-manager", Subresource: "status", Time: &metav1.Time{Time: now.Add(time.Second)}},
+		}
+	})
+	assert.Equal(t, now, rollout.ChangeTime(d))
+	d.Status.ObservedGeneration = 3
+	assert.True(t, rollout.ChangeTime(d).IsZero(), "a Deployment read back, not changed: every pod is in the baseline")
+
+	old := pod("old", func(p *corev1.Pod) { p.CreationTimestamp = metav1.NewTime(now.Add(-time.Minute)) })
+	fresh := pod("new", func(p *corev1.Pod) { p.CreationTimestamp = metav1.NewTime(now) })
+	assert.Equal(t, []*corev1.Pod{old}, rollout.CreatedBefore([]*corev1.Pod{old, fresh}, now))
+	assert.Len(t, rollout.CreatedBefore([]*corev1.Pod{old, fresh}, time.Time{}), 2)
+}

@@ -37,6 +37,10 @@ type Watch struct {
 	MinGeneration int64
 	// Template is the pod template our change set: another writer's is a failure.
 	Template *corev1.PodTemplateSpec
+	// Since is the API server's time of our change (zero: no change was
+	// made): only pods created before it are in the baseline, so a new pod
+	// that crashed before the watch started still counts.
+	Since    time.Time
 	Deadline time.Time
 	Options  Options
 	// OnChange is called whenever the verdict's progress or message changes.
@@ -157,7 +161,7 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	pl := corelisters.NewPodLister(podInf.GetIndexer())
 	if pods, err := pl.Pods(ns).List(w.Selector); err == nil {
 		memMu.Lock()
-		mem.Baseline(now(), pods)
+		mem.Baseline(now(), CreatedBefore(pods, w.Since))
 		memMu.Unlock()
 	}
 	scale := &scaleUps{client: core, namespace: ns, asked: map[types.UID]time.Time{}}
@@ -391,6 +395,36 @@ func OwnedPods(rs *appsv1.ReplicaSet, pods []*corev1.Pod) []*corev1.Pod {
 	return out
 }
 
+// CreatedBefore keeps the pods created before t (all of them when t is zero).
+func CreatedBefore(pods []*corev1.Pod, t time.Time) []*corev1.Pod {
+	if t.IsZero() {
+		return pods
+	}
+	var out []*corev1.Pod
+	for _, p := range pods {
+		if p.CreationTimestamp.Time.Before(t) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ChangeTime is the API server's time of the change that d (as returned by
+// that change) carries, read from our managedFields entry; zero when d is
+// not a fresh change (the controller already observed its generation).
+func ChangeTime(d *appsv1.Deployment) time.Time {
+	if d.Status.ObservedGeneration >= d.Generation {
+		return time.Time{}
+	}
+	var t time.Time
+	for _, e := range d.ManagedFields {
+		if e.Manager == FieldManager && e.Subresource == "" && e.Time != nil && e.Time.After(t) {
+			t = e.Time.Time
+		}
+	}
+	return t
+}
+
 // NewWatch is the watch of the rollout that d (as returned by the change
 // that started it) describes: our generation and our template. onChange sees
 // every new progressing verdict (for progress lines).
@@ -400,7 +434,7 @@ func NewWatch(client kubernetes.Interface, d *appsv1.Deployment, deadline time.T
 		return nil, fmt.Errorf("deployment %s selector: %w", d.Name, err)
 	}
 	return &Watch{Client: client, Namespace: d.Namespace, Name: d.Name, Selector: sel, MinGeneration: d.Generation,
-		Template: d.Spec.Template.DeepCopy(), Deadline: deadline, Options: opts, Now: now,
+		Template: d.Spec.Template.DeepCopy(), Since: ChangeTime(d), Deadline: deadline, Options: opts, Now: now,
 		OnChange: func(v Verdict) {
 			if v.Phase == Progressing && onChange != nil {
 				onChange(v)

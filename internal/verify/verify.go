@@ -40,6 +40,9 @@ type Step struct {
 	HealthCheck func(context.Context) error
 	// Recheck bounds the re-read after an unknown verdict (default DefaultRecheck).
 	Recheck time.Duration
+	// Group titles the log group of the wait and the health check (default
+	// "Rollout"); diagnostics get a group of their own after it.
+	Group string
 }
 
 // Outcome is what one verification saw.
@@ -69,6 +72,24 @@ func (s Step) Run(ctx context.Context, d *appsv1.Deployment, deadline time.Time)
 	if err != nil {
 		return Outcome{}, err
 	}
+	title := s.Group
+	if title == "" {
+		title = "Rollout"
+	}
+	end := s.Log.Group(title)
+	out, err := s.wait(ctx, w, deadline)
+	end()
+	if err != nil {
+		return out, err
+	}
+	if out.Verdict.Phase == rollout.Failed && Conclude(out).Kind == Doomed {
+		out.Diagnostics = s.diagnose(ctx, out)
+	}
+	return out, nil
+}
+
+// wait watches to a verdict (re-reading an unknown one) and runs the health check.
+func (s Step) wait(ctx context.Context, w *rollout.Watch, deadline time.Time) (Outcome, error) {
 	res, err := w.Run(ctx)
 	out := Outcome{Result: res}
 	if err != nil {
@@ -83,9 +104,6 @@ func (s Step) Run(ctx context.Context, d *appsv1.Deployment, deadline time.Time)
 		if err := s.health(ctx, max(healthBudget, time.Second), &out); err != nil {
 			return out, err
 		}
-	}
-	if out.Verdict.Phase == rollout.Failed && Conclude(out).Kind == Doomed {
-		out.Diagnostics = s.diagnose(ctx, out)
 	}
 	return out, nil
 }

@@ -175,17 +175,26 @@ func TestDeployActionHealthURL(t *testing.T) {
 	require.Equal(t, 0, s.Code, s.Log)
 	assert.Contains(t, s.Log, "answered 200 after 3 attempt(s)")
 
+	// The service is sick while 1.2.0 serves, healthy again once it is rolled back
+	// (the automatic rollback runs the same health check).
+	const sickImage = "ghcr.io/acme/erlmcp:1.2.0"
 	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprint(w, `{"status":"unhealthy"}`)
+		d, err := cluster.Client.AppsV1().Deployments(ns).Get(r.Context(), "erlmcp", metav1.GetOptions{})
+		if err != nil || d.Spec.Template.Spec.Containers[0].Image == sickImage {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"status":"unhealthy"}`)
+			return
+		}
+		fmt.Fprint(w, `{"status":"healthy"}`)
 	}))
 	defer sick.Close()
-	s = runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.2.0", "namespace": ns, "kubeconfig": kc,
+	s = runAction(t, map[string]string{"environment": "staging", "image": sickImage, "namespace": ns, "kubeconfig": kc,
 		"health-url": sick.URL + "/health", "timeout": "5s"})
 	assert.Equal(t, ghaction.ExitFailed, s.Code)
 	assert.Equal(t, "rolled-back", s.Output("status"))
 	assert.Contains(t, s.Output("failure-reason"), "HealthCheckFailed")
 	assert.Contains(t, s.Output("failure-reason"), "503")
+	assert.Contains(t, s.Log, "::group::Rollback to revision 2", "the rollback is verified, health check included")
 }
 
 func TestDeployActionResolvesTheDigest(t *testing.T) {
