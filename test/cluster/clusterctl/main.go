@@ -117,8 +117,9 @@ func hints(c *testcluster.Cluster) {
 #   kubectl get nodes
 #   kubectl create deployment erlmcp --image=ghcr.io/acme/erlmcp:1.0.0 --replicas=3
 #   kubectl set image deployment/erlmcp erlmcp=ghcr.io/acme/erlmcp:1.1.0-fault-crashloop   # a bad release
-# image tags ending in fault-imagepull, fault-crashloop, fault-configerror, fault-oom, fault-neverready
-# or slowstart-<N>s simulate failures; component logs are in %s
+# image tags ending in fault-imagepull, fault-crashloop, fault-configerror, fault-oom, fault-ratelimit,
+# fault-neverready simulate failures; crashonce, oomonce, pull429-<N>s, slowstart-<N>s noisy but healthy
+# releases (internal/testcluster/stages.yaml); component logs are in %s
 # stop it with: make cluster-down
 `, filepath.Join(c.Dir, "logs"))
 }
