@@ -49,6 +49,19 @@ var nsSeq struct {
 
 func newEnv(t *testing.T, containers ...corev1.Container) *env {
 	t.Helper()
+	return newEnvFor(t, func(context.Context, string) *appsv1.Deployment {
+		d := testcluster.Deployment("erlmcp", v1, 3)
+		d.Annotations = map[string]string{history.ChangeCauseAnnotation: "initial"}
+		if len(containers) > 0 {
+			d.Spec.Template.Spec.Containers = containers
+		}
+		return d
+	})
+}
+
+// newEnvFor is newEnv with the Deployment that build makes for the namespace.
+func newEnvFor(t *testing.T, build func(ctx context.Context, ns string) *appsv1.Deployment) *env {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	nsSeq.Lock()
@@ -57,12 +70,7 @@ func newEnv(t *testing.T, containers ...corev1.Container) *env {
 	nsSeq.Unlock()
 	id, err := cluster.Deployer(ctx, ns)
 	require.NoError(t, err)
-	d := testcluster.Deployment("erlmcp", v1, 3)
-	d.Annotations = map[string]string{history.ChangeCauseAnnotation: "initial"}
-	if len(containers) > 0 {
-		d.Spec.Template.Spec.Containers = containers
-	}
-	require.NoError(t, cluster.CreateAvailable(ctx, ns, d))
+	require.NoError(t, cluster.CreateAvailable(ctx, ns, build(ctx, ns)))
 	e := &env{t: t, ctx: ctx, ns: ns, id: id, log: &ui.Buffer{}}
 	e.dp = &deploy.Deployer{Client: id.Client, Log: ui.NewText(e.log, false)}
 	t.Cleanup(func() {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -151,27 +152,16 @@ func TestTemplateChangedByAnotherWriterMidWait(t *testing.T) {
 // any rollout does not fit until a node is added to the pool.
 func newPoolEnv(t *testing.T) (*env, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
-	nsSeq.Lock()
-	nsSeq.n++
-	ns := fmt.Sprintf("deploy-%d", nsSeq.n)
-	nsSeq.Unlock()
-	require.NoError(t, addPoolNode(ctx, ns+"-a", ns))
-	id, err := cluster.Deployer(ctx, ns)
-	require.NoError(t, err)
-	d := testcluster.Deployment("erlmcp", v1, 1)
-	d.Spec.Template.Spec.NodeSelector = map[string]string{"pool": ns}
-	d.Spec.Template.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("20")}
-	require.NoError(t, cluster.CreateAvailable(ctx, ns, d))
-	e := &env{t: t, ctx: ctx, ns: ns, id: id, log: &ui.Buffer{}}
-	e.dp = &deploy.Deployer{Client: id.Client, Log: ui.NewText(e.log, false)}
-	t.Cleanup(func() {
-		if t.Failed() || testing.Verbose() {
-			t.Logf("deploy log:\n%s", e.log.String())
-		}
+	var pool string
+	e := newEnvFor(t, func(ctx context.Context, ns string) *appsv1.Deployment {
+		pool = ns
+		require.NoError(t, addPoolNode(ctx, ns+"-a", ns))
+		d := testcluster.Deployment("erlmcp", v1, 1)
+		d.Spec.Template.Spec.NodeSelector = map[string]string{"pool": ns}
+		d.Spec.Template.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("20")}
+		return d
 	})
-	return e, ns
+	return e, pool
 }
 
 func addPoolNode(ctx context.Context, name, pool string) error {
