@@ -147,6 +147,10 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 
 	end := dp.Log.Group(fmt.Sprintf("Pre-flight: deployment %s/%s (%s)", opts.Namespace, opts.Deployment, opts.Environment))
 	d, container, lk, err := dp.preflight(ctx, opts)
+	var sv serving
+	if err == nil {
+		sv = dp.assess(ctx, d, opts.DryRun)
+	}
 	end()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -163,7 +167,6 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 		}()
 	}
 	diagnose.MaskSecrets(opts.Mask, &d.Spec.Template)
-	sv := dp.assess(ctx, d, opts.DryRun)
 	res.PreviousRevision, _ = history.RevisionOf(d)
 	res.Revision = res.PreviousRevision
 	res.PreviousImages = history.Images(&d.Spec.Template)

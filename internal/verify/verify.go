@@ -7,7 +7,6 @@ package verify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -244,9 +243,4 @@ func advice(v rollout.Verdict) string {
 		return "the rollout did not finish in time: the pods may be slow to become Ready (readiness probe) or stuck; raise timeout if slow starts are expected"
 	}
 	return "read the diagnostics above"
-}
-
-// IsCancelled reports whether err is ctx's end rather than a verdict.
-func IsCancelled(ctx context.Context, err error) bool {
-	return err != nil && (ctx.Err() != nil || errors.Is(err, context.Canceled))
 }
