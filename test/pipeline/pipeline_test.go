@@ -69,9 +69,15 @@ func act(t *testing.T) string {
 // run is one act run: each job's result and its steps' outputs.
 type run struct {
 	results map[string]string            // jobID → success|failure
-	outputs map[string]map[string]string // jobID → output name → value
+	outputs map[string]map[string]string // "jobID/stepID" → output name → value
 	log     string
 }
+
+// out is the output name of step (its id) in job.
+func (r *run) out(job, step, name string) string { return r.outputs[job+"/"+step][name] }
+
+// ran reports whether step of job set any output.
+func (r *run) ran(job, step string) bool { return len(r.outputs[job+"/"+step]) > 0 }
 
 // env is a staging and a production namespace, each with an erlmcp
 // Deployment and its own least-privilege identity, and a caller repository.
@@ -176,6 +182,7 @@ jobs:
 	for sc.Scan() {
 		var ev struct {
 			JobID, JobResult, Command, Name, Arg string
+			StepID                               []string // the step, then the steps of a composite action
 		}
 		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.JobID == "" {
 			continue
@@ -183,11 +190,12 @@ jobs:
 		if ev.JobResult != "" {
 			r.results[ev.JobID] = ev.JobResult
 		}
-		if ev.Command == "set-output" {
-			if r.outputs[ev.JobID] == nil {
-				r.outputs[ev.JobID] = map[string]string{}
+		if ev.Command == "set-output" && len(ev.StepID) > 0 {
+			key := ev.JobID + "/" + ev.StepID[0]
+			if r.outputs[key] == nil {
+				r.outputs[key] = map[string]string{}
 			}
-			r.outputs[ev.JobID][ev.Name] = ev.Arg
+			r.outputs[key][ev.Name] = ev.Arg
 		}
 	}
 	t.Cleanup(func() {
@@ -225,17 +233,18 @@ func TestGoodImageReachesProduction(t *testing.T) {
 	e := newEnv(t, "good")
 	slack, api := slackfake.New(t, slackToken)
 	r := e.runSlack(t, "ghcr.io/acme/erlmcp:1.1.0", serve(t, erlmcpd.Healthy), serve(t, erlmcpd.Healthy), api)
-	for _, job := range []string{"deploy-staging", "smoke-staging", "deploy-production", "smoke-production"} {
+	for _, job := range []string{"staging", "production"} {
 		assert.Equal(t, "success", r.results[job], job)
+		assert.False(t, r.ran(job, "rollback"), "%s: no rollback after a green smoke", job)
 	}
-	assert.NotContains(t, r.results, "rollback-production", "no rollback after a green smoke")
 	assert.NotContains(t, r.results, "build-and-test", "an existing image skips the build")
-	assert.Equal(t, "succeeded", r.outputs["deploy-staging"]["status"])
-	assert.Equal(t, "3", r.outputs["deploy-staging"]["revision"])
-	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", r.outputs["deploy-production"]["image"], "production deploys what staging verified")
-	assert.Equal(t, "succeeded", r.outputs["deploy-production"]["status"])
-	assert.NotEmpty(t, r.outputs["smoke-production"]["passed"])
-	assert.Equal(t, "0", r.outputs["smoke-production"]["failed"])
+	assert.Equal(t, "succeeded", r.out("staging", "deploy", "status"))
+	assert.Equal(t, "3", r.out("staging", "deploy", "revision"))
+	assert.Equal(t, "0", r.out("staging", "smoke", "failed"))
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", r.out("production", "deploy", "image"), "production deploys what staging verified")
+	assert.Equal(t, "succeeded", r.out("production", "deploy", "status"))
+	assert.NotEmpty(t, r.out("production", "smoke", "passed"))
+	assert.Equal(t, "0", r.out("production", "smoke", "failed"))
 	for _, ns := range []string{e.staging, e.production} {
 		img, rev := e.image(t, ns)
 		assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", img, ns)
@@ -246,14 +255,14 @@ func TestGoodImageReachesProduction(t *testing.T) {
 	calls := slack.Calls()
 	require.NotEmpty(t, calls)
 	assert.Equal(t, "chat.postMessage", calls[0].Method)
-	ts := r.outputs["deploy-staging"]["slack-ts"]
+	ts := r.out("staging", "deploy", "slack-ts")
 	require.NotEmpty(t, ts)
 	for _, c := range calls[1:] {
 		assert.Equal(t, "chat.update", c.Method)
 		assert.Equal(t, ts, c.Form.Get("ts"))
 	}
 	assert.GreaterOrEqual(t, len(calls), 5, "staging deploy (2), staging smoke, production deploy (2), production smoke")
-	assert.Equal(t, ts, r.outputs["smoke-production"]["slack-ts"])
+	assert.Equal(t, ts, r.out("production", "smoke", "slack-ts"))
 	for _, line := range strings.Split(r.log, "\n") {
 		if strings.Contains(line, `"command":"add-mask"`) {
 			continue // act's own record of the mask command
@@ -271,10 +280,12 @@ func TestBadImageStopsInStaging(t *testing.T) {
 	e := newEnv(t, "bad")
 	_, prodBefore := e.image(t, e.production)
 	r := e.run(t, "ghcr.io/acme/erlmcp:1.1.0-fault-crashloop", serve(t, erlmcpd.Healthy), serve(t, erlmcpd.Healthy))
-	assert.Equal(t, "failure", r.results["deploy-staging"])
-	assert.Equal(t, "rolled-back", r.outputs["deploy-staging"]["status"])
-	assert.Contains(t, r.outputs["deploy-staging"]["failure-reason"], "CrashLoopBackOff")
-	assert.NotContains(t, r.results, "deploy-production")
+	assert.Equal(t, "failure", r.results["staging"])
+	assert.Equal(t, "rolled-back", r.out("staging", "deploy", "status"))
+	assert.Contains(t, r.out("staging", "deploy", "failure-reason"), "CrashLoopBackOff")
+	assert.False(t, r.ran("staging", "smoke"), "no smoke test of a failed deploy")
+	assert.False(t, r.ran("staging", "rollback"), "the deploy rolled itself back")
+	assert.NotContains(t, r.results, "production")
 	img, rev := e.image(t, e.production)
 	assert.Equal(t, "ghcr.io/acme/erlmcp:1.0.0", img, "production untouched")
 	assert.Equal(t, prodBefore, rev)
@@ -283,18 +294,19 @@ func TestBadImageStopsInStaging(t *testing.T) {
 }
 
 // TestProductionSmokeFailureRollsBack: the rollout succeeds but the
-// production smoke test fails, so the rollback job restores the last
-// successful revision.
+// production smoke test fails, so the production job, in which the deploy
+// and the smoke test ran, rolls back to the last successful revision.
 func TestProductionSmokeFailureRollsBack(t *testing.T) {
 	e := newEnv(t, "smokefail")
 	r := e.run(t, "ghcr.io/acme/erlmcp:1.1.0", serve(t, erlmcpd.Healthy), serve(t, erlmcpd.Unhealthy))
-	assert.Equal(t, "success", r.results["deploy-production"])
-	assert.Equal(t, "failure", r.results["smoke-production"])
-	assert.NotEqual(t, "0", r.outputs["smoke-production"]["failed"])
-	assert.Equal(t, "failure", r.results["rollback-production"], "the job rolls back, then fails the run on purpose")
-	assert.Equal(t, "succeeded", r.outputs["rollback-production"]["status"])
-	assert.Equal(t, "3", r.outputs["rollback-production"]["from-revision"])
-	assert.Equal(t, "4", r.outputs["rollback-production"]["revision"])
+	assert.Equal(t, "success", r.results["staging"])
+	assert.Equal(t, "succeeded", r.out("production", "deploy", "status"))
+	assert.NotEqual(t, "0", r.out("production", "smoke", "failed"))
+	assert.NotEmpty(t, r.out("production", "smoke", "failed"))
+	assert.Equal(t, "failure", r.results["production"], "the job rolls back, and the run fails")
+	assert.Equal(t, "succeeded", r.out("production", "rollback", "status"))
+	assert.Equal(t, "3", r.out("production", "rollback", "from-revision"))
+	assert.Equal(t, "4", r.out("production", "rollback", "revision"))
 	img, _ := e.image(t, e.production)
 	assert.Equal(t, "ghcr.io/acme/erlmcp:1.0.0", img, "back on the last successful release")
 	img, _ = e.image(t, e.staging)
