@@ -142,8 +142,8 @@ func judgeContainer(pod *corev1.Pod, cs corev1.ContainerStatus, mem *Memory, now
 		crashes = cs.RestartCount
 	}
 	last := cs.LastTerminationState.Terminated
-	if t := cs.State.Terminated; t != nil && mark.newTermination(t) {
-		crashes++
+	if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && mark.newTermination(t) {
+		crashes++ // an init container that completed (exit 0) did not crash
 		last = t
 	}
 	oom := last != nil && last.Reason == "OOMKilled" && mark.newTermination(last)

@@ -145,6 +145,9 @@ func TestDoomedPod(t *testing.T) {
 			p.Status.ContainerStatuses[0].RestartCount = 4
 		}), history{}, rollout.ReasonRestarts, "restarted 4 times"},
 		{"twin: 4 restarts but Ready", pod("p", func(p *corev1.Pod) { p.Status.ContainerStatuses[0].RestartCount = 4 }), history{}, "", ""},
+		{"twin: an init container that completed is not a crash", pod("p", func(p *corev1.Pod) {
+			p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "migrate", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Completed", ExitCode: 0, FinishedAt: metav1.NewTime(now)}}}}
+		}), history{}, "", ""},
 		{"init container crash loop", pod("p", func(p *corev1.Pod) {
 			p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "migrate", RestartCount: 3, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}}
 		}), history{}, "CrashLoopBackOff", ""},
@@ -308,6 +311,9 @@ func TestEvaluateRules(t *testing.T) {
 			rollout.Failed, "FailedCreate", "no old pod is terminating"},
 		{"quota past the grace even while an old pod terminates", rollout.Snapshot{Deployment: progressing, NewReplicaSet: quota(), OldPods: []*corev1.Pod{terminating}, Memory: seenAt(quota(), 31*time.Second), Now: now},
 			rollout.Failed, "FailedCreate", "exceeded quota"},
+		{"twin: a completed init container is no noise", rollout.Snapshot{Deployment: progressing, Pods: []*corev1.Pod{pod("a", func(p *corev1.Pod) {
+			p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "migrate", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Completed", FinishedAt: metav1.NewTime(now)}}}}
+		})}, Now: now}, rollout.Progressing, "", "1 out of 3 new replicas have been updated"},
 		{"tolerated faults are said", rollout.Snapshot{Deployment: progressing, Pods: []*corev1.Pod{pod("a", crashing(1, "Error", 1))}, Now: now},
 			rollout.Progressing, "", "1 out of 3 new replicas have been updated; a/erlmcp crashed 1 time(s) since the change; tolerating up to 2 restarts"},
 	}
@@ -317,6 +323,9 @@ func TestEvaluateRules(t *testing.T) {
 			assert.Equal(t, tc.phase, v.Phase, v.Message)
 			assert.Equal(t, tc.reason, v.Reason)
 			assert.Contains(t, v.Message, tc.message)
+			if tc.phase == rollout.Progressing && len(v.Tolerated) == 0 {
+				assert.Equal(t, tc.message, v.Message, "nothing tolerated, nothing added")
+			}
 		})
 	}
 }
