@@ -49,6 +49,7 @@ func Deploy() Action {
 		Input{Name: "resolve-digest", Kind: Bool, Default: "false", Description: "Resolve the tag to a digest in the registry and deploy `repo@sha256:...`."},
 		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Run every check and send the patch as a server-side dry run; nothing changes."},
 		Input{Name: "force", Kind: Bool, Default: "false", Description: "Take over the deploy lock held by another run."},
+		Input{Name: "update-init-containers", Kind: Bool, Default: "true", Description: "Also give the new image to the init containers that run the same image repository as the updated container (e.g. a migration step shipped in the app's image)."},
 		Input{Name: "change-cause", Kind: String, DefaultDoc: "image, actor and run URL", Description: "Text recorded in `kubernetes.io/change-cause` and shown by `rollout history`."},
 		configInput(),
 	)

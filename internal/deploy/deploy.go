@@ -16,6 +16,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/imageref"
 	"github.com/org/erlmcp-deploy/internal/lock"
 	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/ui"
@@ -62,6 +64,9 @@ type Options struct {
 	BackupDir string
 	// HealthCheck, when set, must pass after the rollout (within the timeout).
 	HealthCheck func(ctx context.Context) error
+	// InitContainers: init containers that run the same image repository as
+	// Container get the new image too.
+	InitContainers bool
 	// Recheck bounds the re-read after the API server failed until the
 	// deadline (default verify.DefaultRecheck).
 	Recheck time.Duration
@@ -532,18 +537,22 @@ func pickContainer(d *appsv1.Deployment, want string) (string, error) {
 	}
 }
 
-// patch changes the container's image and the change-cause. The strategic
-// merge patch touches nothing else, and the lock keeps other erlmcp-deploy
-// runs out, so no resourceVersion guard (status updates would trip it).
+// patch changes the container's image (and that of the init containers
+// that run the same repository, with opts.InitContainers) and the
+// change-cause. The strategic merge patch touches nothing else, and the lock
+// keeps other erlmcp-deploy runs out, so no resourceVersion guard (status
+// updates would trip it).
 func (dp *Deployer) patch(ctx context.Context, opts Options, d *appsv1.Deployment, container string, res *Result) (*appsv1.Deployment, error) {
-	for _, c := range d.Spec.Template.Spec.Containers {
-		if c.Name == container && c.Image == opts.Image {
-			res.Unchanged = true
-			dp.Log.Infof("container %s already runs %s: nothing to patch; checking that the rollout is complete", container, opts.Image)
-			return d, nil
-		}
+	var inits []string
+	if opts.InitContainers {
+		inits = SameRepositoryInits(d, container)
 	}
-	patch, err := PatchBody(container, opts.Image, opts.ChangeCause)
+	if runsImage(d.Spec.Template.Spec.Containers, container, opts.Image) && allRun(d.Spec.Template.Spec.InitContainers, inits, opts.Image) {
+		res.Unchanged = true
+		dp.Log.Infof("container %s already runs %s: nothing to patch; checking that the rollout is complete", container, opts.Image)
+		return d, nil
+	}
+	patch, err := PatchBody(container, opts.Image, opts.ChangeCause, inits...)
 	if err != nil {
 		return nil, err
 	}
@@ -559,14 +568,73 @@ func (dp *Deployer) patch(ctx context.Context, opts Options, d *appsv1.Deploymen
 	if opts.DryRun {
 		verb = "dry run: the API server would patch"
 	}
-	dp.Log.Infof("%s container %s: %s → %s (change-cause %q)", verb, container, strings.Join(res.PreviousImages, ", "), opts.Image, opts.ChangeCause)
+	what := "container " + container
+	if len(inits) > 0 {
+		what += " and init container(s) " + strings.Join(inits, ", ")
+	}
+	dp.Log.Infof("%s %s: %s → %s (change-cause %q)", verb, what, strings.Join(res.PreviousImages, ", "), opts.Image, opts.ChangeCause)
 	return out, nil
 }
 
+// SameRepositoryInits names the init containers of d that run the same image
+// repository as container (a migration step shipped in the app's image):
+// a deploy updates them with it.
+func SameRepositoryInits(d *appsv1.Deployment, container string) []string {
+	var repo string
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == container {
+			repo = repository(c.Image)
+		}
+	}
+	var out []string
+	for _, c := range d.Spec.Template.Spec.InitContainers {
+		if repo != "" && repository(c.Image) == repo {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// repository is an image reference without its tag and digest ("" when unparsable).
+func repository(image string) string {
+	r, err := imageref.Parse(image)
+	if err != nil {
+		return ""
+	}
+	return r.Name()
+}
+
+func runsImage(cs []corev1.Container, name, image string) bool {
+	for _, c := range cs {
+		if c.Name == name {
+			return c.Image == image
+		}
+	}
+	return false
+}
+
+func allRun(cs []corev1.Container, names []string, image string) bool {
+	for _, n := range names {
+		if !runsImage(cs, n, image) {
+			return false
+		}
+	}
+	return true
+}
+
 // PatchBody is the strategic merge patch of a deploy: one container's image
-// and the change-cause; the verified and failed marks a rolled-back
-// Deployment may carry (copied from an old ReplicaSet) are cleared.
-func PatchBody(container, image, changeCause string) ([]byte, error) {
+// (and the given init containers'), and the change-cause; the verified and
+// failed marks a rolled-back Deployment may carry (copied from an old
+// ReplicaSet) are cleared.
+func PatchBody(container, image, changeCause string, initContainers ...string) ([]byte, error) {
+	spec := map[string]any{"containers": []map[string]any{{"name": container, "image": image}}}
+	if len(initContainers) > 0 {
+		var inits []map[string]any
+		for _, n := range initContainers {
+			inits = append(inits, map[string]any{"name": n, "image": image})
+		}
+		spec["initContainers"] = inits
+	}
 	return json.Marshal(map[string]any{
 		"metadata": map[string]any{
 			"annotations": map[string]any{
@@ -575,9 +643,7 @@ func PatchBody(container, image, changeCause string) ([]byte, error) {
 				history.FailedAnnotation:      nil,
 			},
 		},
-		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
-			"containers": []map[string]any{{"name": container, "image": image}},
-		}}},
+		"spec": map[string]any{"template": map[string]any{"spec": spec}},
 	})
 }
 

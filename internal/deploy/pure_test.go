@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,6 +21,28 @@ func TestPurePatchBodyExactBytes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `{"metadata":{"annotations":{"erlmcp-deploy.io/failed":null,"erlmcp-deploy.io/successful":null,"kubernetes.io/change-cause":"deploy \"1.1.0\" by octocat"}},`+
 		`"spec":{"template":{"spec":{"containers":[{"image":"ghcr.io/acme/erlmcp@sha256:0123","name":"erlmcp"}]}}}}`, string(b))
+}
+
+func TestPurePatchBodyWithInitContainers(t *testing.T) {
+	b, err := PatchBody("erlmcp", "ghcr.io/acme/erlmcp:1.1.0", "c", "migrate")
+	require.NoError(t, err)
+	assert.Equal(t, `{"metadata":{"annotations":{"erlmcp-deploy.io/failed":null,"erlmcp-deploy.io/successful":null,"kubernetes.io/change-cause":"c"}},`+
+		`"spec":{"template":{"spec":{"containers":[{"image":"ghcr.io/acme/erlmcp:1.1.0","name":"erlmcp"}],"initContainers":[{"image":"ghcr.io/acme/erlmcp:1.1.0","name":"migrate"}]}}}}`, string(b))
+}
+
+func TestPureSameRepositoryInits(t *testing.T) {
+	d := &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "erlmcp", Image: "ghcr.io/acme/erlmcp:1.0.0"}, {Name: "proxy", Image: "envoyproxy/envoy:v1.30"}},
+		InitContainers: []corev1.Container{
+			{Name: "migrate", Image: "ghcr.io/acme/erlmcp@sha256:" + strings.Repeat("a", 64)},
+			{Name: "wait-db", Image: "busybox:1.36"},
+			{Name: "other-registry", Image: "docker.io/acme/erlmcp:1.0.0"},
+			{Name: "registry-port", Image: "registry.local:5000/acme/erlmcp:1.0.0"},
+		}}}}}
+	assert.Equal(t, []string{"migrate"}, SameRepositoryInits(d, "erlmcp"))
+	assert.Empty(t, SameRepositoryInits(d, "proxy"))
+	d.Spec.Template.Spec.Containers[0].Image = "registry.local:5000/acme/erlmcp:0.9"
+	assert.Equal(t, []string{"registry-port"}, SameRepositoryInits(d, "erlmcp"), "a registry port is part of the repository")
 }
 
 func TestPurePickContainer(t *testing.T) {

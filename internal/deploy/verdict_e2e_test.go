@@ -377,3 +377,33 @@ func handEdit(t *testing.T, e *env, image string) {
 		return err == nil && cur.Status.ObservedGeneration >= d.Generation && cur.Status.UpdatedReplicas >= 1, nil
 	}))
 }
+
+// An init container that runs the app's image (a migration step) gets the
+// new image too, unless update-init-containers is false.
+func TestInitContainersOfTheSameRepositoryAreUpdated(t *testing.T) {
+	t.Parallel()
+	for _, update := range []bool{true, false} {
+		t.Run(fmt.Sprint(update), func(t *testing.T) {
+			t.Parallel()
+			e := newEnvFor(t, func(context.Context, string) *appsv1.Deployment {
+				d := testcluster.Deployment("erlmcp", v1, 2)
+				d.Spec.Template.Spec.InitContainers = []corev1.Container{{Name: "migrate", Image: v1}, {Name: "wait-db", Image: "busybox:1.36"}}
+				return d
+			})
+			v2 := "ghcr.io/acme/erlmcp:1.1.0"
+			o := e.opts(v2)
+			o.InitContainers = update
+			res, err := e.dp.Run(e.ctx, o)
+			require.NoError(t, err)
+			assert.Equal(t, deploy.StatusSucceeded, res.Status)
+			inits := e.deployment().Spec.Template.Spec.InitContainers
+			want := v1
+			if update {
+				want = v2
+				assert.Contains(t, e.log.String(), "patched container erlmcp and init container(s) migrate:")
+			}
+			assert.Equal(t, want, inits[0].Image, "migrate")
+			assert.Equal(t, "busybox:1.36", inits[1].Image, "another repository is left alone")
+		})
+	}
+}

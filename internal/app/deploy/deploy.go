@@ -36,7 +36,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		Environment: rt.String("environment"), Namespace: rt.String("namespace"), Deployment: rt.String("deployment"),
 		Container: rt.String("container"), Timeout: timeout, FailFast: rt.Bool("fail-fast"), HealthCheck: health,
 		RollbackOnFailure: rt.Bool("rollback-on-failure"), DryRun: rt.Bool("dry-run"), Force: rt.Bool("force"),
-		Holder: setup.Holder(rt), BackupDir: setup.TempDir(rt), Mask: rt.Mask, Rollout: verdict,
+		Holder: setup.Holder(rt), BackupDir: setup.TempDir(rt), Mask: rt.Mask, Rollout: verdict, InitContainers: rt.Bool("update-init-containers"),
 	}
 	end := rt.Group("Connect")
 	kc, err := connect.Kube(rt)
