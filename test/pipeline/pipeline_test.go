@@ -311,4 +311,67 @@ func TestProductionSmokeFailureRollsBack(t *testing.T) {
 	assert.Equal(t, "ghcr.io/acme/erlmcp:1.0.0", img, "back on the last successful release")
 	img, _ = e.image(t, e.staging)
 	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", img, "staging keeps the release")
+	assert.Contains(t, r.log, "the production smoke test found "+r.out("production", "smoke", "failed")+" failing check(s): rolled back")
+	// The smoke-failed release is recorded as failed: never a last-successful target again.
+	revs := e.history(t, e.production)
+	require.Contains(t, revs, int64(3))
+	assert.Equal(t, []string{"ghcr.io/acme/erlmcp:1.1.0"}, revs[3].Images)
+	assert.NotEmpty(t, revs[3].Failed, "revision 3 (smoke failed) is marked %s", history.FailedAnnotation)
+	assert.False(t, revs[3].Successful)
+	assert.True(t, revs[4].Successful, "the restored revision is verified")
+}
+
+// history is the revision history of ns's erlmcp Deployment, by number.
+func (e *env) history(t *testing.T, ns string) map[int64]history.Revision {
+	d, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	revs, err := history.List(context.Background(), cluster.Client, d)
+	require.NoError(t, err)
+	out := map[int64]history.Revision{}
+	for _, rv := range revs {
+		out[rv.Number] = rv
+	}
+	return out
+}
+
+// TestInputErrorChangesNothing: a missing production-url fails the validate
+// job, before anything is built or deployed — staging included.
+func TestInputErrorChangesNothing(t *testing.T) {
+	e := newEnv(t, "badinput")
+	_, stagingBefore := e.image(t, e.staging)
+	_, prodBefore := e.image(t, e.production)
+	r := e.run(t, "ghcr.io/acme/erlmcp:1.1.0", serve(t, erlmcpd.Healthy), "")
+	assert.Equal(t, "failure", r.results["validate"])
+	assert.Contains(t, r.log, "Invalid input production-url")
+	assert.Contains(t, r.log, "nothing was built or deployed")
+	for _, job := range []string{"build-and-test", "image", "staging", "production", "release"} {
+		assert.NotEqual(t, "success", r.results[job], job)
+		assert.False(t, r.ran(job, "deploy"), job)
+	}
+	for ns, before := range map[string]int64{e.staging: stagingBefore, e.production: prodBefore} {
+		img, rev := e.image(t, ns)
+		assert.Equal(t, "ghcr.io/acme/erlmcp:1.0.0", img, ns)
+		assert.Equal(t, before, rev, ns)
+	}
+}
+
+// TestSmokeInputErrorNeverRollsBack: a smoke step that fails on its own input
+// (here a bad `suite` in the caller's config file for production: exit 2,
+// no check run, no `failed` output) says nothing about the service, so the
+// release that was deployed is not rolled back.
+func TestSmokeInputErrorNeverRollsBack(t *testing.T) {
+	e := newEnv(t, "smokeinput")
+	write(t, filepath.Join(e.repo, ".github", "erlmcp-deploy.yml"), fmt.Sprintf(
+		"environments:\n  staging:\n    namespace: %s\n  production:\n    namespace: %s\n    suite: everything\n", e.staging, e.production))
+	r := e.run(t, "ghcr.io/acme/erlmcp:1.1.0", serve(t, erlmcpd.Healthy), serve(t, erlmcpd.Healthy))
+	assert.Equal(t, "success", r.results["staging"])
+	assert.Equal(t, "succeeded", r.out("production", "deploy", "status"))
+	assert.Equal(t, "failure", r.results["production"])
+	assert.Contains(t, r.log, "Invalid input suite")
+	assert.Empty(t, r.out("production", "smoke", "failed"), "no check ran")
+	assert.False(t, r.ran("production", "rollback"), "an input error of the smoke step never rolls back")
+	assert.Contains(t, r.log, "the production smoke step failed before checking the service")
+	img, rev := e.image(t, e.production)
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", img, "the deployed release stays")
+	assert.Equal(t, int64(3), rev)
 }

@@ -1,0 +1,269 @@
+package workflows_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// An input error must change nothing: the pipeline checks every input in its
+// first job, and rolls back only when the smoke test reports a failure of the
+// service — never when the smoke step itself was misconfigured.
+
+// freeForm are the pipeline inputs the validate job does not check, and why.
+var freeForm = map[string]string{
+	"resolve-digest":   "a boolean: GitHub refuses anything else when the run starts",
+	"otp-version":      "handed to erlef/setup-beam in the build job, which says what it cannot install",
+	"rebar3-version":   "the same",
+	"test-command":     "any shell command",
+	"build-command":    "any shell command",
+	"release-dir":      "any directory; the build job fails (before any deploy) when it is missing",
+	"dockerfile":       "any path; the image job fails (before any deploy) when it is missing",
+	"mcp-expect-tools": "any list of tool names",
+	"slack-mention":    "any Slack mention text",
+	"runs-on":          "any runner label; GitHub resolves it",
+}
+
+// ancestors are the jobs j needs, directly or not.
+func ancestors(wf *wfFile, id string) map[string]bool {
+	out := map[string]bool{}
+	var walk func(string)
+	walk = func(id string) {
+		for _, n := range wf.Jobs[id].needs() {
+			if !out[n] {
+				out[n] = true
+				walk(n)
+			}
+		}
+	}
+	walk(id)
+	return out
+}
+
+// TestInputsAreValidatedBeforeAnything: a `validate` job with no needs holds
+// every input that can be wrong, and no job that builds or deploys runs when
+// it failed.
+func TestInputsAreValidatedBeforeAnything(t *testing.T) {
+	wf := loadWorkflow(t, pipelinePath)
+	v, ok := wf.Jobs["validate"]
+	require.True(t, ok, "the pipeline has a validate job")
+	assert.Empty(t, v.needs(), "validate runs first")
+	assert.Empty(t, v.environmentName(), "validate waits for no approval")
+	step, ok := v.step("inputs")
+	require.True(t, ok, "validate has a step with id inputs")
+
+	checked := map[string]bool{}
+	ref := regexp.MustCompile(`\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}`)
+	for _, val := range step.Env {
+		for _, m := range ref.FindAllStringSubmatch(val, -1) {
+			checked[m[1]] = true
+		}
+	}
+	assert.NotContains(t, step.Run, "${{", "the script reads inputs from env, never by interpolation (script injection)")
+	inputs := wf.On.WorkflowCall.Inputs
+	for name := range inputs {
+		_, free := freeForm[name]
+		assert.True(t, checked[name] || free, "input %s is neither validated by the validate job nor listed as free-form (with a reason) here", name)
+		assert.False(t, checked[name] && free, "input %s is validated: remove it from freeForm", name)
+	}
+	for name := range freeForm {
+		assert.Contains(t, inputs, name, "freeForm lists %s, which the pipeline no longer has", name)
+	}
+
+	failed := &exprCtx{status: "failure", vars: map[string]any{"inputs": map[string]any{"target": "production", "image": ""}}}
+	for id, j := range wf.Jobs {
+		if id == "validate" {
+			continue
+		}
+		assert.True(t, ancestors(wf, id)["validate"], "job %s must need validate (directly or not)", id)
+		assert.False(t, evalIf(t, j.If, failed), "job %s must not run when validate failed (if: %q)", id, j.If)
+	}
+}
+
+// runValidate runs the validate step's script as the runner would, with the
+// pipeline's defaults overridden by with, and returns its exit code and output.
+func runValidate(t *testing.T, with map[string]string) (int, string) {
+	t.Helper()
+	wf := loadWorkflow(t, pipelinePath)
+	step, ok := wf.Jobs["validate"].step("inputs")
+	require.True(t, ok)
+	inputs := map[string]any{}
+	for name, in := range wf.On.WorkflowCall.Inputs {
+		inputs[name] = str(in.Default)
+	}
+	for k, v := range with {
+		_, declared := wf.On.WorkflowCall.Inputs[k]
+		require.True(t, declared, "no input %s", k)
+		inputs[k] = v
+	}
+	c := &exprCtx{status: "success", vars: map[string]any{"inputs": inputs}}
+	dir := t.TempDir()
+	script := filepath.Join(dir, "step.sh")
+	require.NoError(t, os.WriteFile(script, []byte(step.Run), 0o644))
+	cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-o", "pipefail", script)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C"}
+	for k, v := range step.Env {
+		cmd.Env = append(cmd.Env, k+"="+evalTemplate(t, v, c))
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		return exitErr.ExitCode(), out.String()
+	}
+	require.NoError(t, err)
+	return 0, out.String()
+}
+
+func TestValidateInputs(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Fatal("bash is needed to run the validate step")
+	}
+	good := map[string]string{"staging-url": "https://erlmcp.staging.example.com", "production-url": "https://erlmcp.example.com"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range good {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		with map[string]string
+		bad  []string // inputs named in ::error title=Invalid input <name>; empty: valid
+	}{
+		{"defaults and both URLs", with(), nil},
+		{"everything set", with("image", "ghcr.io/acme/erlmcp@sha256:"+strings.Repeat("ab", 32), "image-name", "ghcr.io/Acme/erlmcp",
+			"namespace", "erlmcp-prod", "deployment", "erlmcp.v2", "timeout", "1h30m", "smoke-wait", "0", "slack-channel", "C0123DEPLOYS",
+			"staging-url", "http://127.0.0.1:8080/prefix", "production-url", "https://[::1]:8443"), nil},
+		{"a registry with a port and a tag", with("image", "registry.local:5000/team/erlmcp:1.2.0-rc.1"), nil},
+		{"a timeout in seconds", with("timeout", "90"), nil},
+		{"staging only needs no production URL", with("target", "staging", "production-url", ""), nil},
+		{"missing production URL", with("production-url", ""), []string{"production-url"}},
+		{"missing staging URL", with("staging-url", ""), []string{"staging-url"}},
+		{"unknown target", with("target", "prod"), []string{"target"}},
+		{"URL without scheme", with("staging-url", "erlmcp.staging.example.com"), []string{"staging-url"}},
+		{"bad production URL on staging only", with("target", "staging", "production-url", "ftp://x"), []string{"production-url"}},
+		{"image with a space", with("image", "ghcr.io/acme/erlmcp 1.2.0"), []string{"image"}},
+		{"image with a short digest", with("image", "ghcr.io/acme/erlmcp@sha256:abc"), []string{"image"}},
+		{"image name with a tag", with("image-name", "ghcr.io/acme/erlmcp:1.2.0"), []string{"image-name"}},
+		{"namespace with upper case", with("namespace", "Erlmcp"), []string{"namespace"}},
+		{"namespace too long", with("namespace", strings.Repeat("a", 64)), []string{"namespace"}},
+		{"deployment with underscore", with("deployment", "erl_mcp"), []string{"deployment"}},
+		{"timeout in words", with("timeout", "10 minutes"), []string{"timeout"}},
+		{"zero timeout", with("timeout", "0s"), []string{"timeout"}},
+		{"smoke wait not a duration", with("smoke-wait", "soon"), []string{"smoke-wait"}},
+		{"slack channel name", with("slack-channel", "#deploys"), []string{"slack-channel"}},
+		{"every error at once", with("target", "both", "staging-url", "", "timeout", "x"), []string{"target", "staging-url", "timeout"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := runValidate(t, tc.with)
+			if len(tc.bad) == 0 {
+				assert.Equal(t, 0, code, out)
+				assert.NotContains(t, out, "::error")
+				return
+			}
+			assert.Equal(t, 1, code, out)
+			got := regexp.MustCompile(`::error title=Invalid input ([a-z-]+)::`).FindAllStringSubmatch(out, -1)
+			var names []string
+			for _, m := range got {
+				names = append(names, m[1])
+			}
+			assert.ElementsMatch(t, tc.bad, names, out)
+			assert.Contains(t, out, fmt.Sprintf("::error::%d invalid input(s): nothing was built or deployed", len(tc.bad)))
+		})
+	}
+
+	// A value is data, never code.
+	marker := filepath.Join(t.TempDir(), "pwned")
+	code, out := runValidate(t, with("staging-url", "https://x/$(touch "+marker+")", "namespace", "`touch "+marker+"`"))
+	assert.Equal(t, 1, code, out)
+	assert.NoFileExists(t, marker)
+}
+
+// smokeScenario is what the steps of an environment job did before the
+// rollback step is considered.
+type smokeScenario struct {
+	name                string
+	deploy              string // outcome of the deploy step
+	revision, previous  string // its revision and previous-revision outputs
+	smoke               string // outcome of the smoke step ("skipped" when it did not run)
+	failed              string // its `failed` output ("" when it exited before checking: exit 2)
+	cancelled, rollback bool   // the run was cancelled; the rollback step must run
+}
+
+// TestRollbackOnlyOnAServiceFailure evaluates the rollback step's `if:` of
+// each environment job the way the runner does: it runs when the smoke test
+// reported failing checks of a release this run deployed, and never on an
+// input error of the smoke step (exit 2, no `failed` output), on a deploy
+// that changed nothing, or on a cancelled run.
+func TestRollbackOnlyOnAServiceFailure(t *testing.T) {
+	wf := loadWorkflow(t, pipelinePath)
+	for env, jobs := range envJobs(wf) {
+		j := wf.Jobs[jobs[0]]
+		ri := j.stepIndex("rollback", env)
+		require.GreaterOrEqual(t, ri, 0, env)
+		rb := j.Steps[ri]
+		deploy, smoke := j.Steps[j.stepIndex("deploy", env)], j.Steps[j.stepIndex("smoke", env)]
+		require.NotEmpty(t, deploy.ID, "%s: the deploy step has an id", env)
+		require.NotEmpty(t, smoke.ID, "%s: the smoke step has an id", env)
+		assert.Equal(t, "last-successful", rb.With["to"],
+			"%s: the rollback returns to the last successful revision (the one it rolls back from is recorded as failed, so a smoke-failed release never is)", env)
+
+		for _, sc := range []smokeScenario{
+			{name: "smoke found failing checks", deploy: "success", revision: "4", previous: "3", smoke: "failure", failed: "2", rollback: true},
+			{name: "smoke found one failing check", deploy: "success", revision: "12", previous: "9", smoke: "failure", failed: "1", rollback: true},
+			{name: "smoke passed", deploy: "success", revision: "4", previous: "3", smoke: "success", failed: "0"},
+			{name: "smoke input error (exit 2, no outputs)", deploy: "success", revision: "4", previous: "3", smoke: "failure", failed: ""},
+			{name: "smoke step failed with every check passing", deploy: "success", revision: "4", previous: "3", smoke: "failure", failed: "0"},
+			{name: "deploy changed nothing", deploy: "success", revision: "3", previous: "3", smoke: "failure", failed: "2"},
+			{name: "deploy failed (and rolled itself back)", deploy: "failure", revision: "5", previous: "3", smoke: "skipped"},
+			{name: "cancelled during the smoke test", deploy: "success", revision: "4", previous: "3", smoke: "cancelled", cancelled: true},
+		} {
+			steps := map[string]any{}
+			status := "success"
+			for _, s := range j.Steps[:ri] {
+				outcome, outputs := "success", map[string]any{}
+				switch s.ID {
+				case deploy.ID:
+					outcome = sc.deploy
+					outputs = map[string]any{"revision": sc.revision, "previous-revision": sc.previous, "status": "succeeded"}
+				case smoke.ID:
+					outcome = sc.smoke
+					if sc.failed != "" {
+						outputs = map[string]any{"failed": sc.failed, "passed": "5"}
+					}
+				}
+				if outcome == "failure" && !s.ContinueOnError {
+					status = "failure"
+				}
+				if s.ID != "" {
+					conclusion := outcome
+					if s.ContinueOnError && outcome == "failure" {
+						conclusion = "success"
+					}
+					steps[s.ID] = map[string]any{"outcome": outcome, "conclusion": conclusion, "outputs": outputs}
+				}
+			}
+			if sc.cancelled {
+				status = "cancelled"
+			}
+			c := &exprCtx{status: status, vars: map[string]any{"steps": steps, "inputs": map[string]any{"target": "production"}}}
+			assert.Equal(t, sc.rollback, evalIf(t, rb.If, c), "%s: %s: rollback step if: %s", env, sc.name, rb.If)
+		}
+	}
+}
