@@ -47,6 +47,8 @@ func Deploy() Action {
 	in = append(in,
 		Input{Name: "health-url", Kind: String, Description: "URL that must answer 2xx to a GET after the rollout (and after an automatic rollback); retried within the timeout."},
 		Input{Name: "resolve-digest", Kind: Bool, Default: "false", Description: "Resolve the tag to a digest in the registry and deploy `repo@sha256:...`."},
+		Input{Name: "registry-username", Kind: String, Description: "User name for `resolve-digest` on a private registry (with `registry-password`); for ghcr.io: `${{ github.actor }}`."},
+		Input{Name: "registry-password", Kind: String, Secret: true, Description: "Password or token for `resolve-digest` on a private registry; for ghcr.io: `${{ secrets.GITHUB_TOKEN }}` with `permissions: packages: read`. Default: the runner's Docker credentials (~/.docker/config.json)."},
 		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Run every check and send the patch as a server-side dry run; nothing changes."},
 		Input{Name: "force", Kind: Bool, Default: "false", Description: "Take over the deploy lock held by another run."},
 		Input{Name: "update-init-containers", Kind: Bool, Default: "true", Description: "Also give the new image to the init containers that run the same image repository as the updated container (e.g. a migration step shipped in the app's image)."},

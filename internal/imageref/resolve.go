@@ -38,6 +38,17 @@ func WithTransport(t http.RoundTripper) Option {
 	return func(o *options) { o.transport = t }
 }
 
+// Basic is a keychain that gives every registry the same username and
+// password (the registry-username / registry-password inputs; for ghcr.io:
+// the actor and a GITHUB_TOKEN with packages: read).
+func Basic(username, password string) authn.Keychain {
+	return basicKeychain{authn.FromConfig(authn.AuthConfig{Username: username, Password: password})}
+}
+
+type basicKeychain struct{ auth authn.Authenticator }
+
+func (k basicKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.auth, nil }
+
 // Resolve returns the manifest digest ("sha256:...") that ref's tag points to;
 // a ref that already carries a digest is returned as is without a network call.
 func Resolve(ctx context.Context, ref Ref, opts ...Option) (string, error) {

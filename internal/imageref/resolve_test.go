@@ -167,3 +167,33 @@ func TestResolveWithoutTagOrDigest(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A private registry: anonymous is refused, the credentials are accepted.
+func TestResolveWithCredentials(t *testing.T) {
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "octocat" || p != "ghs_secret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="registry"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img, err := random.Image(256, 1)
+	require.NoError(t, err)
+	tag, err := name.NewTag(host+"/acme/private:1.0.0", name.Insecure)
+	require.NoError(t, err)
+	require.NoError(t, remote.Write(tag, img, remote.WithAuth(&authn.Basic{Username: "octocat", Password: "ghs_secret"})))
+	want, err := img.Digest()
+	require.NoError(t, err)
+
+	ref, err := imageref.Parse(host + "/acme/private:1.0.0")
+	require.NoError(t, err)
+	_, err = imageref.Resolve(context.Background(), ref, imageref.WithKeychain(authn.NewMultiKeychain()))
+	require.ErrorIs(t, err, imageref.ErrUnauthorized, "anonymous is refused")
+	got, err := imageref.Resolve(context.Background(), ref, imageref.WithKeychain(imageref.Basic("octocat", "ghs_secret")))
+	require.NoError(t, err)
+	assert.Equal(t, want.String(), got)
+}

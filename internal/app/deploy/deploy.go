@@ -28,6 +28,15 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		rt.Invalid("image", err.Error(), "repo:tag or repo@sha256:<64 hex digits>")
 	}
 	timeout, health, verdict := setup.Timeout(rt), setup.HealthCheck(rt), setup.Verdict(rt)
+	var resolveOpts []imageref.Option
+	switch user, pass := rt.String("registry-username"), rt.String("registry-password"); {
+	case user != "" && pass != "":
+		resolveOpts = append(resolveOpts, imageref.WithKeychain(imageref.Basic(user, pass)))
+	case user != "":
+		rt.Invalid("registry-password", "is required with registry-username", "a password or token (for ghcr.io: a GITHUB_TOKEN with packages: read)")
+	case pass != "":
+		rt.Invalid("registry-username", "is required with registry-password", "the registry user name (for ghcr.io: ${{ github.actor }})")
+	}
 	if err := rt.InputErr(); err != nil {
 		return err
 	}
@@ -42,7 +51,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	kc, err := connect.Kube(rt)
 	if err == nil && rt.Bool("resolve-digest") && ref.Digest == "" {
 		var d string
-		d, err = imageref.Resolve(ctx, ref)
+		d, err = imageref.Resolve(ctx, ref, resolveOpts...)
 		if err == nil {
 			rt.Infof("resolved %s to %s", ref, d)
 			ref = ref.WithDigest(d)

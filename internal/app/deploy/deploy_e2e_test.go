@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -137,6 +138,9 @@ func TestDeployActionBadInputChangesNothing(t *testing.T) {
 		{"zero timeout", map[string]string{"image": "x/y:1", "timeout": "0"}, "::error title=Invalid input timeout::must be longer than 0"},
 		{"bad health url", map[string]string{"image": "x/y:1", "health-url": "erlmcp.local/health"}, "::error title=Invalid input health-url::"},
 		{"unknown environment", map[string]string{"image": "x/y:1", "config": cfg, "environment": "prod"}, "::error title=Invalid input config::"},
+		{"registry user without password", map[string]string{"image": "x/y:1", "resolve-digest": "true", "registry-username": "octocat"}, "::error title=Invalid input registry-password::is required with registry-username"},
+		{"zero crash-loop tolerance", map[string]string{"image": "x/y:1", "crashloop-restarts": "0"}, "::error title=Invalid input crashloop-restarts::must be at least 1"},
+		{"zero pull grace", map[string]string{"image": "x/y:1", "image-pull-grace": "0s"}, "::error title=Invalid input image-pull-grace::must be longer than 0"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -226,6 +230,27 @@ func TestDeployActionResolvesTheDigest(t *testing.T) {
 	assert.Contains(t, s.Log, "9.9.9")
 	assert.Contains(t, s.Log, "nothing was changed")
 	assert.Equal(t, "failed", s.Output("status"))
+
+	// A private registry (ghcr.io with packages: read): the credentials inputs.
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	private := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "octocat" || p != "ghs_registrytoken42" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="registry"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer private.Close()
+	phost := strings.TrimPrefix(private.URL, "http://")
+	ptag, err := name.NewTag(phost+"/acme/erlmcp:1.2.0", name.Insecure)
+	require.NoError(t, err)
+	require.NoError(t, remote.Write(ptag, img, remote.WithAuth(&authn.Basic{Username: "octocat", Password: "ghs_registrytoken42"})))
+	s = runAction(t, map[string]string{"environment": "staging", "image": phost + "/acme/erlmcp:1.2.0", "resolve-digest": "true", "namespace": ns, "kubeconfig": kc,
+		"registry-username": "octocat", "registry-password": "ghs_registrytoken42"})
+	require.Equal(t, 0, s.Code, s.Log)
+	assert.Equal(t, digest.String(), s.Output("digest"))
+	assertNoSecret(t, s, "ghs_registrytoken42")
 }
 
 func TestDeployActionTellsSlack(t *testing.T) {
