@@ -85,6 +85,9 @@ type env struct {
 	staging, production     string
 	stagingKC, productionKC string
 	repo                    string
+	// inherit: the caller passes `secrets: inherit` (as with secrets of the
+	// staging and production environments) instead of mapping them by name.
+	inherit bool
 }
 
 func newEnv(t *testing.T, name string) *env {
@@ -134,6 +137,18 @@ func (e *env) run(t *testing.T, image, stagingURL, productionURL string) *run {
 
 const slackToken = "xoxb-pipeline-test-SECRET"
 
+// secrets is the caller's `secrets:`.
+func (e *env) secrets() string {
+	if e.inherit {
+		return "    secrets: inherit\n"
+	}
+	return `    secrets:
+      STAGING_KUBECONFIG: ${{ secrets.STAGING_KUBECONFIG }}
+      PRODUCTION_KUBECONFIG: ${{ secrets.PRODUCTION_KUBECONFIG }}
+      SLACK_BOT_TOKEN: ${{ secrets.SLACK_BOT_TOKEN }}
+`
+}
+
 // runSlack is run with Slack pointed at slackAPI ("" = no Slack).
 func (e *env) runSlack(t *testing.T, image, stagingURL, productionURL, slackAPI string) *run {
 	t.Helper()
@@ -153,11 +168,7 @@ jobs:
       resolve-digest: false
       slack-channel: C0PIPELINE
       slack-mention: <!subteam^S0ONCALL>
-    secrets:
-      staging-kubeconfig: ${{ secrets.STAGING_KUBECONFIG }}
-      production-kubeconfig: ${{ secrets.PRODUCTION_KUBECONFIG }}
-      slack-token: ${{ secrets.SLACK_TOKEN }}
-`, image, stagingURL, productionURL))
+%s`, image, stagingURL, productionURL, e.secrets()))
 	git(t, e.repo, "add", "-A")
 	git(t, e.repo, "commit", "-q", "--allow-empty", "-m", "caller")
 	root, err := testcluster.RepoRoot()
@@ -166,11 +177,16 @@ jobs:
 	defer cancel()
 	cmd := exec.CommandContext(ctx, act(t), "workflow_dispatch", "-W", ".github/workflows/caller.yml",
 		"-P", "ubuntu-latest=-self-hosted", "--local-repository", "org/erlmcp-deploy@v1="+root, "--json",
-		"-s", "STAGING_KUBECONFIG="+e.stagingKC, "-s", "PRODUCTION_KUBECONFIG="+e.productionKC,
 		// No release can be downloaded here: the launcher builds the actions from this tree.
 		"--env", "ERLMCP_RELEASE_API=http://127.0.0.1:9")
+	if e.stagingKC != "" {
+		cmd.Args = append(cmd.Args, "-s", "STAGING_KUBECONFIG="+e.stagingKC)
+	}
+	if e.productionKC != "" {
+		cmd.Args = append(cmd.Args, "-s", "PRODUCTION_KUBECONFIG="+e.productionKC)
+	}
 	if slackAPI != "" {
-		cmd.Args = append(cmd.Args, "-s", "SLACK_TOKEN="+slackToken, "--env", "ERLMCP_SLACK_API_URL="+slackAPI)
+		cmd.Args = append(cmd.Args, "-s", "SLACK_BOT_TOKEN="+slackToken, "--env", "ERLMCP_SLACK_API_URL="+slackAPI)
 	}
 	cmd.Dir = e.repo
 	var out bytes.Buffer
@@ -298,6 +314,7 @@ func TestBadImageStopsInStaging(t *testing.T) {
 // and the smoke test ran, rolls back to the last successful revision.
 func TestProductionSmokeFailureRollsBack(t *testing.T) {
 	e := newEnv(t, "smokefail")
+	e.inherit = true // the kubeconfigs reach the pipeline through `secrets: inherit`
 	r := e.run(t, "ghcr.io/acme/erlmcp:1.1.0", serve(t, erlmcpd.Healthy), serve(t, erlmcpd.Unhealthy))
 	assert.Equal(t, "success", r.results["staging"])
 	assert.Equal(t, "succeeded", r.out("production", "deploy", "status"))
@@ -353,6 +370,25 @@ func TestInputErrorChangesNothing(t *testing.T) {
 		assert.Equal(t, "ghcr.io/acme/erlmcp:1.0.0", img, ns)
 		assert.Equal(t, before, rev, ns)
 	}
+}
+
+// TestMissingKubeconfigChangesNothing: a caller whose STAGING_KUBECONFIG does
+// not reach the pipeline (`secrets: inherit` without such a secret) is stopped
+// before the staging deploy, which would otherwise fall back to whatever
+// credentials the runner has.
+func TestMissingKubeconfigChangesNothing(t *testing.T) {
+	e := newEnv(t, "nosecret")
+	e.inherit, e.stagingKC = true, ""
+	_, before := e.image(t, e.staging)
+	r := e.run(t, "ghcr.io/acme/erlmcp:1.1.0", serve(t, erlmcpd.Healthy), serve(t, erlmcpd.Healthy))
+	assert.Equal(t, "success", r.results["validate"])
+	assert.Equal(t, "failure", r.results["staging"])
+	assert.Contains(t, r.log, "Missing secret STAGING_KUBECONFIG")
+	assert.False(t, r.ran("staging", "deploy"))
+	assert.NotContains(t, r.results, "production")
+	img, rev := e.image(t, e.staging)
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.0.0", img)
+	assert.Equal(t, before, rev)
 }
 
 // TestSmokeInputErrorNeverRollsBack: a smoke step that fails on its own input
