@@ -2,10 +2,16 @@ package actionspec
 
 // Inputs shared by every action that talks to a cluster.
 func clusterInputs() []Input {
-	return []Input{
+	return append([]Input{
 		{Name: "namespace", Kind: String, Default: "erlmcp", Description: "Namespace of the Deployment."},
 		{Name: "deployment", Kind: String, Default: "erlmcp", Description: "Name of the Deployment."},
 		{Name: "container", Kind: String, Description: "Container whose image is managed. Default: the only container of the pod template; required when there are several."},
+	}, credentialInputs()...)
+}
+
+// credentialInputs say how to reach the API server (the connect package reads them).
+func credentialInputs() []Input {
+	return []Input{
 		{Name: "kubeconfig", Kind: String, Secret: true, Kubeconfig: true, Description: "Kubeconfig file content (not a path). Default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account. Tokens and keys in it are masked."},
 		{Name: "context", Kind: String, Description: "Kubeconfig context to use. Default: the kubeconfig's current context."},
 	}
@@ -114,8 +120,11 @@ func Smoke() Action {
 	return Action{
 		ID: "smoke", Name: "erlmcp smoke", Icon: "activity", Color: "green",
 		Description: "Smoke-test an erlmcp service: health JSON, Prometheus metrics, MCP handshake, declarative checks and a load gate.",
-		Inputs: append([]Input{
-			{Name: "base-url", Kind: String, Required: true, Description: "Base URL of the service, e.g. `https://erlmcp.staging.example.com`."},
+		Inputs: append(append(append([]Input{
+			{Name: "base-url", Kind: String, Description: "Base URL of the service, e.g. `https://erlmcp.staging.example.com`. Required unless `port-forward` is set; with it, requests keep this URL (Host header, TLS name, path) but connect through the forward."},
+			{Name: "port-forward", Kind: String, Description: "Reach the service through the Kubernetes API server, as `kubectl port-forward` does, when the runner cannot reach it directly (private clusters): `svc/<name>:<port>`, `deployment/<name>:<port>` or `pod/<name>:<port>` (port number or name). A Ready pod's port is forwarded to 127.0.0.1:<free port>, which every check uses (`http://127.0.0.1:<port>` unless `base-url` is set). Needs the cluster inputs below and the Role of `examples/kubernetes/rbac.yaml`."},
+			{Name: "namespace", Kind: String, Default: "erlmcp", Description: "Namespace of the `port-forward` target."},
+		}, credentialInputs()...), []Input{
 			{Name: "environment", Kind: String, Description: "Environment name for logs, summary and the config file."},
 			{Name: "suite", Kind: Enum, Default: "erlmcp", Values: []string{"erlmcp", "none"}, Description: "Built-in checks to run; `none` runs only the checks file."},
 			{Name: "checks-file", Kind: String, Description: "YAML file of declarative HTTP checks (Hurl-like)."},
@@ -138,7 +147,7 @@ func Smoke() Action {
 			{Name: "load-max-error-rate", Kind: Float, Description: "Largest acceptable error rate (0..1)."},
 			{Name: "report-dir", Kind: String, DefaultDoc: "$RUNNER_TEMP/erlmcp-smoke", Description: "Directory for the JSON and JUnit reports."},
 			configInput(),
-		}, slackInputs()...),
+		}...), slackInputs()...),
 		Outputs: []Output{
 			{Name: "passed", Description: "Number of checks that passed.", Structural: true},
 			{Name: "total", Description: "Number of checks run.", Structural: true},

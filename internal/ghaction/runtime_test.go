@@ -127,7 +127,7 @@ func TestSetDefaultsFromASharedFile(t *testing.T) {
 				"base-url": {Value: "https://x", Line: 4}, "to": {Value: "previous", Line: 5}},
 			code: ghaction.ExitOK,
 			want: []string{
-				"::debug::" + file + ":3: namespace is an input of deploy, rollback, not of t: ignored here",
+				"::debug::" + file + ":3: namespace is an input of deploy, rollback, smoke, not of t: ignored here",
 				"::debug::" + file + ":4: base-url is an input of smoke, not of t: ignored here",
 				"::debug::" + file + ":5: to is an input of rollback, not of t: ignored here",
 			},

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -67,6 +68,11 @@ type Options struct {
 	FailOnDegraded bool
 	// Headers go with every request.
 	Headers http.Header
+	// ConnectTo, when set, is the address (host:port) every connection to the
+	// base URL's host and port goes to instead, never through a proxy: how
+	// smoke reaches a service through a port-forward while each request keeps
+	// the base URL (Host header, TLS server name, path prefix).
+	ConnectTo string
 	// InsecureSkipVerify skips TLS verification; CAFile adds trusted CAs (PEM).
 	InsecureSkipVerify bool
 	CAFile             string
@@ -171,6 +177,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	tr, err := NewTransport(opts.InsecureSkipVerify, opts.CAFile)
 	if err != nil {
 		return nil, err
+	}
+	if opts.ConnectTo != "" {
+		connectTo(tr, opts.BaseURL, opts.ConnectTo)
 	}
 	e := &engine{opts: opts, tr: tr, log: opts.Log,
 		res: &Result{BaseURL: opts.BaseURL, Environment: opts.Environment, Suite: opts.Suite, Started: time.Now()}}
@@ -584,6 +593,39 @@ func NewTransport(insecure bool, caFile string) (*http.Transport, error) {
 	cfg.InsecureSkipVerify = insecure //nolint:gosec // an explicit, warned-about input
 	tr.TLSClientConfig = cfg
 	return tr, nil
+}
+
+// connectTo sends tr's connections to base's host and port to addr instead,
+// never through a proxy (curl's --connect-to); other hosts are untouched.
+func connectTo(tr *http.Transport, base, addr string) {
+	u, _ := url.Parse(base) // checked by CheckURL
+	target := hostPort(u)
+	dial := tr.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	tr.DialContext = func(ctx context.Context, network, a string) (net.Conn, error) {
+		if strings.EqualFold(a, target) {
+			a = addr
+		}
+		return dial(ctx, network, a)
+	}
+	proxy := tr.Proxy
+	tr.Proxy = func(r *http.Request) (*url.URL, error) {
+		if proxy == nil || strings.EqualFold(hostPort(r.URL), target) {
+			return nil, nil
+		}
+		return proxy(r)
+	}
+}
+
+// hostPort is the host:port a request to u dials.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // NewClient returns a client on tr with a per-request timeout that stops

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -371,4 +372,73 @@ func TestResolveURL(t *testing.T) {
 	assert.Equal(t, "http://other:8080/mcp", u)
 	_, err = smoke.ResolveURL("https://h", "mcp")
 	assert.EqualError(t, err, `"mcp" is neither a path starting with / nor an http(s) URL`)
+}
+
+// TestConnectToKeepsTheBaseURL: with ConnectTo (a port-forward's local
+// address) every check — wait, suite, MCP, dashboard, checks file, load gate —
+// connects there, while requests keep the base URL's Host; an https base URL
+// keeps its TLS server name, so the certificate is verified for it.
+func TestConnectToKeepsTheBaseURL(t *testing.T) {
+	var hosts sync.Map
+	var n atomic.Int64
+	record := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hosts.Store(r.Host, true)
+			n.Add(1)
+			h.ServeHTTP(w, r)
+		})
+	}
+	srv := serve(t, erlmcpd.Options{}, record)
+	base := "http://erlmcp.staging.example.test:8080" // .test never resolves: only ConnectTo reaches it
+	o := opts(base)
+	o.ConnectTo = srv.Listener.Addr().String()
+	// No MCP check: the go-sdk server behind erlmcpd refuses a Host that is not
+	// loopback on a loopback connection (DNS-rebinding protection), as it
+	// would through a real port-forward (see TestConnectToAndDNSRebindingProtection).
+	o.MCPURL = ""
+	o.DashboardURL = "/dashboard"
+	o.Checks = []checks.Check{{Name: "echo", Method: http.MethodPost, Path: "/api/echo", JSON: map[string]any{"ping": "pong"},
+		Expect: checks.Expect{Status: []int{200}}}}
+	o.Load = &smoke.LoadOptions{Duration: 200 * time.Millisecond, Concurrency: 2}
+	res := run(t, o)
+	for _, c := range res.Checks {
+		assert.True(t, c.Passed, "%s: %s", c.Name, c.Detail)
+	}
+	require.NotNil(t, res.Load)
+	assert.Zero(t, res.Load.Errors)
+	assert.Greater(t, n.Load(), res.Load.Requests-1, "the load gate went through ConnectTo too")
+	var seen []string
+	hosts.Range(func(k, _ any) bool { seen = append(seen, k.(string)); return true })
+	assert.Equal(t, []string{"erlmcp.staging.example.test:8080"}, seen)
+
+	tlsSrv := httptest.NewUnstartedServer(erlmcpd.New(erlmcpd.Options{}))
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw}), 0o600))
+	o = opts("https://example.com") // a name the test certificate holds
+	o.ConnectTo, o.CAFile, o.MCPURL = tlsSrv.Listener.Addr().String(), ca, ""
+	res = run(t, o)
+	assert.True(t, res.OK(), "%v", res.Checks)
+	o = opts("https://erlmcp.example.test")
+	o.ConnectTo, o.CAFile, o.Wait = tlsSrv.Listener.Addr().String(), ca, 0
+	res = run(t, o)
+	assert.Contains(t, find(t, res, "wait for /health").Detail, "certificate is valid for", "verified for the base URL's name, not the forward's")
+}
+
+// TestConnectToAndDNSRebindingProtection: an MCP server with DNS-rebinding
+// protection (the go-sdk's default) refuses a connection that arrives on
+// loopback — as a port-forwarded one does in the pod — with a Host that is
+// not loopback; the check says so. With the forward's own address as the
+// base URL (port-forward without base-url), it passes.
+func TestConnectToAndDNSRebindingProtection(t *testing.T) {
+	srv := serve(t, erlmcpd.Options{}, nil)
+	o := opts("http://erlmcp.example.test")
+	o.ConnectTo = srv.Listener.Addr().String()
+	res := run(t, o)
+	assert.Contains(t, find(t, res, "MCP /mcp").Detail, `403 Forbidden`)
+	assert.Contains(t, find(t, res, "MCP /mcp").Detail, `invalid Host header "erlmcp.example.test"`)
+	res = run(t, opts(srv.URL))
+	assert.True(t, find(t, res, "MCP /mcp").Passed)
 }

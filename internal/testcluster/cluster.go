@@ -202,9 +202,12 @@ func start(ctx context.Context, bins Binaries, opts Options) (c *Cluster, err er
 		"--kubeconfig="+c.Kubeconfig, "--leader-elect=false", "--secure-port=0"); err != nil {
 		return nil, err
 	}
-	// kwok also plays the kubelet's API (pod logs) for every node at 127.0.0.1:ports[3].
+	if err := c.installPortForwardCRD(ctx); err != nil {
+		return nil, err
+	}
+	// kwok also plays the kubelet's API (pod logs, port-forward) for every node at 127.0.0.1:ports[3].
 	if err := c.spawn(bins.Kwok, "kwok",
-		"--kubeconfig="+c.Kubeconfig, "--manage-all-nodes=true", "--config="+stages,
+		"--kubeconfig="+c.Kubeconfig, "--manage-all-nodes=true", "--config="+stages, "--enable-crds="+kwokCRDs,
 		"--node-ip=127.0.0.1", "--node-port="+strconv.Itoa(ports[3]), "--server-address=127.0.0.1:"+strconv.Itoa(ports[3]),
 		"--tls-cert-file="+p.ServingCert, "--tls-private-key-file="+p.ServingKey); err != nil {
 		return nil, err

@@ -90,7 +90,8 @@ func actions() []action {
 		{
 			spec: actionspec.Smoke(), run: smoke.Run, code: ghaction.ExitOK,
 			inputs: map[string]string{"environment": "production"},
-			ignored: map[string]int{"deployment": 2, "timeout": 4, "namespace": 7, "fail-fast": 8, "rollback-on-failure": 9,
+			// namespace is smoke's too (the port-forward target's), so it is not ignored.
+			ignored: map[string]int{"deployment": 2, "timeout": 4, "fail-fast": 8, "rollback-on-failure": 9,
 				"change-cause": 10, "to": 11, "confirm": 12},
 		},
 	}

@@ -26,23 +26,54 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	if err := rt.ValidateAll(); err != nil {
 		return err
 	}
-	opts, reportDir := options(rt)
+	target, forwarding := forwardTarget(rt)
+	opts, urls := options(rt, forwarding)
 	if err := rt.InputErr(); err != nil {
 		return err
 	}
 	if opts.InsecureSkipVerify {
 		rt.Warnf("insecure-skip-tls-verify is on: TLS certificates of %s are not verified", opts.BaseURL)
 	}
-	where := opts.BaseURL
+	opts.Log = rt
+	what := opts.BaseURL
+	var fwd *forward
+	if forwarding {
+		given := strings.TrimSpace(rt.String("base-url"))
+		what = fmt.Sprintf("port-forward %s (namespace %s)", target, rt.String("namespace"))
+		if given != "" {
+			what = given + " through " + what
+		}
+		var failed *engine.Check
+		var err error
+		if fwd, failed, err = openForward(ctx, rt, *target, opts.Wait); err != nil {
+			return err
+		}
+		if failed != nil {
+			res := &engine.Result{BaseURL: given, Environment: opts.Environment, Suite: opts.Suite, Started: time.Now(),
+				Checks: []engine.Check{*failed}}
+			return finish(ctx, rt, opts, what, res)
+		}
+		defer fwd.Close()
+		fwd.apply(rt, &opts, urls, given != "")
+	}
+	where := what
 	if opts.Environment != "" {
-		where = opts.Environment + " (" + opts.BaseURL + ")"
+		where = opts.Environment + " (" + what + ")"
 	}
 	rt.Infof("smoke-testing %s: suite %s, %d check(s) from the checks file", where, opts.Suite, len(opts.Checks))
-	opts.Log = rt
 	res, err := engine.Run(ctx, opts)
 	if err != nil {
 		return err
 	}
+	if fwd != nil {
+		fwd.conclude(rt, res)
+	}
+	return finish(ctx, rt, opts, what, res)
+}
+
+// finish redacts the result, writes the reports, outputs, summary and Slack
+// message, and returns the verdict.
+func finish(ctx context.Context, rt *ghaction.Runtime, opts engine.Options, what string, res *engine.Result) error {
 	// The report files are not redacted by the runtime: an answer quoted in a
 	// detail could echo a header back.
 	for i := range res.Checks {
@@ -53,12 +84,12 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 			res.Load.Violations[i] = rt.Redact(v)
 		}
 	}
-	jsonPath, junitPath, werr := engine.WriteReports(reportDir, res)
+	jsonPath, junitPath, werr := engine.WriteReports(reportDir(rt), res)
 	if werr != nil {
 		rt.Errorf("%v", werr)
 	}
-	report(rt, opts, res, jsonPath, junitPath)
-	notifySlack(ctx, rt, opts, res)
+	report(rt, opts, what, res, jsonPath, junitPath)
+	notifySlack(ctx, rt, opts, what, res)
 	if ctx.Err() != nil {
 		return fmt.Errorf("smoke test interrupted: %w", ctx.Err())
 	}
@@ -69,8 +100,15 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	return werr
 }
 
+// urlInputs are the inputs resolved against the base URL, kept to resolve
+// them again once a port-forward gives the base URL its port.
+type urlInputs struct{ mcpPath, dashboard string }
+
+// forwardBase stands for the port-forward's local address until it is open.
+const forwardBase = "http://127.0.0.1"
+
 // options turns the inputs into engine options, recording invalid ones.
-func options(rt *ghaction.Runtime) (engine.Options, string) {
+func options(rt *ghaction.Runtime, forwarding bool) (engine.Options, urlInputs) {
 	o := engine.Options{
 		BaseURL: strings.TrimSpace(rt.String("base-url")), Environment: rt.String("environment"), Suite: rt.Enum("suite"),
 		MCPExpectTools: rt.List("mcp-expect-tools"), MaxResponseTime: rt.Duration("max-response-time"),
@@ -78,28 +116,24 @@ func options(rt *ghaction.Runtime) (engine.Options, string) {
 		InsecureSkipVerify: rt.Bool("insecure-skip-tls-verify"), CAFile: rt.String("ca-file"),
 	}
 	baseOK := true
-	if o.BaseURL != "" {
+	switch {
+	case o.BaseURL != "":
 		if err := engine.CheckURL(o.BaseURL); err != nil {
 			rt.Invalid("base-url", err.Error(), "http://host[:port][/prefix] or https://...")
 			baseOK = false
 		}
+	case forwarding:
+		o.BaseURL = forwardBase
+	default:
+		rt.Invalid("base-url", "is required unless port-forward is set", "http://host[:port][/prefix] or https://..., or leave it empty and set port-forward")
+		baseOK = false
 	}
 	if rt.Has("max-response-time") && o.MaxResponseTime <= 0 {
 		rt.Invalid("max-response-time", "must be longer than 0", "a Go duration such as 500ms, 1s, 2s")
 	}
-	if p := strings.TrimSpace(rt.String("mcp-path")); p != "" && baseOK {
-		u, err := engine.ResolveURL(o.BaseURL, p)
-		if err != nil {
-			rt.Invalid("mcp-path", err.Error(), "/mcp, an http(s) URL, or empty to skip the MCP check")
-		}
-		o.MCPURL = u
-	}
-	if d := strings.TrimSpace(rt.String("dashboard-url")); d != "" && baseOK {
-		u, err := engine.ResolveURL(o.BaseURL, d)
-		if err != nil {
-			rt.Invalid("dashboard-url", err.Error(), "an http(s) URL or a path starting with /")
-		}
-		o.DashboardURL = u
+	urls := urlInputs{mcpPath: strings.TrimSpace(rt.String("mcp-path")), dashboard: strings.TrimSpace(rt.String("dashboard-url"))}
+	if baseOK {
+		resolveURLs(rt, &o, urls)
 	}
 	o.Headers = headers(rt)
 	if o.CAFile != "" {
@@ -139,11 +173,33 @@ func options(rt *ghaction.Runtime) (engine.Options, string) {
 		}
 		o.Load = lo
 	}
-	dir := rt.String("report-dir")
-	if dir == "" {
-		dir = filepath.Join(setup.TempDir(rt), "erlmcp-smoke")
+	return o, urls
+}
+
+// resolveURLs resolves mcp-path and dashboard-url against o.BaseURL.
+func resolveURLs(rt *ghaction.Runtime, o *engine.Options, urls urlInputs) {
+	o.MCPURL = ""
+	if urls.mcpPath != "" {
+		u, err := engine.ResolveURL(o.BaseURL, urls.mcpPath)
+		if err != nil {
+			rt.Invalid("mcp-path", err.Error(), "/mcp, an http(s) URL, or empty to skip the MCP check")
+		}
+		o.MCPURL = u
 	}
-	return o, dir
+	if urls.dashboard != "" {
+		u, err := engine.ResolveURL(o.BaseURL, urls.dashboard)
+		if err != nil {
+			rt.Invalid("dashboard-url", err.Error(), "an http(s) URL or a path starting with /")
+		}
+		o.DashboardURL = u
+	}
+}
+
+func reportDir(rt *ghaction.Runtime) string {
+	if dir := rt.String("report-dir"); dir != "" {
+		return dir
+	}
+	return filepath.Join(setup.TempDir(rt), "erlmcp-smoke")
 }
 
 // headers parses the `Name: value` lines of the headers input and masks each value.
@@ -167,7 +223,7 @@ func headers(rt *ghaction.Runtime) http.Header {
 }
 
 // report sets the outputs and writes the job summary.
-func report(rt *ghaction.Runtime, opts engine.Options, res *engine.Result, jsonPath, junitPath string) {
+func report(rt *ghaction.Runtime, opts engine.Options, what string, res *engine.Result, jsonPath, junitPath string) {
 	passed, failed, total := res.Counts()
 	rt.SetOutput("passed", strconv.Itoa(passed))
 	rt.SetOutput("total", strconv.Itoa(total))
@@ -188,7 +244,7 @@ func report(rt *ghaction.Runtime, opts engine.Options, res *engine.Result, jsonP
 	}
 
 	s := rt.Summary()
-	target := opts.BaseURL
+	target := what
 	if opts.Environment != "" {
 		target = opts.Environment
 	}
@@ -238,7 +294,7 @@ func report(rt *ghaction.Runtime, opts engine.Options, res *engine.Result, jsonP
 }
 
 // notifySlack updates the run's Slack message (slack-thread) with the verdict.
-func notifySlack(ctx context.Context, rt *ghaction.Runtime, opts engine.Options, res *engine.Result) {
+func notifySlack(ctx context.Context, rt *ghaction.Runtime, opts engine.Options, what string, res *engine.Result) {
 	slack := setup.Notifier(rt, "")
 	if !slack.Enabled() {
 		return
@@ -249,6 +305,6 @@ func notifySlack(ctx context.Context, rt *ghaction.Runtime, opts engine.Options,
 		ev.Status = notify.StatusFailed
 		ev.Reason = strings.Join(res.FailedNames(), ", ")
 	}
-	ev.Details = []notify.Field{{Name: "Checks", Value: fmt.Sprintf("%d/%d passed, %d failed", passed, total, failed)}, {Name: "Service", Value: opts.BaseURL}}
+	ev.Details = []notify.Field{{Name: "Checks", Value: fmt.Sprintf("%d/%d passed, %d failed", passed, total, failed)}, {Name: "Service", Value: what}}
 	rt.SetOutput("slack-ts", slack.NotifyBestEffort(ctx, ev))
 }
