@@ -131,9 +131,10 @@ func start(ctx context.Context, bins Binaries, opts Options) (c *Cluster, err er
 	if err := os.MkdirAll(filepath.Join(c.Dir, "logs"), 0o755); err != nil {
 		return nil, err
 	}
+	started := c // the returns below set c to nil
 	defer func() {
 		if err != nil {
-			c.Stop()
+			started.Stop()
 		}
 	}()
 	p, err := newPKI(c.Dir)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/org/erlmcp-deploy/internal/app/connect"
 	"github.com/org/erlmcp-deploy/internal/app/setup"
+	"github.com/org/erlmcp-deploy/internal/app/verdict"
 	engine "github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/imageref"
@@ -27,7 +28,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	if err != nil {
 		rt.Invalid("image", err.Error(), "repo:tag or repo@sha256:<64 hex digits>")
 	}
-	timeout, health, verdict := setup.Timeout(rt), setup.HealthCheck(rt), setup.Verdict(rt)
+	timeout, health, verdictOpts := setup.Timeout(rt), setup.HealthCheck(rt), verdict.Options(rt)
 	var resolveOpts []imageref.Option
 	switch user, pass := rt.String("registry-username"), rt.String("registry-password"); {
 	case user != "" && pass != "":
@@ -45,7 +46,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		Environment: rt.String("environment"), Namespace: rt.String("namespace"), Deployment: rt.String("deployment"),
 		Container: rt.String("container"), Timeout: timeout, FailFast: rt.Bool("fail-fast"), HealthCheck: health,
 		RollbackOnFailure: rt.Bool("rollback-on-failure"), DryRun: rt.Bool("dry-run"), Force: rt.Bool("force"),
-		Holder: setup.Holder(rt), BackupDir: setup.TempDir(rt), Mask: rt.Mask, Rollout: verdict, InitContainers: rt.Bool("update-init-containers"),
+		Holder: setup.Holder(rt), BackupDir: setup.TempDir(rt), Mask: rt.Mask, Rollout: verdictOpts, InitContainers: rt.Bool("update-init-containers"),
 	}
 	end := rt.Group("Connect")
 	kc, err := connect.Kube(rt)

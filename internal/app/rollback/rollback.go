@@ -11,6 +11,7 @@ import (
 
 	"github.com/org/erlmcp-deploy/internal/app/connect"
 	"github.com/org/erlmcp-deploy/internal/app/setup"
+	"github.com/org/erlmcp-deploy/internal/app/verdict"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/notify"
@@ -36,7 +37,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 			rt.Invalid("confirm", fmt.Sprintf("%q does not match the environment %q", confirm, env), env)
 		}
 	}
-	timeout, health, verdict := setup.Timeout(rt), setup.HealthCheck(rt), setup.Verdict(rt)
+	timeout, health, verdictOpts := setup.Timeout(rt), setup.HealthCheck(rt), verdict.Options(rt)
 	if err := rt.InputErr(); err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		return nil
 	}
 	opts := engine.Options{Environment: env, Namespace: ns, Deployment: name, Container: rt.String("container"), To: rt.String("to"),
-		Timeout: timeout, DryRun: rt.Bool("dry-run"), Holder: setup.Holder(rt), HealthCheck: health, Mask: rt.Mask, Rollout: verdict}
+		Timeout: timeout, DryRun: rt.Bool("dry-run"), Holder: setup.Holder(rt), HealthCheck: health, Mask: rt.Mask, Rollout: verdictOpts}
 	ev := setup.Event(rt, "rollback", env, notify.StatusRunning)
 	ev.Details = []notify.Field{{Name: "Deployment", Value: ns + "/" + name}, {Name: "Target", Value: opts.To}}
 	slack := setup.Running(ctx, rt, ev)
