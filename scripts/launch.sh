@@ -15,18 +15,30 @@
 # stops the build and exits 130/143 without running anything.
 #
 # Which binary:
-#   1. ERLMCP_ACTION_REF looks like a release tag (v1, v1.2, v1.2.3, v1.2.3-rc.1):
-#      the asset for this platform from the GitHub Release of that tag in
-#      ERLMCP_ACTION_REPOSITORY, verified against the release's SHA256SUMS.
-#      A floating tag without a release of its own (v1, v1.2) resolves to the
-#      highest vX.Y.Z tag on the same commit (annotated tags are peeled);
-#      release.yml moves vN to the vN.Y.Z it has just released.
-#      A checksum mismatch is a hard error.
-#   2. Otherwise (no release or asset for the ref, a branch or commit SHA ref,
-#      an empty ref for a local `uses: ./actions/ID`, a failed download):
-#      `go build` from the action's own source tree; needs Go on PATH.
-# Both are cached under
+#   1. A release tree (the commit a release tag points at, and the commit its
+#      pipeline pins by SHA) carries the binaries in dist/ (see BUNDLE below):
+#      the one for this platform is decompressed and verified against
+#      dist/SHA256SUMS. No network, no token, no Go: the runner fetched it with
+#      the action itself, with the token it uses for the action (so a private
+#      or internal copy of this repository works too). A mismatch is a hard
+#      error.
+#   2. A release tree without this platform's binary, or a ref that looks like
+#      a release tag (v1, v1.2, v1.2.3, v1.2.3-rc.1): the asset for this
+#      platform from the GitHub Release (the tag of dist/VERSION, else the
+#      ref) in ERLMCP_ACTION_REPOSITORY, verified against the release's
+#      SHA256SUMS. A floating tag without a release of its own (v1, v1.2)
+#      resolves to the highest vX.Y.Z tag on the same commit (annotated tags
+#      are peeled). A checksum mismatch is a hard error.
+#   3. Neither found on a release (tree or ref): a hard error that says what
+#      to do. A release never needs Go; ERLMCP_ALLOW_SOURCE_BUILD=true (in
+#      the job's env) opts in to step 4 instead.
+#   4. Any other ref (a branch, a commit SHA of a tree without dist/, an empty
+#      ref for a local `uses: ./actions/ID`): `go build` from the action's own
+#      source tree; needs Go on PATH.
+# All are cached under
 #   $RUNNER_TOOL_CACHE/erlmcp-deploy/<ref, or "local">/<os>-<arch>/
+#       bundled-<sums>/<asset>                sums = hash of dist/SHA256SUMS;
+#                                             verified again on every cache hit
 #       release-<tree>/<asset>, SHA256SUMS    verified again on every cache hit
 #       source-<key>/<asset>                  key = tree hash + version
 #       .../bin/erlmcp-deploy[.exe]           the CLI as --install puts it on PATH
@@ -41,10 +53,17 @@
 #   checksums: SHA256SUMS, `sha256sum` format ("<hex>  <asset>" per line)
 #   .exe only on windows; every binary has main.version set by -ldflags -X.
 #
+# BUNDLE (written by `scripts/dist.sh --bundle`, committed by release.yml)
+#   dist/VERSION            the release tag, e.g. v1.2.3 (marks a release tree)
+#   dist/SHA256SUMS         the release's SHA256SUMS (of the uncompressed assets)
+#   dist/<asset>.gz         gzip of an asset, for the bundled platforms only
+#
 # Environment:
 #   ERLMCP_ACTION_REF         ${{ github.action_ref }} (empty for local actions)
 #   ERLMCP_ACTION_REPOSITORY  ${{ github.action_repository }} (owner/name)
 #   ERLMCP_DOWNLOAD_TOKEN     token for the release API (optional)
+#   ERLMCP_ALLOW_SOURCE_BUILD true: a release without a binary for this
+#                             platform is built from source (needs Go)
 #   ERLMCP_RELEASE_API        API base URL; default $GITHUB_API_URL, then
 #                             https://api.github.com
 #   ERLMCP_CACHE_DIR          cache root; default $RUNNER_TOOL_CACHE/erlmcp-deploy,
@@ -61,6 +80,10 @@ ERLMCP_CLI=erlmcp-deploy
 # shellcheck disable=SC2034 # used by scripts/dist.sh
 ERLMCP_PLATFORMS="linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64"
 ERLMCP_SUMS=SHA256SUMS
+ERLMCP_BUNDLE_DIR=dist
+ERLMCP_VERSION_FILE=VERSION
+# shellcheck disable=SC2034 # used by scripts/dist.sh
+ERLMCP_BUNDLE_PLATFORMS="linux/amd64 linux/arm64"
 
 # Refs served from GitHub Releases (bash 3.2 wants =~ patterns in variables).
 release_tag_re='^v[0-9]+(\.[0-9]+(\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?)?)?$'
@@ -335,22 +358,25 @@ sums_lookup() {
 	awk -v n="$1" '$2 == n || $2 == "*" n { print tolower($1); exit }' "$2"
 }
 
-# fetch_release: download, verify and cache the release asset; sets $bin.
-# Returns 1 when the source build should be used instead; dies on a checksum
-# mismatch.
+# fetch_release TAG: download, verify and cache the release asset of TAG;
+# sets $bin. Returns 1 when there is none to use (why is in $missing); dies on
+# a checksum mismatch.
 fetch_release() {
-	local tag code exact sums_id asset_id want got dir
+	local tag=$1 code exact sums_id asset_id want got dir
 	repo=${ERLMCP_ACTION_REPOSITORY:-}
 	if [[ -z $repo ]]; then
-		log "no ERLMCP_ACTION_REPOSITORY: cannot look up the release of $ref"
+		missing="no ERLMCP_ACTION_REPOSITORY to look up the release $tag in"
+		log "$missing"
 		return 1
 	fi
 	if ! command -v curl >/dev/null 2>&1; then
-		warn "curl not found: cannot download the release asset for $ref"
+		missing="curl not found: cannot download the release asset of $tag"
+		warn "$missing"
 		return 1
 	fi
 	if ! erlmcp_sha256 /dev/null >/dev/null 2>&1; then
-		warn "neither sha256sum nor shasum found: cannot verify the release asset for $ref"
+		missing="neither sha256sum nor shasum found: cannot verify the release asset of $tag"
+		warn "$missing"
 		return 1
 	fi
 	dir="$cache/release-$(printf '%s' "$tree" | cut -c1-16)"
@@ -376,28 +402,29 @@ fetch_release() {
 	# shellcheck disable=SC2064 # expand now: $tmp is reassigned later
 	trap "rm -rf '$tmp'" EXIT
 
-	tag=$ref
 	code=$(api_json "repos/$repo/releases/tags/$tag" "$tmp/release")
-	if [[ $code == 404 && $ref =~ $floating_tag_re ]]; then
+	if [[ $code == 404 && $tag =~ $floating_tag_re ]]; then
 		# A floating major/minor tag has no release: find the vX.Y.Z it points at.
-		exact=$(resolve_floating "$ref")
+		exact=$(resolve_floating "$tag")
 		if [[ -n $exact ]]; then
-			log "$ref points at $exact"
+			log "$tag points at $exact"
 			tag=$exact
 			code=$(api_json "repos/$repo/releases/tags/$tag" "$tmp/release")
 		else
-			log "no release for $ref, and no vX.Y.Z tag points where it does"
+			log "no release for $tag, and no vX.Y.Z tag points where it does"
 		fi
 	fi
 	case "$code" in
 	200) ;;
 	404)
-		log "no GitHub release for tag $tag in $repo"
+		missing="no GitHub release for tag $tag in $repo (or the token cannot read it)"
+		log "$missing"
 		rm -rf "$tmp"
 		return 1
 		;;
 	*)
-		warn "release lookup for $tag in $repo failed (HTTP $code): building from source instead"
+		missing="release lookup for $tag in $repo failed (HTTP $code)"
+		warn "$missing"
 		rm -rf "$tmp"
 		return 1
 		;;
@@ -406,18 +433,21 @@ fetch_release() {
 	asset_id=$(release_asset_id "$asset" <"$tmp/release")
 	sums_id=$(release_asset_id "$ERLMCP_SUMS" <"$tmp/release")
 	if [[ -z $asset_id ]]; then
-		log "release $tag has no asset $asset"
+		missing="release $tag has no asset $asset"
+		log "$missing"
 		rm -rf "$tmp"
 		return 1
 	fi
 	if [[ -z $sums_id ]]; then
-		warn "release $tag has no $ERLMCP_SUMS: not using its unverifiable $asset"
+		missing="release $tag has no $ERLMCP_SUMS: not using its unverifiable $asset"
+		warn "$missing"
 		rm -rf "$tmp"
 		return 1
 	fi
 	code=$(curl_get "$api/repos/$repo/releases/assets/$sums_id" "$tmp/$ERLMCP_SUMS" application/octet-stream)
 	if [[ $code != 200 ]]; then
-		warn "downloading $ERLMCP_SUMS of $tag failed (HTTP $code): building from source instead"
+		missing="downloading $ERLMCP_SUMS of $tag failed (HTTP $code)"
+		warn "$missing"
 		rm -rf "$tmp"
 		return 1
 	fi
@@ -428,7 +458,8 @@ fetch_release() {
 	fi
 	code=$(curl_get "$api/repos/$repo/releases/assets/$asset_id" "$tmp/$asset" application/octet-stream)
 	if [[ $code != 200 ]]; then
-		warn "downloading $asset of $tag failed (HTTP $code): building from source instead"
+		missing="downloading $asset of $tag failed (HTTP $code)"
+		warn "$missing"
 		rm -rf "$tmp"
 		return 1
 	fi
@@ -443,6 +474,70 @@ fetch_release() {
 	rm -rf "$tmp"
 	trap - EXIT
 	log "using release asset $asset of $tag (verified sha256 $got)"
+	log "  $bin"
+}
+
+# ---- bundled binaries (a release tree) --------------------------------------
+# use_bundled: decompress, verify and cache this platform's binary from
+# dist/; sets $bin. Returns 1 when dist/ has none for this platform (why is in
+# $missing); dies when it has one that does not match dist/SHA256SUMS.
+use_bundled() {
+	local sums="$bundle/$ERLMCP_SUMS" src="" want got dir tmpf
+	if [[ -f $bundle/$asset.gz ]]; then
+		src=$bundle/$asset.gz
+	elif [[ -f $bundle/$asset ]]; then
+		src=$bundle/$asset
+	else
+		local held
+		held=$(cd "$bundle" && ls | grep -v -e "^$ERLMCP_SUMS\$" -e "^$ERLMCP_VERSION_FILE\$" | tr '\n' ' ' || true)
+		missing="release $release_version bundles no $asset (dist/ holds: ${held:-no binary})"
+		log "$missing"
+		return 1
+	fi
+	if ! erlmcp_sha256 /dev/null >/dev/null 2>&1; then
+		missing="neither sha256sum nor shasum found: cannot verify the bundled $asset"
+		warn "$missing"
+		return 1
+	fi
+	want=$(sums_lookup "$asset" "$sums")
+	if [[ -z $want ]]; then
+		die "dist/$ERLMCP_SUMS of release $release_version has no entry for $asset: refusing to run it"
+	fi
+	dir="$cache/bundled-$(erlmcp_sha256 "$sums" | cut -c1-16)"
+	bin="$dir/$asset"
+	if [[ -f $bin && -x $bin ]]; then
+		got=$(erlmcp_sha256 "$bin")
+		if [[ $got == "$want" ]]; then
+			log "using cached bundled $asset of release $release_version (verified sha256 $got)"
+			log "  $bin"
+			return 0
+		fi
+		warn "cached $bin does not match dist/$ERLMCP_SUMS (want $want, got $got): unpacking it again"
+		rm -f "$bin"
+	fi
+	mkdir -p "$dir"
+	tmpf="$dir/.$asset.$$.tmp"
+	if [[ $src == *.gz ]]; then
+		if ! command -v gzip >/dev/null 2>&1; then
+			missing="gzip not found: cannot unpack the bundled $asset"
+			warn "$missing"
+			return 1
+		fi
+		if ! gzip -dc "$src" >"$tmpf"; then
+			rm -f "$tmpf"
+			die "dist/$asset.gz of release $release_version is not a valid gzip file: refusing to run it"
+		fi
+	else
+		cp "$src" "$tmpf"
+	fi
+	got=$(erlmcp_sha256 "$tmpf")
+	if [[ $got != "$want" ]]; then
+		rm -f "$tmpf"
+		die "checksum mismatch for the bundled $asset of release $release_version: dist/$ERLMCP_SUMS says $want, ${src#"$root"/} holds $got; refusing to run it"
+	fi
+	chmod +x "$tmpf"
+	mv -f "$tmpf" "$bin"
+	log "using bundled $asset of release $release_version (verified sha256 $got; no download)"
 	log "  $bin"
 }
 
@@ -539,15 +634,41 @@ main() {
 
 	group "erlmcp-deploy launcher: $name for $os/$arch at ref '${ref:-<local>}'"
 	bin=""
-	if [[ $ref =~ $release_tag_re ]]; then
+	missing=""
+	bundle="$root/$ERLMCP_BUNDLE_DIR"
+	release_version=""
+	if [[ -f $bundle/$ERLMCP_VERSION_FILE && -f $bundle/$ERLMCP_SUMS ]]; then
+		release_version=$(head -n 1 "$bundle/$ERLMCP_VERSION_FILE" | tr -d '\r[:space:]')
+		[[ -n $release_version ]] || release_version=unknown
+	fi
+	local release=""
+	if [[ -n $release_version ]]; then
+		release=$release_version
+		log "the action's tree is release $release_version (dist/$ERLMCP_VERSION_FILE): looking for its bundled $asset"
+		use_bundled || bin=""
+		if [[ -z $bin && $release_version =~ $release_tag_re ]]; then
+			fetch_release "$release_version" || bin=""
+		fi
+	elif [[ $ref =~ $release_tag_re ]]; then
+		release=$ref
 		log "ref $ref looks like a release tag: looking for release asset $asset"
-		fetch_release || bin=""
+		fetch_release "$ref" || bin=""
 	elif [[ -z $ref ]]; then
 		log "no action ref (local action): building from source"
 	else
 		log "ref $ref is not a release tag: building from source"
 	fi
 	if [[ -z $bin || ! -f $bin ]]; then
+		if [[ -n $release ]]; then
+			case "${ERLMCP_ALLOW_SOURCE_BUILD:-}" in
+			true | TRUE | True | 1 | yes)
+				log "no prebuilt $asset for release $release ($missing); ERLMCP_ALLOW_SOURCE_BUILD=${ERLMCP_ALLOW_SOURCE_BUILD}: building from source"
+				;;
+			*)
+				die "no prebuilt $asset for $os/$arch in release $release at ref '${ref:-<local>}': ${missing:-not found}. A release never builds from source (it would need Go on the runner). Use a runner whose platform the release bundles in dist/ (Linux amd64/arm64), let the release download work (ERLMCP_DOWNLOAD_TOKEN reads this repository's releases: the job's github.token can read a public repository's; a private or internal copy bundles its binaries in dist/ when its release.yml releases it), or set ERLMCP_ALLOW_SOURCE_BUILD=true in the job's env with actions/setup-go before this step."
+				;;
+			esac
+		fi
 		build_source
 	fi
 

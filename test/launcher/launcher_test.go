@@ -183,9 +183,15 @@ type result struct {
 // launch runs `bash scripts/launch.sh args...` with env added to cleanEnv().
 func launch(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return launchAt(t, launcher, env, args...)
+}
+
+// launchAt runs `bash script args...` (a launch.sh in another tree).
+func launchAt(t *testing.T, script string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bashPath, append([]string{launcher}, args...)...)
+	cmd := exec.CommandContext(ctx, bashPath, append([]string{script}, args...)...)
 	cmd.Dir = t.TempDir() // the launcher must not depend on the working directory
 	cmd.Env = append(cleanEnv(), env...)
 	var stdout, stderr bytes.Buffer
@@ -574,16 +580,18 @@ func TestSourceBuildIsCached(t *testing.T) {
 		gitSHA = strings.TrimSpace(string(out))
 	}
 	gh := newFakeGitHub(t) // no releases at all
-	for _, tc := range []struct{ name, ref, version, why string }{
-		{"empty ref", "", gitSHA, "no action ref (local action): building from source"},
-		{"commit sha", "0123456789abcdef0123456789abcdef01234567", "0123456789abcdef0123456789abcdef01234567", "is not a release tag: building from source"},
-		{"tag without release", "v9.9.9", "v9.9.9", "no GitHub release for tag v9.9.9"},
+	for _, tc := range []struct{ name, ref, version, why, allow string }{
+		{"empty ref", "", gitSHA, "no action ref (local action): building from source", ""},
+		{"commit sha", "0123456789abcdef0123456789abcdef01234567", "0123456789abcdef0123456789abcdef01234567", "is not a release tag: building from source", ""},
+		// A release ref builds from source only when the job opts in (see TestReleaseRefNeverBuildsFromSource).
+		{"tag without release, opted in", "v9.9.9", "v9.9.9", "ERLMCP_ALLOW_SOURCE_BUILD=true: building from source", "true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cache := t.TempDir()
 			env := []string{
 				"ERLMCP_ACTION_REF=" + tc.ref, "ERLMCP_ACTION_REPOSITORY=" + repo,
 				"ERLMCP_DOWNLOAD_TOKEN=" + token, "ERLMCP_RELEASE_API=" + gh.URL, "RUNNER_TOOL_CACHE=" + cache,
+				"ERLMCP_ALLOW_SOURCE_BUILD=" + tc.allow,
 			}
 			cold := launch(t, env, "deploy", "--version")
 			require.Equal(t, 0, cold.code, cold.stderr)

@@ -177,8 +177,9 @@ jobs:
 	defer cancel()
 	cmd := exec.CommandContext(ctx, act(t), "workflow_dispatch", "-W", ".github/workflows/caller.yml",
 		"-P", "ubuntu-latest=-self-hosted", "--local-repository", "org/erlmcp-deploy@v1="+root, "--json",
-		// No release can be downloaded here: the launcher builds the actions from this tree.
-		"--env", "ERLMCP_RELEASE_API=http://127.0.0.1:9")
+		// No release can be downloaded here, and this tree bundles no binaries (no dist/): the
+		// launcher builds the actions from source, which a release ref (@v1) does only on request.
+		"--env", "ERLMCP_RELEASE_API=http://127.0.0.1:9", "--env", "ERLMCP_ALLOW_SOURCE_BUILD=true")
 	if e.stagingKC != "" {
 		cmd.Args = append(cmd.Args, "-s", "STAGING_KUBECONFIG="+e.stagingKC)
 	}
