@@ -36,7 +36,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	case user != "":
 		rt.Invalid("registry-password", "is required with registry-username", "a password or token (for ghcr.io: a GITHUB_TOKEN with packages: read)")
 	case pass != "":
-		rt.Invalid("registry-username", "is required with registry-password", "the registry user name (for ghcr.io: ${{ github.actor }})")
+		rt.Invalid("registry-username", "is required with registry-password", "the registry user name (for ghcr.io: the workflow actor, github.actor)")
 	}
 	if err := rt.InputErr(); err != nil {
 		return err
