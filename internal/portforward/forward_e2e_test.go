@@ -20,7 +20,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -50,23 +49,11 @@ func service(t *testing.T, ctx context.Context, image, to string) (string, *test
 	ns := fmt.Sprintf("pf-%d", seq.Add(1))
 	id, err := cluster.Deployer(ctx, ns)
 	require.NoError(t, err)
-	remove, err := cluster.ForwardPods(ctx, ns, 8080, to)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, remove()) })
-	_, err = cluster.Client.CoreV1().Services(ns).Create(ctx, &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "erlmcp"},
-		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "erlmcp"}, Ports: []corev1.ServicePort{
-			{Name: "http", Port: 8080, TargetPort: intstr.FromString("http")}}},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	d := testcluster.Deployment("erlmcp", image, 1)
-	d.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
-	if image == "ghcr.io/acme/erlmcp:fault-neverready" {
-		_, err = cluster.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
-		require.NoError(t, err)
-	} else {
-		require.NoError(t, cluster.CreateAvailable(ctx, ns, d))
+	remove, err := cluster.PrivateService(ctx, ns, image, to, image != "ghcr.io/acme/erlmcp:fault-neverready")
+	if remove != nil {
+		t.Cleanup(func() { assert.NoError(t, remove()) })
 	}
+	require.NoError(t, err)
 	return ns, id
 }
 

@@ -7,10 +7,12 @@ import (
 	"strconv"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 )
@@ -108,4 +110,36 @@ func (c *Cluster) ForwardPods(ctx context.Context, namespace string, port int32,
 		}
 		return err
 	}, nil
+}
+
+// PrivateService makes, in namespace, a Service erlmcp (port 8080 named http)
+// selecting a 1-replica Deployment erlmcp running image with container port
+// http 8080, whose pods' port 8080 leads to the local address to — a service
+// reachable only through the API server. With available it waits until the
+// Deployment is available. remove deletes the forward.
+func (c *Cluster) PrivateService(ctx context.Context, namespace, image, to string, available bool) (remove func() error, err error) {
+	if err := c.EnsureNamespace(ctx, namespace); err != nil {
+		return nil, err
+	}
+	remove, err = c.ForwardPods(ctx, namespace, 8080, to)
+	if err != nil {
+		return nil, err
+	}
+	_, err = c.Client.CoreV1().Services(namespace).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "erlmcp"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "erlmcp"}, Ports: []corev1.ServicePort{
+			{Name: "http", Port: 8080, TargetPort: intstr.FromString("http")}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return remove, fmt.Errorf("create service %s/erlmcp: %w", namespace, err)
+	}
+	d := Deployment("erlmcp", image, 1)
+	d.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	if available {
+		return remove, c.CreateAvailable(ctx, namespace, d)
+	}
+	if _, err := c.Client.AppsV1().Deployments(namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		return remove, fmt.Errorf("create deployment %s/erlmcp: %w", namespace, err)
+	}
+	return remove, nil
 }

@@ -18,9 +18,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/org/erlmcp-deploy/internal/erlmcpd"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
@@ -70,23 +67,11 @@ func privateService(t *testing.T, c *testcluster.Cluster, ns, image, to string, 
 	defer cancel()
 	id, err := c.Deployer(ctx, ns)
 	require.NoError(t, err)
-	remove, err := c.ForwardPods(ctx, ns, 8080, to)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, remove()) })
-	_, err = c.Client.CoreV1().Services(ns).Create(ctx, &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "erlmcp"},
-		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "erlmcp"}, Ports: []corev1.ServicePort{
-			{Name: "http", Port: 8080, TargetPort: intstr.FromString("http")}}},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	d := testcluster.Deployment("erlmcp", image, 1)
-	d.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
-	if available {
-		require.NoError(t, c.CreateAvailable(ctx, ns, d))
-	} else {
-		_, err = c.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
-		require.NoError(t, err)
+	remove, err := c.PrivateService(ctx, ns, image, to, available)
+	if remove != nil {
+		t.Cleanup(func() { assert.NoError(t, remove()) })
 	}
+	require.NoError(t, err)
 	return id
 }
 
