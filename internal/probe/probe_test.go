@@ -86,7 +86,14 @@ func TestWaitHealthy(t *testing.T) {
 			start := time.Now()
 			res, err := probe.WaitHealthy(ctx, url, opts)
 			assert.Equal(t, url, res.URL)
-			assert.EqualValues(t, calls.Load(), res.Attempts)
+			if tt.wantErr != nil {
+				// The last request may be cut by the deadline after the server
+				// counted it, or be resent once by net/http on a keep-alive
+				// connection the server closed: one call either way.
+				assert.InDelta(t, calls.Load(), res.Attempts, 1)
+			} else {
+				assert.EqualValues(t, calls.Load(), res.Attempts)
+			}
 			if tt.wantErr != nil {
 				require.Error(t, err)
 				assert.GreaterOrEqual(t, time.Since(start), tt.timeout, "waits for the deadline")
