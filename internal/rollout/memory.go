@@ -111,10 +111,8 @@ func (m *Memory) Observe(now time.Time, rs *appsv1.ReplicaSet, pods, old []*core
 		}
 	}
 	for _, p := range pods {
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-				see(unschedulableKey(p))
-			}
+		if unschedulable(p) != nil {
+			see(unschedulableKey(p))
 		}
 		for _, cs := range allStatuses(p) {
 			w := cs.State.Waiting
@@ -196,6 +194,16 @@ func (cm ContainerMark) newTermination(t *corev1.ContainerStateTerminated) bool 
 		}
 	}
 	return true
+}
+
+// unschedulable is p's PodScheduled=False/Unschedulable condition, or nil.
+func unschedulable(p *corev1.Pod) *corev1.PodCondition {
+	for i, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return &p.Status.Conditions[i]
+		}
+	}
+	return nil
 }
 
 func allStatuses(p *corev1.Pod) []corev1.ContainerStatus {

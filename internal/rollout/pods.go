@@ -197,27 +197,24 @@ func judgePull(pod *corev1.Pod, cs corev1.ContainerStatus, p *Problem, mem *Memo
 // judgeScheduling fails a pod unschedulable past the grace, unless a
 // scale-up is under way (an autoscaler's event, or a nominated node).
 func judgeScheduling(pod *corev1.Pod, mem *Memory, now time.Time, opts Options) (*Problem, string) {
-	for _, c := range pod.Status.Conditions {
-		if c.Type != corev1.PodScheduled || c.Status != corev1.ConditionFalse || c.Reason != corev1.PodReasonUnschedulable {
-			continue
-		}
-		if n := pod.Status.NominatedNodeName; n != "" {
-			return nil, fmt.Sprintf("is unschedulable but nominated to node %s (preemption under way); waiting", n)
-		}
-		if ev := mem.ScaleUp[pod.UID]; ev != "" {
-			return nil, fmt.Sprintf("is waiting for a node: a scale-up is under way (%s); waiting up to the timeout", ev)
-		}
-		held := mem.since(unschedulableKey(pod), now)
-		if held >= opts.UnschedulableGrace {
-			msg := fmt.Sprintf("unschedulable for %s with no scale-up under way: %s", held.Round(time.Second), c.Message)
-			if no := mem.NoScaleUp[pod.UID]; no != "" {
-				msg += "; cluster-autoscaler: " + no
-			}
-			return &Problem{Pod: pod.Name, Reason: ReasonUnschedulable, Message: msg}, ""
-		}
-		return nil, fmt.Sprintf("is unschedulable (%s); failing after %s unless a scale-up starts", firstLine(c.Message), opts.UnschedulableGrace)
+	c := unschedulable(pod)
+	switch {
+	case c == nil:
+		return nil, ""
+	case pod.Status.NominatedNodeName != "":
+		return nil, fmt.Sprintf("is unschedulable but nominated to node %s (preemption under way); waiting", pod.Status.NominatedNodeName)
+	case mem.ScaleUp[pod.UID] != "":
+		return nil, fmt.Sprintf("is waiting for a node: a scale-up is under way (%s); waiting up to the timeout", mem.ScaleUp[pod.UID])
 	}
-	return nil, ""
+	held := mem.since(unschedulableKey(pod), now)
+	if held >= opts.UnschedulableGrace {
+		msg := fmt.Sprintf("unschedulable for %s with no scale-up under way: %s", held.Round(time.Second), c.Message)
+		if no := mem.NoScaleUp[pod.UID]; no != "" {
+			msg += "; cluster-autoscaler: " + no
+		}
+		return &Problem{Pod: pod.Name, Reason: ReasonUnschedulable, Message: msg}, ""
+	}
+	return nil, fmt.Sprintf("is unschedulable (%s); failing after %s unless a scale-up starts", firstLine(c.Message), opts.UnschedulableGrace)
 }
 
 // withLastExit adds the previous instance's exit to a crash report.

@@ -355,7 +355,7 @@ type scaleUps struct {
 
 func (s *scaleUps) check(mem *Memory, pods []*corev1.Pod, now time.Time) {
 	for _, p := range pods {
-		if s.forbidden || mem.ScaleUp[p.UID] != "" || !unschedulable(p) || now.Sub(s.asked[p.UID]) < 2*time.Second {
+		if s.forbidden || mem.ScaleUp[p.UID] != "" || unschedulable(p) == nil || now.Sub(s.asked[p.UID]) < 2*time.Second {
 			continue
 		}
 		s.asked[p.UID] = now
@@ -373,15 +373,6 @@ func (s *scaleUps) check(mem *Memory, pods []*corev1.Pod, now time.Time) {
 			mem.SawScaleUp(p.UID, e.Reason, e.Message)
 		}
 	}
-}
-
-func unschedulable(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-			return true
-		}
-	}
-	return false
 }
 
 // OwnedPods returns the pods controlled by rs.
