@@ -189,6 +189,13 @@ func runOurs(ctx context.Context, c *testcluster.Cluster, cli string, bc benchCa
 		o.verdict = "failed"
 		o.reason = fmt.Sprintf("no status output (exit: %v)", err)
 	}
+	finish(&o, w, tr, cancel, scaled)
+	return o
+}
+
+// finish ends one run: the watcher settles on the tool's verdict, the
+// autoscaler (if any) stops and reports, and the watcher's times are taken.
+func finish(o *outcome, w *watcher, tr *transcript, cancel context.CancelFunc, scaled <-chan error) {
 	settle(w, o.verdict)
 	cancel()
 	if scaled != nil {
@@ -198,7 +205,6 @@ func runOurs(ctx context.Context, c *testcluster.Cluster, cli string, bc benchCa
 	}
 	o.patched, o.back, o.complete = w.times()
 	tr.note("watcher: patched %s, previous serving %s, new complete %s", rel(tr.start, o.patched), rel(tr.start, o.back), rel(tr.start, o.complete))
-	return o
 }
 
 // settle waits briefly for the watcher to see the end state the tool claims.
@@ -287,15 +293,7 @@ func runKubectl(ctx context.Context, c *testcluster.Cluster, kubectl string, bc 
 			o.verdict = "rolled-back"
 		}
 	}
-	settle(w, o.verdict)
-	cancel()
-	if scaled != nil {
-		if serr := <-scaled; serr != nil && o.verdict == "succeeded" {
-			o.err = fmt.Errorf("autoscaler: %w", serr)
-		}
-	}
-	o.patched, o.back, o.complete = w.times()
-	tr.note("watcher: patched %s, previous serving %s, new complete %s", rel(tr.start, o.patched), rel(tr.start, o.back), rel(tr.start, o.complete))
+	finish(&o, w, tr, cancel, scaled)
 	return o
 }
 
