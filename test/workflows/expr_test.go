@@ -94,44 +94,27 @@ func (p *exprParser) next() string {
 
 type node func(*exprCtx) (any, error)
 
-func (p *exprParser) parseOr() (node, error) {
-	left, err := p.parseAnd()
-	if err != nil {
-		return nil, err
-	}
-	for p.peek() == "||" {
-		p.next()
-		right, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		l := left
-		left = func(c *exprCtx) (any, error) {
-			v, err := l(c)
-			if err != nil || truthy(v) {
-				return v, err
-			}
-			return right(c)
-		}
-	}
-	return left, nil
-}
+func (p *exprParser) parseOr() (node, error) { return p.parseLogical("||", true, p.parseAnd) }
 
-func (p *exprParser) parseAnd() (node, error) {
-	left, err := p.parseCmp()
+func (p *exprParser) parseAnd() (node, error) { return p.parseLogical("&&", false, p.parseCmp) }
+
+// parseLogical parses operand (op operand)*, short-circuiting like GitHub:
+// the left value is the result when its truthiness equals stopWhen.
+func (p *exprParser) parseLogical(op string, stopWhen bool, operand func() (node, error)) (node, error) {
+	left, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.peek() == "&&" {
+	for p.peek() == op {
 		p.next()
-		right, err := p.parseCmp()
+		right, err := operand()
 		if err != nil {
 			return nil, err
 		}
 		l := left
 		left = func(c *exprCtx) (any, error) {
 			v, err := l(c)
-			if err != nil || !truthy(v) {
+			if err != nil || truthy(v) == stopWhen {
 				return v, err
 			}
 			return right(c)
