@@ -70,6 +70,21 @@ type Event struct {
 // Deployment, the ReplicaSet and those pods. It never fails: what cannot be
 // read is listed in Report.Errors.
 func Collect(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, rs *appsv1.ReplicaSet, failing []string, pods []*corev1.Pod) Report {
+	owners := map[types.UID]string{}
+	ns := ""
+	if d != nil {
+		owners[d.UID], ns = "deployment/"+d.Name, d.Namespace
+	}
+	if rs != nil {
+		owners[rs.UID] = "replicaset/" + rs.Name
+	}
+	return CollectFor(ctx, client, ns, owners, failing, pods)
+}
+
+// CollectFor is Collect for any workload: owners names the objects (by UID)
+// whose Warning events count besides the pods'; events are read only when
+// namespace is set.
+func CollectFor(ctx context.Context, client kubernetes.Interface, namespace string, owners map[types.UID]string, failing []string, pods []*corev1.Pod) Report {
 	var r Report
 	byName := map[string]*corev1.Pod{}
 	for _, p := range pods {
@@ -93,18 +108,15 @@ func Collect(ctx context.Context, client kubernetes.Interface, d *appsv1.Deploym
 		chosen = chosen[:MaxPods]
 	}
 	uids := map[types.UID]string{}
-	if d != nil {
-		uids[d.UID] = "deployment/" + d.Name
-	}
-	if rs != nil {
-		uids[rs.UID] = "replicaset/" + rs.Name
+	for uid, name := range owners {
+		uids[uid] = name
 	}
 	for _, p := range chosen {
 		uids[p.UID] = "pod/" + p.Name
 		r.Pods = append(r.Pods, r.pod(ctx, client, p))
 	}
-	if d != nil {
-		r.Events = r.events(ctx, client, d.Namespace, uids)
+	if namespace != "" {
+		r.Events = r.events(ctx, client, namespace, uids)
 	}
 	return r
 }

@@ -150,28 +150,27 @@ func (c *Cluster) Deployer(ctx context.Context, namespace string) (*Identity, er
 	return id, nil
 }
 
-// ExampleManifests reads examples/kubernetes/*.yaml under root as one
-// stream, the namespace first.
+// ExampleManifests reads examples/kubernetes as one stream: the namespace,
+// the deployer's RBAC, then the erlmcp release (examples/kubernetes/erlmcp).
 func ExampleManifests(root string) ([]byte, error) {
 	dir := filepath.Join(root, "examples", "kubernetes")
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	release, err := filepath.Glob(filepath.Join(dir, "erlmcp", "*.yaml"))
 	if err != nil {
 		return nil, err
 	}
-	ns := filepath.Join(dir, "namespace.yaml")
-	out, err := os.ReadFile(ns)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range files {
-		if f == ns {
+	var out []byte
+	for _, f := range append([]string{filepath.Join(dir, "namespace.yaml"), filepath.Join(dir, "rbac.yaml")}, release...) {
+		if filepath.Base(f) == "kustomization.yaml" {
 			continue
 		}
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
-		out = append(append(out, "\n---\n"...), b...)
+		if len(out) > 0 {
+			out = append(out, "\n---\n"...)
+		}
+		out = append(out, b...)
 	}
 	return out, nil
 }

@@ -194,7 +194,8 @@ func start(ctx context.Context, bins Binaries, opts Options) (c *Cluster, err er
 	}
 	if err := c.spawn(bins.KubeControllerManager, "kube-controller-manager",
 		"--kubeconfig="+c.Kubeconfig, "--leader-elect=false", "--secure-port=0",
-		"--controllers=deployment,replicaset,garbagecollector,namespace,serviceaccount,serviceaccount-token,disruption,resourcequota",
+		"--controllers=deployment,replicaset,statefulset,daemonset,job,horizontalpodautoscaling,garbagecollector,namespace,serviceaccount,serviceaccount-token,disruption,resourcequota",
+		"--horizontal-pod-autoscaler-sync-period=2s",
 		"--service-account-private-key-file="+p.SAPrivate, "--root-ca-file="+p.CACert,
 		"--kube-api-qps=100", "--kube-api-burst=200"); err != nil {
 		return nil, err

@@ -390,10 +390,15 @@ func TestDeployerHasOnlyWhatItNeeds(t *testing.T) {
 		{"rbac", "", "pods", "log", "get", true},
 		{"rbac", "", "events", "", "list", true},
 		{"rbac", "coordination.k8s.io", "leases", "", "create", true},
-		{"rbac", "apps", "deployments", "", "create", false},
-		{"rbac", "apps", "deployments", "", "delete", false},
+		{"rbac", "apps", "deployments", "", "create", true}, // a manifest release's first deploy
+		{"rbac", "apps", "deployments", "", "delete", true}, // prune, and the rollback of a release
+		{"rbac", "", "configmaps", "", "patch", true},
+		{"rbac", "", "secrets", "", "create", true}, // the release inventory
+		{"rbac", "", "secrets", "", "patch", false},
+		{"rbac", "apps", "statefulsets", "", "create", false},
+		{"rbac", "rbac.authorization.k8s.io", "roles", "", "patch", false},
 		{"rbac", "", "pods", "", "delete", false},
-		{"rbac", "", "secrets", "", "get", false},
+		{"", "", "namespaces", "", "create", false},
 		{"elsewhere", "apps", "deployments", "", "get", false},
 		{"", "", "nodes", "", "list", false},
 	} {

@@ -1,0 +1,348 @@
+// Package apply deploys a manifest release: every object of a set of
+// manifests applied server-side in dependency order after a dry run of all
+// of them, objects that left the set pruned, one verdict over the whole set
+// (package verify), and on failure the previous verified release restored as
+// a whole. The release's objects and manifests are recorded per revision
+// (package inventory).
+package apply
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/org/erlmcp-deploy/internal/diagnose"
+	"github.com/org/erlmcp-deploy/internal/inventory"
+	"github.com/org/erlmcp-deploy/internal/manifest"
+	"github.com/org/erlmcp-deploy/internal/rollout"
+	"github.com/org/erlmcp-deploy/internal/ui"
+	"github.com/org/erlmcp-deploy/internal/verify"
+)
+
+// Status is the outcome reported in the `status` output.
+type Status string
+
+// Outcomes of a release deploy (the same words as an image deploy's).
+const (
+	StatusSucceeded  Status = "succeeded"
+	StatusRolledBack Status = "rolled-back"
+	StatusFailed     Status = "failed"
+)
+
+// Options are one release deploy's settings.
+type Options struct {
+	Environment string
+	// Namespace is the release's namespace: the inventory and the lock live
+	// there, and objects without a namespace go there.
+	Namespace string
+	// Release names the release (default: the deployment input).
+	Release string
+	// Manifests are the files, directories and kustomizations to deploy.
+	Manifests []string
+	// Images replace the images of matching repositories.
+	Images manifest.Images
+	// Required are the repositories that must match at least one container
+	// (the `image` input's).
+	Required []string
+	// Prune deletes objects of the previous release that left the set.
+	Prune bool
+	// ForceConflicts takes over fields that another field manager owns.
+	ForceConflicts bool
+	DryRun         bool
+	// Force takes the deploy lock over from another run.
+	Force             bool
+	Timeout           time.Duration
+	FailFast          bool
+	RollbackOnFailure bool
+	ChangeCause       string
+	Holder            string
+	HealthCheck       func(ctx context.Context) error
+	Recheck           time.Duration
+	Rollout           rollout.Options
+	Mask              func(string)
+}
+
+// Object is one object of the release and what happened to it.
+type Object struct {
+	// Name is "Kind/name" (with the namespace when it is not the release's).
+	Name   string
+	Source string
+	// Action is created, configured, unchanged, pruned or deleted.
+	Action string
+	// State is the verdict's last word on it ("" when not verified).
+	State string
+	// Changes are the fields a dry run would change.
+	Changes []manifest.Change `json:"changes,omitempty"`
+}
+
+// Result is what a release deploy did; filled as far as it got.
+type Result struct {
+	Status           Status
+	Release          string
+	Revision         int
+	PreviousRevision int
+	Images           []string
+	Objects          []Object
+	DryRun           bool
+	// Unchanged: every object already matched the manifests.
+	Unchanged     bool
+	FailureReason string
+	// Failed names the object whose verdict failed the release.
+	Failed        string
+	Conclusion    verify.Kind
+	Advice        string
+	Verdict       rollout.Verdict
+	Diagnostics   *diagnose.Report
+	TimeToVerdict time.Duration
+	RolledBack    bool
+	// RollbackTo is the release revision restored (0: none); RollbackRevision the revision that records it.
+	RollbackTo       int
+	RollbackRevision int
+	RollbackError    string
+	RollbackDuration time.Duration
+	Duration         time.Duration
+}
+
+// Engine deploys releases to one cluster.
+type Engine struct {
+	Client  kubernetes.Interface
+	Dynamic dynamic.Interface
+	// Objects is the controller-runtime client the apply engine (fluxcd/pkg/ssa) uses.
+	Objects client.Client
+	Mapper  meta.RESTMapper
+	Log     ui.Logger
+	Now     func() time.Time
+}
+
+// New builds an Engine from a REST config and the clientset made from it.
+func New(cfg *rest.Config, cs kubernetes.Interface, log ui.Logger) (*Engine, error) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("http client for %s: %w", cfg.Host, err)
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("discover the API of %s: %w", cfg.Host, err)
+	}
+	objs, err := client.New(cfg, client.Options{HTTPClient: hc, Mapper: mapper})
+	if err != nil {
+		return nil, fmt.Errorf("client for %s: %w", cfg.Host, err)
+	}
+	dyn, err := dynamic.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client for %s: %w", cfg.Host, err)
+	}
+	return &Engine{Client: cs, Dynamic: dyn, Objects: objs, Mapper: mapper, Log: log}, nil
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Engine) store(ns string) inventory.Store {
+	return inventory.Store{Client: e.Client, Namespace: ns, Now: e.Now}
+}
+
+// InputError is bad input (a manifest, an image mapping): nothing was changed.
+type InputError struct{ Err error }
+
+// Error says nothing was changed.
+func (e *InputError) Error() string { return e.Err.Error() + " (nothing was changed)" }
+
+// Unwrap returns the cause.
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Run deploys the release: load → pre-flight → plan (server-side dry run)
+// → record → apply → prune → verify → conclude, and on a doomed verdict the
+// previous verified release restored. The error is nil only when the new
+// release is serving; the Result is always filled for the outputs.
+func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
+	start := e.now()
+	res := &Result{Release: opts.Release, Status: StatusFailed, DryRun: opts.DryRun}
+	defer func() { res.Duration = e.now().Sub(start) }()
+	fail := func(err error) (*Result, error) {
+		if res.FailureReason == "" {
+			res.FailureReason = err.Error()
+		}
+		return res, err
+	}
+
+	end := e.Log.Group(fmt.Sprintf("Load the manifests of release %s", opts.Release))
+	set, err := e.load(opts)
+	end()
+	if err != nil {
+		return fail(&InputError{Err: err})
+	}
+	res.Images = set.images()
+
+	end = e.Log.Group(fmt.Sprintf("Pre-flight: release %s in namespace %s (%s)", opts.Release, opts.Namespace, opts.Environment))
+	pf, err := e.preflight(ctx, opts, set)
+	end()
+	if err != nil {
+		if ctx.Err() != nil {
+			res.FailureReason = "cancelled during pre-flight: nothing was changed"
+		}
+		return fail(err)
+	}
+	if pf.lock != nil {
+		defer func() {
+			if err := pf.lock.Release(context.WithoutCancel(ctx)); err != nil {
+				e.Log.Warnf("%v", err)
+			}
+		}()
+	}
+	if pf.previous != nil {
+		res.PreviousRevision = pf.previous.Revision
+	}
+
+	end = e.Log.Group("Plan: server-side dry run of every object")
+	plan, err := e.plan(ctx, opts, set, pf)
+	end()
+	res.Objects = plan.objects(opts.Namespace)
+	if err != nil {
+		return fail(err)
+	}
+	if opts.DryRun {
+		res.Status = StatusSucceeded
+		res.Unchanged = plan.unchanged()
+		e.Log.Infof("dry run: the API server accepted every object; nothing was changed")
+		return res, nil
+	}
+	if plan.unchanged() && pf.previous != nil && pf.latest != nil && pf.latest.Revision == pf.previous.Revision {
+		res.Unchanged = true
+		e.Log.Infof("every object already matches the manifests of revision %d: verifying what serves", pf.previous.Revision)
+	}
+
+	rel := &inventory.Release{Name: opts.Release, Status: inventory.Pending, Images: res.Images, Cause: opts.ChangeCause,
+		Objects: set.refs(), Manifests: set.encoded}
+	if err := e.store(opts.Namespace).Create(ctx, rel); err != nil {
+		return fail(fmt.Errorf("record release %s: %w (nothing was changed)", opts.Release, err))
+	}
+	res.Revision = rel.Revision
+
+	end = e.Log.Group(fmt.Sprintf("Apply revision %d of release %s (%d objects)", rel.Revision, opts.Release, len(set.objects)))
+	applied, err := e.apply(ctx, opts, set, plan, pf)
+	end()
+	res.Objects = applied.objects(plan, opts.Namespace)
+	if err != nil {
+		e.markFailed(ctx, opts, rel.Revision, err.Error())
+		if ctx.Err() != nil {
+			res.FailureReason = "cancelled while applying"
+			e.Log.Errorf("cancelled while applying revision %d: some objects may be applied; run deploy again to converge, or rollback to return to revision %d", rel.Revision, res.PreviousRevision)
+			return fail(err)
+		}
+		return e.failed(ctx, opts, pf, res, applied, verify.Conclusion{Kind: verify.Doomed, Reason: err.Error(), RollBack: applied.changedAny(),
+			Advice: "read the apply error above"}, nil)
+	}
+
+	out, err := e.verifier(opts, fmt.Sprintf("Verify revision %d of release %s", rel.Revision, opts.Release)).RunSet(ctx, applied.members, start.Add(opts.Timeout))
+	res.TimeToVerdict = out.Elapsed
+	res.Objects = applied.objects(plan, opts.Namespace, out)
+	if err != nil {
+		res.FailureReason = "cancelled while waiting for the release"
+		e.Log.Errorf("cancelled while waiting for revision %d of release %s: no rollback was started; run deploy again to finish, or rollback to return to revision %d",
+			rel.Revision, opts.Release, res.PreviousRevision)
+		return fail(err)
+	}
+	c := verify.ConcludeSet(out)
+	res.Conclusion = c.Kind
+	if c.Kind == verify.Verified {
+		res.Status = StatusSucceeded
+		if err := e.store(opts.Namespace).SetStatus(ctx, opts.Release, rel.Revision, inventory.Deployed, ""); err != nil {
+			e.Log.Warnf("%v", err)
+		}
+		markVerified(ctx, e, out)
+		e.Log.Infof("revision %d of release %s is serving (%d objects verified in %s)", rel.Revision, opts.Release, len(applied.members), out.Elapsed.Round(100*time.Millisecond))
+		return res, nil
+	}
+	return e.failed(ctx, opts, pf, res, applied, c, &out)
+}
+
+// verifier is the verification step of this release.
+func (e *Engine) verifier(opts Options, group string) verify.Step {
+	ro := opts.Rollout
+	ro.FailFast = opts.FailFast
+	return verify.Step{Client: e.Client, Log: e.Log, Now: e.Now, Rollout: ro, HealthCheck: opts.HealthCheck, Recheck: opts.Recheck, Group: group}
+}
+
+func (e *Engine) markFailed(ctx context.Context, opts Options, revision int, why string) {
+	if err := e.store(opts.Namespace).SetStatus(context.WithoutCancel(ctx), opts.Release, revision, inventory.Failed, why); err != nil {
+		e.Log.Warnf("%v", err)
+	}
+}
+
+// failed reports a release that did not verify and, when it is doomed,
+// restores the previous verified release as a whole.
+func (e *Engine) failed(ctx context.Context, opts Options, pf *preflight, res *Result, applied *applied, c verify.Conclusion, out *verify.SetOutcome) (*Result, error) {
+	res.FailureReason, res.Conclusion = c.Reason, c.Kind
+	if out != nil {
+		if f := out.Failed(); f != nil {
+			res.Failed, res.Verdict, res.Diagnostics = f.Name, f.Verdict, f.Diagnostics
+		}
+		markFailedRevisions(ctx, e, out, c.Reason)
+	}
+	e.Log.Errorf("revision %d of release %s failed: %s", res.Revision, opts.Release, c.Reason)
+	cause := fmt.Errorf("release %s revision %d failed: %s", opts.Release, res.Revision, c.Reason)
+	if c.Kind != verify.Doomed {
+		res.Advice = c.Advice
+		e.Log.Errorf("%s", c.Advice)
+		return res, cause
+	}
+	e.markFailed(ctx, opts, res.Revision, c.Reason)
+	if !opts.RollbackOnFailure {
+		res.Advice = c.Advice
+		e.Log.Warnf("no rollback (rollback-on-failure is false): the release is left as it is; %s", c.Advice)
+		return res, cause
+	}
+	if pf.previous == nil {
+		res.Advice = "no verified release to restore (this was the first deploy of " + opts.Release + "); fix the manifests and deploy again"
+		res.RollbackError = "no previous verified release"
+		e.Log.Errorf("%s", res.Advice)
+		return res, fmt.Errorf("%w; no rollback: %s", cause, res.RollbackError)
+	}
+	rbStart := e.now()
+	r, err := e.Restore(ctx, RestoreOptions{Options: opts, Target: pf.previous, From: res.Revision, Delete: applied.created()})
+	res.RollbackDuration = e.now().Sub(rbStart)
+	res.RollbackTo, res.RollbackRevision = pf.previous.Revision, r.Revision
+	if err != nil {
+		res.RollbackError = err.Error()
+		e.Log.Errorf("restoring revision %d failed: %v", pf.previous.Revision, err)
+		return res, fmt.Errorf("%w; and restoring revision %d failed: %v", cause, pf.previous.Revision, err)
+	}
+	res.Status, res.RolledBack = StatusRolledBack, true
+	e.Log.Infof("rolled back in %s: revision %d of release %s is serving again (recorded as revision %d)",
+		res.RollbackDuration.Round(100*time.Millisecond), pf.previous.Revision, opts.Release, r.Revision)
+	return res, cause
+}
+
+// shortName is how an object is named in logs: Kind/name, with its
+// namespace when that is not the release's.
+func shortName(kind, ns, name, releaseNS string) string {
+	if ns == "" || ns == releaseNS {
+		return kind + "/" + name
+	}
+	return kind + "/" + ns + "/" + name
+}
+
+// refName is how an inventory Ref is named in logs (see shortName).
+func refName(r inventory.Ref, releaseNS string) string {
+	return shortName(r.Kind, r.Namespace, r.Name, releaseNS)
+}
+
+func joinOr(list []string, none string) string {
+	if len(list) == 0 {
+		return none
+	}
+	return strings.Join(list, ", ")
+}

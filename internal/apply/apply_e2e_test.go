@@ -1,0 +1,416 @@
+package apply_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/org/erlmcp-deploy/internal/apply"
+	"github.com/org/erlmcp-deploy/internal/inventory"
+	"github.com/org/erlmcp-deploy/internal/manifest"
+	"github.com/org/erlmcp-deploy/internal/testcluster"
+	"github.com/org/erlmcp-deploy/internal/ui"
+)
+
+var cluster *testcluster.Cluster
+
+func TestMain(m *testing.M) { testcluster.Main(m, &cluster) }
+
+const (
+	erlmcpRepo    = "ghcr.io/acme/erlmcp"
+	dashboardRepo = "ghcr.io/acme/erlmcp-dashboard"
+)
+
+// env is one test's empty namespace, the least-privilege deployer identity
+// of examples/kubernetes/rbac.yaml, and an engine running as it.
+type env struct {
+	t   *testing.T
+	ctx context.Context
+	ns  string
+	id  *testcluster.Identity
+	log *ui.Buffer
+	eng *apply.Engine
+}
+
+var nsSeq struct {
+	sync.Mutex
+	n int
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	nsSeq.Lock()
+	nsSeq.n++
+	ns := "rel-" + strings.ToLower(strings.ReplaceAll(t.Name(), "_", "-"))
+	if len(ns) > 50 {
+		ns = ns[:50]
+	}
+	ns = strings.TrimRight(ns, "-")
+	nsSeq.Unlock()
+	id, err := cluster.Deployer(ctx, ns)
+	require.NoError(t, err)
+	log := &ui.Buffer{}
+	eng, err := apply.New(id.Config, id.Client, ui.NewText(log, false))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("APPLY_LOG") != "" {
+			t.Logf("engine log:\n%s", log.String())
+		}
+	})
+	return &env{t: t, ctx: ctx, ns: ns, id: id, log: log, eng: eng}
+}
+
+// release writes the example release (examples/kubernetes/erlmcp without
+// namespaces, so it lands in the test's namespace) to a directory, with edit
+// applied to each file's text (file name → new text; "" deletes the file).
+func release(t *testing.T, edit map[string]string, replace ...string) string {
+	t.Helper()
+	root, err := testcluster.RepoRoot()
+	require.NoError(t, err)
+	src := filepath.Join(root, "examples", "kubernetes", "erlmcp")
+	files, err := filepath.Glob(filepath.Join(src, "*.yaml"))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for _, f := range files {
+		name := filepath.Base(f)
+		if name == "kustomization.yaml" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		text := strings.ReplaceAll(string(b), "  namespace: erlmcp\n", "")
+		for i := 0; i+1 < len(replace); i += 2 {
+			text = strings.ReplaceAll(text, replace[i], replace[i+1])
+		}
+		if e, ok := edit[name]; ok {
+			if e == "" {
+				continue
+			}
+			text = e
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+	}
+	for name, text := range edit {
+		if _, err := os.Stat(filepath.Join(dir, name)); os.IsNotExist(err) && text != "" {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+		}
+	}
+	return dir
+}
+
+func (e *env) opts(dir string, images ...string) apply.Options {
+	im := manifest.Images{}
+	var required []string
+	for _, ref := range images {
+		require.NoError(e.t, im.Add(ref))
+		required = append(required, ref[:strings.LastIndex(ref, ":")])
+	}
+	return apply.Options{Environment: "test", Namespace: e.ns, Release: "erlmcp", Manifests: []string{dir}, Images: im, Required: required,
+		Prune: true, Timeout: 2 * time.Minute, FailFast: true, RollbackOnFailure: true, Holder: e.t.Name(), ChangeCause: "test " + e.t.Name()}
+}
+
+func (e *env) run(opts apply.Options) (*apply.Result, error) {
+	if os.Getenv("APPLY_LOG") != "" {
+		e.t.Logf("engine log:\n%s", e.log.String())
+	}
+	e.log.Reset()
+	return e.eng.Run(e.ctx, opts)
+}
+
+func (e *env) configData(name, key string) string {
+	cm, err := cluster.Client.CoreV1().ConfigMaps(e.ns).Get(e.ctx, name, metav1.GetOptions{})
+	require.NoError(e.t, err)
+	return cm.Data[key]
+}
+
+func (e *env) exists(get func() error) bool {
+	err := get()
+	if apierrors.IsNotFound(err) {
+		return false
+	}
+	require.NoError(e.t, err)
+	return true
+}
+
+func (e *env) image(deployment string, init bool) string {
+	d, err := cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, deployment, metav1.GetOptions{})
+	require.NoError(e.t, err)
+	if init {
+		return d.Spec.Template.Spec.InitContainers[0].Image
+	}
+	return d.Spec.Template.Spec.Containers[0].Image
+}
+
+func (e *env) store() inventory.Store { return inventory.Store{Client: cluster.Client, Namespace: e.ns} }
+
+// kubectlRolloutStatus is kubectl's second opinion on a Deployment.
+func (e *env) kubectlRolloutStatus(name string) error {
+	out, err := exec.CommandContext(e.ctx, "kubectl", "--kubeconfig", cluster.Kubeconfig, "-n", e.ns, "rollout", "status",
+		"deployment/"+name, "--timeout=60s").CombinedOutput()
+	if err != nil {
+		return &kubectlError{string(out), err}
+	}
+	return nil
+}
+
+type kubectlError struct {
+	out string
+	err error
+}
+
+func (k *kubectlError) Error() string { return k.err.Error() + ": " + k.out }
+
+// TestReleaseLifecycle: a first deploy into an empty namespace; a second
+// release that changes a ConfigMap, removes an object (pruned) and adds one;
+// a bad release of two workloads where only the dashboard is doomed, which
+// puts the whole previous set back.
+func TestReleaseLifecycle(t *testing.T) {
+	e := newEnv(t)
+
+	// 1. First deploy: nothing of the release exists.
+	res, err := e.run(e.opts(release(t, nil), erlmcpRepo+":1.1.0"))
+	require.NoError(t, err, e.log.String())
+	assert.Equal(t, apply.StatusSucceeded, res.Status)
+	assert.Equal(t, 1, res.Revision)
+	assert.Equal(t, 0, res.PreviousRevision)
+	created := 0
+	for _, o := range res.Objects {
+		if o.Action == "created" {
+			created++
+		}
+	}
+	assert.Equal(t, 10, created, "every object of the release was created: %+v", res.Objects)
+	assert.Equal(t, erlmcpRepo+":1.1.0", e.image("erlmcp", false))
+	assert.Equal(t, erlmcpRepo+":1.1.0", e.image("erlmcp", true), "the init container of the same repository gets the image too")
+	assert.Equal(t, dashboardRepo+":1.0.0", e.image("erlmcp-dashboard", false), "an image that matches no mapping is left alone")
+	rel, err := e.store().LastDeployed(e.ctx, "erlmcp")
+	require.NoError(t, err)
+	require.NotNil(t, rel)
+	assert.Equal(t, 1, rel.Revision)
+	assert.Len(t, rel.Objects, 10)
+	assert.Contains(t, e.log.String(), "this is its first deploy")
+
+	// 2. A config change, a removed object (the Ingress) and a new one.
+	extra := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: erlmcp-extra\ndata:\n  feature: \"on\"\n"
+	dir2 := release(t, map[string]string{"ingress.yaml": "", "extra.yaml": extra}, "{port, 8080}", "{port, 8081}")
+	res, err = e.run(e.opts(dir2, erlmcpRepo+":1.1.0"))
+	require.NoError(t, err, e.log.String())
+	assert.Equal(t, 2, res.Revision)
+	assert.Equal(t, 1, res.PreviousRevision)
+	assert.Contains(t, e.configData("erlmcp-config", "sys.config"), "{port, 8081}")
+	assert.False(t, e.exists(func() error {
+		_, err := cluster.Client.NetworkingV1().Ingresses(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+		return err
+	}), "the Ingress left the release: pruned")
+	assert.Equal(t, "on", e.configData("erlmcp-extra", "feature"))
+	assert.Contains(t, e.log.String(), "pruned Ingress")
+
+	// 3. A bad release: erlmcp's new image is good, the dashboard's cannot be pulled.
+	// It also changes the config, removes the headless Service and adds a ConfigMap.
+	other := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: erlmcp-new\ndata:\n  x: \"1\"\n"
+	dir3 := release(t, map[string]string{"ingress.yaml": "", "extra.yaml": extra, "other.yaml": other,
+		"service.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: erlmcp\nspec:\n  selector: {app.kubernetes.io/name: erlmcp}\n  ports:\n    - {name: http, port: 80, targetPort: http}\n"},
+		"{port, 8080}", "{port, 9999}")
+	start := time.Now()
+	res, err = e.run(e.opts(dir3, erlmcpRepo+":1.2.0", dashboardRepo+":2.0.0-fault-imagepull"))
+	elapsed := time.Since(start)
+	require.Error(t, err)
+	assert.Equal(t, apply.StatusRolledBack, res.Status, e.log.String())
+	assert.Equal(t, "Deployment/erlmcp-dashboard", res.Failed)
+	assert.Contains(t, res.FailureReason, "not found")
+	assert.Equal(t, 2, res.RollbackTo)
+	assert.Less(t, elapsed, 90*time.Second, "fail-fast, not the 2m timeout")
+	require.NotNil(t, res.Diagnostics)
+
+	// The whole previous set is back.
+	assert.Contains(t, e.configData("erlmcp-config", "sys.config"), "{port, 8081}", "the ConfigMap content of revision 2")
+	assert.True(t, e.exists(func() error {
+		_, err := cluster.Client.CoreV1().Services(e.ns).Get(e.ctx, "erlmcp-headless", metav1.GetOptions{})
+		return err
+	}), "the pruned headless Service was re-created")
+	assert.False(t, e.exists(func() error {
+		_, err := cluster.Client.CoreV1().ConfigMaps(e.ns).Get(e.ctx, "erlmcp-new", metav1.GetOptions{})
+		return err
+	}), "the object the bad release created is gone")
+	assert.Equal(t, erlmcpRepo+":1.1.0", e.image("erlmcp", false))
+	assert.Equal(t, dashboardRepo+":1.0.0", e.image("erlmcp-dashboard", false))
+	for _, d := range []string{"erlmcp", "erlmcp-dashboard"} {
+		assert.NoError(t, e.kubectlRolloutStatus(d), "kubectl agrees that %s is rolled out", d)
+	}
+	revs, err := e.store().List(e.ctx, "erlmcp")
+	require.NoError(t, err)
+	require.Len(t, revs, 4)
+	assert.Equal(t, inventory.Deployed, revs[0].Status, "revision 4 records the restore")
+	assert.Equal(t, 2, revs[0].RolledBackFrom)
+	assert.Equal(t, inventory.Failed, revs[1].Status)
+	assert.Equal(t, inventory.Superseded, revs[2].Status)
+}
+
+// TestInvalidReleaseChangesNothing: a manifest the API server rejects, a
+// YAML error, an unknown kind and a kind the identity may not create are
+// each reported with their file (and line), and nothing changes.
+func TestInvalidReleaseChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.run(e.opts(release(t, nil), erlmcpRepo+":1.1.0"))
+	require.NoError(t, err, e.log.String())
+	before := e.configData("erlmcp-config", "sys.config")
+
+	badField := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: erlmcp-bad\ndata:\n  a: b\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: erlmcp-bad\nspec:\n  selektor: {a: b}\n  ports:\n    - {port: 80}\n"
+	for _, tc := range []struct {
+		name, file, text string
+		want             []string
+	}{
+		{"unknown field", "bad.yaml", badField, []string{"bad.yaml:8", "Service/erlmcp-bad", "selektor"}},
+		{"yaml syntax", "bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: [unclosed\n", []string{"bad.yaml:"}},
+		{"unknown kind", "bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n", []string{"bad.yaml:6", "Widget"}},
+		{"forbidden kind", "sts.yaml", "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: s\nspec:\n  serviceName: s\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      containers: [{name: c, image: ghcr.io/acme/erlmcp:1.0.0}]\n",
+			[]string{"create statefulsets.apps"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := release(t, map[string]string{tc.file: tc.text}, "{port, 8080}", "{port, 7777}")
+			res, err := e.run(e.opts(dir, erlmcpRepo+":1.3.0"))
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.Contains(t, err.Error(), "nothing was changed")
+			assert.Equal(t, apply.StatusFailed, res.Status)
+			assert.Equal(t, before, e.configData("erlmcp-config", "sys.config"), "nothing changed")
+			assert.Equal(t, erlmcpRepo+":1.1.0", e.image("erlmcp", false))
+			revs, err := e.store().List(e.ctx, "erlmcp")
+			require.NoError(t, err)
+			assert.Len(t, revs, 1, "no revision recorded")
+		})
+	}
+	// An image that matches no container is an error too.
+	_, err = e.run(e.opts(release(t, nil), "ghcr.io/acme/unknown:1.0.0"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no container or init container in the manifests runs repository ghcr.io/acme/unknown")
+}
+
+// TestKustomizationRelease: a kustomization directory (built on the example
+// release as a base) is rendered in-process and deployed; its own images:
+// set the image without an image input.
+func TestKustomizationRelease(t *testing.T) {
+	e := newEnv(t)
+	root, err := testcluster.RepoRoot()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	base, err := filepath.Rel(dir, filepath.Join(root, "examples", "kubernetes", "erlmcp"))
+	require.NoError(t, err)
+	kust := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: " + e.ns + "\nresources:\n  - " +
+		base + "\nimages:\n  - name: ghcr.io/acme/erlmcp\n    newTag: 1.4.0\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kust), 0o644))
+	res, err := e.run(e.opts(dir))
+	require.NoError(t, err, e.log.String())
+	assert.Equal(t, apply.StatusSucceeded, res.Status)
+	assert.Equal(t, erlmcpRepo+":1.4.0", e.image("erlmcp", false))
+	assert.Equal(t, erlmcpRepo+":1.4.0", e.image("erlmcp", true))
+}
+
+// TestHPAKeepsItsReplicas: the HPA (the real controller) scales erlmcp up to
+// its minReplicas; a later deploy must neither reset nor fight that count.
+func TestHPAKeepsItsReplicas(t *testing.T) {
+	e := newEnv(t)
+	dir := release(t, nil, "minReplicas: 3", "minReplicas: 4")
+	_, err := e.run(e.opts(dir, erlmcpRepo+":1.1.0"))
+	require.NoError(t, err, e.log.String())
+	require.NoError(t, wait.PollUntilContextTimeout(e.ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := cluster.Client.AppsV1().Deployments(e.ns).Get(ctx, "erlmcp", metav1.GetOptions{})
+		return err == nil && d.Spec.Replicas != nil && *d.Spec.Replicas == 4, nil
+	}), "the HPA scales erlmcp to its minReplicas")
+	res, err := e.run(e.opts(dir, erlmcpRepo+":1.2.0"))
+	require.NoError(t, err, e.log.String())
+	assert.Equal(t, apply.StatusSucceeded, res.Status)
+	d, err := cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int32(4), *d.Spec.Replicas, "the HPA's count survives the deploy")
+	assert.Equal(t, erlmcpRepo+":1.2.0", d.Spec.Template.Spec.Containers[0].Image)
+	assert.Contains(t, e.log.String(), "replicas left to the HorizontalPodAutoscaler for Deployment/erlmcp")
+}
+
+// TestConflictWithAnotherManager: a field another manager set to another
+// value stops the deploy with its name, unless force-conflicts.
+func TestConflictWithAnotherManager(t *testing.T) {
+	e := newEnv(t)
+	dir := release(t, nil)
+	_, err := e.run(e.opts(dir, erlmcpRepo+":1.1.0"))
+	require.NoError(t, err, e.log.String())
+	patch := []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"erlmcp-config"},"data":{"sys.config":"hand-edited"}}`)
+	force := true
+	_, err = cluster.Client.CoreV1().ConfigMaps(e.ns).Patch(e.ctx, "erlmcp-config", types.ApplyPatchType, patch,
+		metav1.PatchOptions{FieldManager: "argocd-controller", Force: &force})
+	require.NoError(t, err)
+
+	res, err := e.run(e.opts(dir, erlmcpRepo+":1.2.0"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "argocd-controller")
+	assert.Contains(t, err.Error(), "force-conflicts")
+	assert.Equal(t, apply.StatusFailed, res.Status)
+	assert.Equal(t, "hand-edited", e.configData("erlmcp-config", "sys.config"))
+	assert.Equal(t, erlmcpRepo+":1.1.0", e.image("erlmcp", false), "nothing changed")
+
+	opts := e.opts(dir, erlmcpRepo+":1.2.0")
+	opts.ForceConflicts = true
+	res, err = e.run(opts)
+	require.NoError(t, err, e.log.String())
+	assert.Equal(t, apply.StatusSucceeded, res.Status)
+	assert.Contains(t, e.configData("erlmcp-config", "sys.config"), "{port, 8080}")
+}
+
+// TestNoisyReleaseIsNotRolledBack: the twin of the bad release — a dashboard
+// whose new pods crash once and then start must pass.
+func TestNoisyReleaseIsNotRolledBack(t *testing.T) {
+	e := newEnv(t)
+	dir := release(t, nil)
+	_, err := e.run(e.opts(dir, erlmcpRepo+":1.1.0"))
+	require.NoError(t, err, e.log.String())
+	res, err := e.run(e.opts(dir, erlmcpRepo+":1.2.0", dashboardRepo+":2.0.0-crashonce"))
+	require.NoError(t, err, e.log.String())
+	assert.Equal(t, apply.StatusSucceeded, res.Status)
+	assert.False(t, res.RolledBack)
+	assert.Equal(t, dashboardRepo+":2.0.0-crashonce", e.image("erlmcp-dashboard", false))
+}
+
+// TestDryRunPrintsTheDiff: dry-run lists what would be created, changed and
+// pruned, and changes nothing.
+func TestDryRunPrintsTheDiff(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.run(e.opts(release(t, nil), erlmcpRepo+":1.1.0"))
+	require.NoError(t, err, e.log.String())
+	extra := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: erlmcp-extra\ndata:\n  feature: \"on\"\n"
+	opts := e.opts(release(t, map[string]string{"ingress.yaml": "", "extra.yaml": extra}), erlmcpRepo+":1.2.0")
+	opts.DryRun = true
+	res, err := e.run(opts)
+	require.NoError(t, err, e.log.String())
+	byName := map[string]apply.Object{}
+	for _, o := range res.Objects {
+		byName[o.Name] = o
+	}
+	assert.Equal(t, "create", byName["ConfigMap/erlmcp-extra"].Action)
+	assert.Equal(t, "prune", byName["Ingress/erlmcp"].Action)
+	assert.Equal(t, "configure", byName["Deployment/erlmcp"].Action)
+	var paths []string
+	for _, c := range byName["Deployment/erlmcp"].Changes {
+		paths = append(paths, c.Path)
+	}
+	assert.Contains(t, strings.Join(paths, " "), "image")
+	assert.Equal(t, erlmcpRepo+":1.1.0", e.image("erlmcp", false), "nothing changed")
+	revs, err := e.store().List(e.ctx, "erlmcp")
+	require.NoError(t, err)
+	assert.Len(t, revs, 1)
+}

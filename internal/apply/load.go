@@ -1,0 +1,194 @@
+package apply
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/fluxcd/pkg/ssa"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/inventory"
+	"github.com/org/erlmcp-deploy/internal/manifest"
+	"github.com/org/erlmcp-deploy/internal/rollout"
+)
+
+// LabelGroup prefixes the labels that mark an object as a release's:
+// erlmcp-deploy.io/name (the release) and erlmcp-deploy.io/namespace. Prune
+// and rollback only ever delete objects that carry them.
+const LabelGroup = "erlmcp-deploy.io"
+
+// owner is the apply engine's identity: our field manager and labels.
+var owner = ssa.Owner{Field: rollout.FieldManager, Group: LabelGroup}
+
+// set is a release's objects, ready to apply: images substituted, replicas
+// of HPA-scaled workloads dropped, namespaces defaulted, owner labels set.
+type set struct {
+	objects  []manifest.Object
+	mappings []*meta.RESTMapping
+	encoded  []byte
+	// namespaces the set itself defines.
+	namespaces map[string]bool
+}
+
+// load reads the manifests and prepares them (see set).
+func (e *Engine) load(opts Options) (*set, error) {
+	objs, err := manifest.Load(opts.Manifests)
+	if err != nil {
+		return nil, err
+	}
+	changed, err := manifest.Substitute(objs, opts.Images)
+	if err != nil {
+		return nil, err
+	}
+	for _, repo := range sortedKeys(changed) {
+		if len(changed[repo]) > 0 {
+			e.Log.Infof("image %s: %s", opts.Images[repo], strings.Join(changed[repo], ", "))
+		}
+	}
+	for _, repo := range opts.Required {
+		if len(changed[repo]) == 0 {
+			return nil, fmt.Errorf("image: no container or init container in the manifests runs repository %s (images found: %s)",
+				repo, joinOr(manifestImages(objs), "none"))
+		}
+	}
+	if stripped := manifest.StripHPAReplicas(objs); len(stripped) > 0 {
+		e.Log.Infof("replicas left to the HorizontalPodAutoscaler for %s (not applied, so the HPA's count stays)", strings.Join(stripped, ", "))
+	}
+	s, err := e.resolve(opts, objs)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range s.objects {
+		if o.GroupVersionKind().Group == "apps" && o.GetKind() == "Deployment" && opts.ChangeCause != "" {
+			ann := o.GetAnnotations()
+			if ann == nil {
+				ann = map[string]string{}
+			}
+			ann[history.ChangeCauseAnnotation] = opts.ChangeCause
+			o.SetAnnotations(ann)
+		}
+	}
+	us := s.unstructured()
+	ssa.NewResourceManager(nil, nil, owner).SetOwnerLabels(us, opts.Release, opts.Namespace)
+	if s.encoded, err = manifest.Encode(us); err != nil {
+		return nil, fmt.Errorf("encode the release: %w", err)
+	}
+	e.Log.Infof("%d objects from %s", len(s.objects), strings.Join(opts.Manifests, ", "))
+	return s, nil
+}
+
+// resolve maps every object to its API resource (an unknown kind is an
+// error naming its file and line), defaults namespaces and masks Secrets.
+func (e *Engine) resolve(opts Options, objs []manifest.Object) (*set, error) {
+	s := &set{namespaces: map[string]bool{}}
+	var problems []string
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		m, err := e.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			if meta.IsNoMatchError(err) {
+				problems = append(problems, fmt.Sprintf("%s: %s %q: the cluster does not serve kind %s in %s (install its CRD first, or fix apiVersion/kind)",
+					o.Source, o.GetKind(), o.GetName(), o.GetKind(), o.GetAPIVersion()))
+				continue
+			}
+			return nil, fmt.Errorf("discover kind %s: %w", gvk, err)
+		}
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			if o.GetNamespace() == "" {
+				o.SetNamespace(opts.Namespace)
+			}
+		} else {
+			o.SetNamespace("")
+		}
+		if gvk.Group == "" && gvk.Kind == "Namespace" {
+			s.namespaces[o.GetName()] = true
+		}
+		maskSecret(opts.Mask, o.Unstructured)
+		s.objects = append(s.objects, o)
+		s.mappings = append(s.mappings, m)
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(problems, "\n"))
+	}
+	return s, nil
+}
+
+func (s *set) unstructured() []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, len(s.objects))
+	for i, o := range s.objects {
+		out[i] = o.Unstructured
+	}
+	return out
+}
+
+// refs are the release's objects for the inventory.
+func (s *set) refs() []inventory.Ref {
+	out := make([]inventory.Ref, len(s.objects))
+	for i, o := range s.objects {
+		out[i] = inventory.RefOf(o.Unstructured)
+	}
+	return out
+}
+
+// images are the distinct images the set's workloads run.
+func (s *set) images() []string {
+	var objs []manifest.Object
+	objs = append(objs, s.objects...)
+	return manifestImages(objs)
+}
+
+// manifestImages lists the distinct container images of objs, sorted.
+func manifestImages(objs []manifest.Object) []string {
+	seen := map[string]bool{}
+	for _, o := range objs {
+		for _, path := range [][]string{
+			{"spec", "template", "spec"},
+			{"spec", "jobTemplate", "spec", "template", "spec"},
+			{"spec"},
+		} {
+			podSpec, ok, _ := unstructured.NestedMap(o.Object, path...)
+			if !ok {
+				continue
+			}
+			for _, key := range []string{"initContainers", "containers"} {
+				cs, _, _ := unstructured.NestedSlice(podSpec, key)
+				for _, c := range cs {
+					if m, ok := c.(map[string]any); ok {
+						if img, ok := m["image"].(string); ok && img != "" {
+							seen[img] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	return sortedKeys(seen)
+}
+
+// maskSecret hands the values of a Secret in the manifests to mask, so no
+// log line or diagnostic ever prints them.
+func maskSecret(mask func(string), u *unstructured.Unstructured) {
+	if mask == nil || u.GetKind() != "Secret" || u.GroupVersionKind().Group != "" {
+		return
+	}
+	for _, key := range []string{"data", "stringData"} {
+		m, _, _ := unstructured.NestedStringMap(u.Object, key)
+		for _, v := range m {
+			if len(v) >= 4 {
+				mask(v)
+			}
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,138 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/fluxcd/pkg/ssa"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/org/erlmcp-deploy/internal/inventory"
+	"github.com/org/erlmcp-deploy/internal/manifest"
+	"github.com/org/erlmcp-deploy/internal/verify"
+)
+
+// RestoreOptions say which revision of a release to put back.
+type RestoreOptions struct {
+	Options
+	// Target is the revision to restore.
+	Target *inventory.Release
+	// From is the revision being left (for the log and the record).
+	From int
+	// Delete are objects that are not in Target and must go (those the
+	// failed revision created); they are deleted only when they carry the
+	// release's labels.
+	Delete []inventory.Ref
+}
+
+// Restored is what a restore did.
+type Restored struct {
+	// Revision records the restore (a new revision holding Target's manifests).
+	Revision   int
+	Outcome    verify.SetOutcome
+	Conclusion verify.Conclusion
+	Objects    []Object
+}
+
+// Restore puts a revision back as a whole: re-apply its manifests (which
+// re-creates what was pruned since), delete the objects it does not hold,
+// and verify the set like any release (health check included). The restore
+// is recorded as a new revision, deployed when it verified.
+func (e *Engine) Restore(ctx context.Context, ro RestoreOptions) (*Restored, error) {
+	r := &Restored{}
+	t := ro.Target
+	objs, err := manifest.Decode(t.Manifests)
+	if err != nil {
+		return r, fmt.Errorf("read the manifests of revision %d: %w", t.Revision, err)
+	}
+	mobjs := make([]manifest.Object, len(objs))
+	for i, u := range objs {
+		mobjs[i] = manifest.Object{Unstructured: u, Source: manifest.Source{File: inventory.SecretName(t.Name, t.Revision)}}
+	}
+	s, err := e.resolve(ro.Options, mobjs)
+	if err != nil {
+		return r, fmt.Errorf("revision %d: %w", t.Revision, err)
+	}
+	rec := &inventory.Release{Name: t.Name, Status: inventory.Pending, Images: t.Images, Objects: t.Objects, Manifests: t.Manifests,
+		Cause: fmt.Sprintf("rollback from revision %d to revision %d", ro.From, t.Revision), RolledBackFrom: t.Revision}
+	if err := e.store(ro.Namespace).Create(ctx, rec); err != nil {
+		return r, fmt.Errorf("record the rollback: %w", err)
+	}
+	r.Revision = rec.Revision
+
+	end := e.Log.Group(fmt.Sprintf("Restore revision %d of release %s (%d objects)", t.Revision, t.Name, len(s.objects)))
+	mgr := e.manager()
+	start := e.now()
+	cs, err := mgr.ApplyAllStaged(ctx, s.unstructured(), ssa.ApplyOptions{WaitInterval: time.Second, WaitTimeout: 60 * time.Second})
+	a := &applied{actions: map[string]string{}}
+	if cs != nil {
+		for _, en := range cs.Entries {
+			name := shortName(en.ObjMetadata.GroupKind.Kind, en.ObjMetadata.Namespace, en.ObjMetadata.Name, ro.Namespace)
+			a.actions[name] = string(en.Action)
+			if en.Action != ssa.UnchangedAction {
+				e.Log.Infof("%s %s", en.Action, name)
+			}
+		}
+	}
+	if err != nil {
+		end()
+		e.markFailed(ctx, ro.Options, rec.Revision, err.Error())
+		return r, fmt.Errorf("re-apply revision %d: %w", t.Revision, err)
+	}
+	keep := map[string]bool{}
+	for _, ref := range t.Objects {
+		keep[ref.Key()] = true
+	}
+	for _, ref := range ro.Delete {
+		if keep[ref.Key()] {
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion(ref.APIVersion)
+		u.SetKind(ref.Kind)
+		u.SetNamespace(ref.Namespace)
+		u.SetName(ref.Name)
+		en, err := mgr.Delete(ctx, u, ssa.DeleteOptions{PropagationPolicy: metav1.DeletePropagationBackground,
+			Inclusions: mgr.GetOwnerLabels(t.Name, ro.Namespace)})
+		if err != nil {
+			end()
+			e.markFailed(ctx, ro.Options, rec.Revision, err.Error())
+			return r, fmt.Errorf("delete %s: %w", refName(ref, ro.Namespace), err)
+		}
+		if en.Action == ssa.DeletedAction {
+			a.actions[refName(ref, ro.Namespace)] = "deleted"
+			e.Log.Infof("deleted %s (not in revision %d)", refName(ref, ro.Namespace), t.Revision)
+		}
+	}
+	e.Log.Infof("revision %d re-applied in %s", t.Revision, e.now().Sub(start).Round(10*time.Millisecond))
+	members, err := e.members(ctx, ro.Options, s, a)
+	end()
+	if err != nil {
+		e.markFailed(ctx, ro.Options, rec.Revision, err.Error())
+		return r, err
+	}
+	out, err := e.verifier(ro.Options, fmt.Sprintf("Verify the restored revision %d", t.Revision)).RunSet(ctx, members, e.now().Add(ro.Timeout))
+	r.Outcome = out
+	for _, m := range out.Members {
+		act := a.actions[m.Name]
+		if act == "" {
+			act = string(ssa.UnchangedAction)
+		}
+		r.Objects = append(r.Objects, Object{Name: m.Name, Action: act, State: memberState(m)})
+	}
+	if err != nil {
+		return r, err
+	}
+	r.Conclusion = verify.ConcludeSet(out)
+	if r.Conclusion.Kind != verify.Verified {
+		e.markFailed(ctx, ro.Options, rec.Revision, r.Conclusion.Reason)
+		return r, fmt.Errorf("revision %d did not verify: %s", t.Revision, r.Conclusion.Reason)
+	}
+	if err := e.store(ro.Namespace).SetStatus(ctx, t.Name, rec.Revision, inventory.Deployed, ""); err != nil {
+		e.Log.Warnf("%v", err)
+	}
+	markVerified(ctx, e, out)
+	return r, nil
+}
