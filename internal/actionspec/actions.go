@@ -41,9 +41,16 @@ func slackOutput() Output {
 func Deploy() Action {
 	in := []Input{
 		{Name: "environment", Kind: String, Required: true, Description: "Environment being deployed (e.g. staging, production); selects the entry of the config file and labels logs, summary and lock."},
-		{Name: "image", Kind: String, Required: true, Description: "Image to deploy: `repo:tag` or `repo@sha256:<digest>`."},
+		{Name: "image", Kind: String, Description: "Image to deploy: `repo:tag` or `repo@sha256:<digest>`. Required unless `manifests` is set; with `manifests`, it replaces the image of every container and init container of that repository (and must match at least one)."},
 	}
 	in = append(in, clusterInputs()...)
+	in = append(in,
+		Input{Name: "manifests", Kind: List, Commas: true, Description: "Deploy a whole release instead of one image: files, directories (every `*.yaml`, `*.yml`, `*.json` in them) or kustomization directories (rendered in-process), one per line or comma-separated. Every object is validated by a server-side dry run, then applied server-side in dependency order; the Deployment need not exist. The whole set is verified, and a failure restores the previous verified release as a whole."},
+		Input{Name: "images", Kind: List, Description: "With `manifests`: `repository=reference`, one per line (e.g. `ghcr.io/acme/erlmcp-dashboard=ghcr.io/acme/erlmcp-dashboard:2.1.0`); each replaces the image of every container and init container of that repository. Images that match no entry are left as the manifests (or a kustomization's `images:`) say."},
+		Input{Name: "release", Kind: String, DefaultDoc: "the `deployment` input", Description: "With `manifests`: the release's name. Its history (objects and applied manifests per revision) is kept in Secrets `erlmcp-deploy.release.<release>.v<n>` in `namespace`."},
+		Input{Name: "prune", Kind: Bool, Default: "true", Description: "With `manifests`: delete objects of the previous release that are no longer in the manifests (never Namespaces or CRDs, never objects without the release's label)."},
+		Input{Name: "force-conflicts", Kind: Bool, Default: "false", Description: "With `manifests`: take over fields that another field manager (kubectl, a controller, Argo CD) set to other values; without it such a conflict stops the deploy before anything changes."},
+	)
 	in = append(in,
 		Input{Name: "timeout", Kind: Duration, Default: "10m", Description: "Longest time to wait for the rollout (and the health URL) before calling it failed."},
 		Input{Name: "fail-fast", Kind: Bool, Default: "true", Description: "Fail as soon as a new pod is doomed (missing image, crash loop, config error, OOM kills, unschedulable with no scale-up, ...) instead of waiting for the deadline; transient faults are tolerated (see the next three inputs)."},
@@ -55,7 +62,7 @@ func Deploy() Action {
 		Input{Name: "resolve-digest", Kind: Bool, Default: "false", Description: "Resolve the tag to a digest in the registry and deploy `repo@sha256:...`."},
 		Input{Name: "registry-username", Kind: String, Description: "User name for `resolve-digest` on a private registry (with `registry-password`); for ghcr.io: the workflow actor (`github.actor`)."},
 		Input{Name: "registry-password", Kind: String, Secret: true, Description: "Password or token for `resolve-digest` on a private registry; for ghcr.io: the job's `GITHUB_TOKEN` secret with `permissions: packages: read`. Default: the runner's Docker credentials (~/.docker/config.json)."},
-		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Run every check and send the patch as a server-side dry run; nothing changes."},
+		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Run every check and send the change as a server-side dry run; nothing changes. With `manifests`, the log and the job summary list what would be created, changed (field by field) and pruned."},
 		Input{Name: "force", Kind: Bool, Default: "false", Description: "Take over the deploy lock held by another run."},
 		Input{Name: "update-init-containers", Kind: Bool, Default: "true", Description: "Also give the new image to the init containers that run the same image repository as the updated container (e.g. a migration step shipped in the app's image)."},
 		Input{Name: "change-cause", Kind: String, DefaultDoc: "image, actor and run URL", Description: "Text recorded in `kubernetes.io/change-cause` and shown by `rollout history`."},
@@ -76,6 +83,8 @@ func Deploy() Action {
 			{Name: "failure-reason", Description: "Why the rollout failed (empty on success)."},
 			{Name: "duration-seconds", Description: "Wall time of the deploy in seconds.", Structural: true},
 			{Name: "backup", Description: "Path of the file holding the pod template that was serving before the deploy."},
+			{Name: "release", Description: "With `manifests`: the release's name (its revision is in `revision`)."},
+			{Name: "objects", Description: "With `manifests`: JSON array of the release's objects: name, action (created, configured, unchanged, pruned; or create, configure, prune in a dry run), state."},
 			slackOutput(),
 		},
 	}

@@ -8,6 +8,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -154,14 +155,31 @@ func (e *Engine) store(ns string) inventory.Store {
 	return inventory.Store{Client: e.Client, Namespace: ns, Now: e.Now}
 }
 
-// InputError is bad input (a manifest, an image mapping): nothing was changed.
-type InputError struct{ Err error }
+// InputError is bad input — a manifest (each problem with its file and
+// line), an image mapping: nothing was changed.
+type InputError struct {
+	// Input is the input at fault: manifests, image or images.
+	Input    string
+	Problems []*manifest.Error
+}
 
-// Error says nothing was changed.
-func (e *InputError) Error() string { return e.Err.Error() + " (nothing was changed)" }
+// Error lists the problems, one per line, and says nothing was changed.
+func (e *InputError) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.Error()
+	}
+	return strings.Join(msgs, "\n") + " (nothing was changed)"
+}
 
-// Unwrap returns the cause.
-func (e *InputError) Unwrap() error { return e.Err }
+// inputError wraps err (a *manifest.Error keeps its position) as input's problem.
+func inputError(input string, err error) *InputError {
+	var me *manifest.Error
+	if errors.As(err, &me) {
+		return &InputError{Input: input, Problems: []*manifest.Error{me}}
+	}
+	return &InputError{Input: input, Problems: []*manifest.Error{{Msg: err.Error()}}}
+}
 
 // Run deploys the release: load → pre-flight → plan (server-side dry run)
 // → record → apply → prune → verify → conclude, and on a doomed verdict the
@@ -182,7 +200,7 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	set, err := e.load(opts)
 	end()
 	if err != nil {
-		return fail(&InputError{Err: err})
+		return fail(err)
 	}
 	res.Images = set.images()
 

@@ -155,7 +155,9 @@ func (e *env) image(deployment string, init bool) string {
 	return d.Spec.Template.Spec.Containers[0].Image
 }
 
-func (e *env) store() inventory.Store { return inventory.Store{Client: cluster.Client, Namespace: e.ns} }
+func (e *env) store() inventory.Store {
+	return inventory.Store{Client: cluster.Client, Namespace: e.ns}
+}
 
 // kubectlRolloutStatus is kubectl's second opinion on a Deployment.
 func (e *env) kubectlRolloutStatus(name string) error {

@@ -37,11 +37,11 @@ type set struct {
 func (e *Engine) load(opts Options) (*set, error) {
 	objs, err := manifest.Load(opts.Manifests)
 	if err != nil {
-		return nil, err
+		return nil, inputError("manifests", err)
 	}
 	changed, err := manifest.Substitute(objs, opts.Images)
 	if err != nil {
-		return nil, err
+		return nil, inputError("images", err)
 	}
 	for _, repo := range sortedKeys(changed) {
 		if len(changed[repo]) > 0 {
@@ -50,8 +50,8 @@ func (e *Engine) load(opts Options) (*set, error) {
 	}
 	for _, repo := range opts.Required {
 		if len(changed[repo]) == 0 {
-			return nil, fmt.Errorf("image: no container or init container in the manifests runs repository %s (images found: %s)",
-				repo, joinOr(manifestImages(objs), "none"))
+			return nil, inputError("image", fmt.Errorf("no container or init container in the manifests runs repository %s (images found: %s)",
+				repo, joinOr(manifestImages(objs), "none")))
 		}
 	}
 	if stripped := manifest.StripHPAReplicas(objs); len(stripped) > 0 {
@@ -84,14 +84,15 @@ func (e *Engine) load(opts Options) (*set, error) {
 // error naming its file and line), defaults namespaces and masks Secrets.
 func (e *Engine) resolve(opts Options, objs []manifest.Object) (*set, error) {
 	s := &set{namespaces: map[string]bool{}}
-	var problems []string
+	var problems []*manifest.Error
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
 		m, err := e.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		if err != nil {
 			if meta.IsNoMatchError(err) {
-				problems = append(problems, fmt.Sprintf("%s: %s %q: the cluster does not serve kind %s in %s (install its CRD first, or fix apiVersion/kind)",
-					o.Source, o.GetKind(), o.GetName(), o.GetKind(), o.GetAPIVersion()))
+				problems = append(problems, &manifest.Error{File: o.Source.File, Line: o.Source.Line,
+					Msg: fmt.Sprintf("%s %q: the cluster does not serve kind %s in %s (install its CRD first, or fix apiVersion/kind)",
+						o.GetKind(), o.GetName(), o.GetKind(), o.GetAPIVersion())})
 				continue
 			}
 			return nil, fmt.Errorf("discover kind %s: %w", gvk, err)
@@ -111,7 +112,7 @@ func (e *Engine) resolve(opts Options, objs []manifest.Object) (*set, error) {
 		s.mappings = append(s.mappings, m)
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(problems, "\n"))
+		return nil, &InputError{Input: "manifests", Problems: problems}
 	}
 	return s, nil
 }

@@ -78,7 +78,7 @@ func (e *Engine) resource(s *set, i int) dynamic.ResourceInterface {
 // and lists what would change and what would be pruned.
 func (e *Engine) plan(ctx context.Context, opts Options, s *set, pf *preflight) (*plan, error) {
 	p := &plan{}
-	var problems []string
+	var problems []*manifest.Error
 	for i, o := range s.objects {
 		name := shortName(o.GetKind(), o.GetNamespace(), o.GetName(), opts.Namespace)
 		entry := planned{obj: o, name: name}
@@ -115,7 +115,7 @@ func (e *Engine) plan(ctx context.Context, opts Options, s *set, pf *preflight) 
 		p.entries = append(p.entries, entry)
 	}
 	if len(problems) > 0 {
-		return p, &InputError{Err: errors.New(strings.Join(problems, "\n"))}
+		return p, &InputError{Input: "manifests", Problems: problems}
 	}
 	p.prune = e.pruneCandidates(ctx, opts, s, pf)
 	e.logPlan(p, opts.Namespace)
@@ -177,7 +177,7 @@ func managerOf(msg string) string {
 }
 
 // describeApplyError says what is wrong with one object, where it came from.
-func describeApplyError(o manifest.Object, name string, err error) string {
+func describeApplyError(o manifest.Object, name string, err error) *manifest.Error {
 	var status apierrors.APIStatus
 	msg := err.Error()
 	if errors.As(err, &status) {
@@ -195,7 +195,7 @@ func describeApplyError(o manifest.Object, name string, err error) string {
 			msg += " (see examples/kubernetes/rbac.yaml)"
 		}
 	}
-	return fmt.Sprintf("%s: %s: %s", o.Source, name, msg)
+	return &manifest.Error{File: o.Source.File, Line: o.Source.Line, Msg: name + ": " + msg}
 }
 
 // pruneCandidates are the live objects of the release's last revisions

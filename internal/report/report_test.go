@@ -11,9 +11,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/org/erlmcp-deploy/internal/apply"
 	engine "github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/manifest"
 	"github.com/org/erlmcp-deploy/internal/report"
 	rb "github.com/org/erlmcp-deploy/internal/rollback"
 	"github.com/org/erlmcp-deploy/internal/verify"
@@ -104,5 +106,33 @@ func TestRollbackSummaries(t *testing.T) {
 		"rollback-listed": {Status: rb.StatusListed, FromRevision: 6, Revision: 6, Images: target.Images, History: revs},
 	} {
 		t.Run(name, func(t *testing.T) { golden(t, name, report.Rollback("production", "erlmcp", "erlmcp", res)) })
+	}
+}
+
+func TestReleaseSummaries(t *testing.T) {
+	ropts := apply.Options{Environment: "production", Namespace: "erlmcp", Release: "erlmcp", Manifests: []string{"k8s/erlmcp"}}
+	objs := []apply.Object{
+		{Name: "ConfigMap/erlmcp-config", Action: "configured", State: "ready"},
+		{Name: "Deployment/erlmcp", Action: "configured", State: "ready"},
+		{Name: "Deployment/erlmcp-dashboard", Action: "configured", State: "failed: erlmcp-dashboard-86f5-x/dashboard: ErrImagePull: ghcr.io/acme/erlmcp-dashboard:2.0.0: not found"},
+		{Name: "ConfigMap/erlmcp-new", Action: "created", State: "ready"},
+		{Name: "Service/erlmcp-headless", Action: "pruned"},
+	}
+	images := []string{"ghcr.io/acme/erlmcp-dashboard:2.0.0", "ghcr.io/acme/erlmcp:1.2.0"}
+	for name, res := range map[string]*apply.Result{
+		"release-succeeded": {Status: apply.StatusSucceeded, Release: "erlmcp", Revision: 3, PreviousRevision: 2, Images: images, Conclusion: verify.Verified,
+			Duration: 8 * time.Second, TimeToVerdict: 7 * time.Second, Objects: []apply.Object{objs[0], objs[1], objs[3], objs[4]}},
+		"release-rolled-back": {Status: apply.StatusRolledBack, Release: "erlmcp", Revision: 3, PreviousRevision: 2, Images: images, Conclusion: verify.Doomed,
+			Duration: 4 * time.Second, TimeToVerdict: 1200 * time.Millisecond, Objects: objs, Failed: "Deployment/erlmcp-dashboard",
+			FailureReason: "Deployment/erlmcp-dashboard: erlmcp-dashboard-86f5-x/dashboard: ErrImagePull: ghcr.io/acme/erlmcp-dashboard:2.0.0: not found",
+			RolledBack: true, RollbackTo: 2, RollbackRevision: 4, RollbackDuration: 1800 * time.Millisecond, Diagnostics: diags},
+		"release-dry-run": {Status: apply.StatusSucceeded, Release: "erlmcp", PreviousRevision: 2, Images: images, DryRun: true, Objects: []apply.Object{
+			{Name: "ConfigMap/erlmcp-config", Action: "configure", Changes: []manifest.Change{{Path: "data.sys.config", From: "[{erlmcp, [{port, 8080}]}].", To: "[{erlmcp, [{port, 8081}]}]."}}},
+			{Name: "Deployment/erlmcp", Action: "configure", Changes: []manifest.Change{{Path: "spec.template.spec.containers[name=erlmcp].image", From: "ghcr.io/acme/erlmcp:1.1.0", To: "ghcr.io/acme/erlmcp:1.2.0"}}},
+			{Name: "ConfigMap/erlmcp-new", Action: "create"},
+			{Name: "Service/erlmcp-headless", Action: "prune"},
+		}},
+	} {
+		t.Run(name, func(t *testing.T) { golden(t, name, report.Release(ropts, res)) })
 	}
 }

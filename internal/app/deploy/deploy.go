@@ -24,10 +24,6 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	if err := rt.ValidateAll(); err != nil {
 		return err
 	}
-	ref, err := imageref.Parse(rt.String("image"))
-	if err != nil {
-		rt.Invalid("image", err.Error(), "repo:tag or repo@sha256:<64 hex digits>")
-	}
 	timeout, health, verdictOpts := setup.Timeout(rt), setup.HealthCheck(rt), verdict.Options(rt)
 	var resolveOpts []imageref.Option
 	switch user, pass := rt.String("registry-username"), rt.String("registry-password"); {
@@ -37,6 +33,21 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		rt.Invalid("registry-password", "is required with registry-username", "a password or token (for ghcr.io: a GITHUB_TOKEN with packages: read)")
 	case pass != "":
 		rt.Invalid("registry-username", "is required with registry-password", "the registry user name (for ghcr.io: the workflow actor, github.actor)")
+	}
+	if len(rt.List("manifests")) > 0 {
+		return runRelease(ctx, rt, releaseVerdict{timeout: timeout, health: health, rollout: verdictOpts, resolve: resolveOpts})
+	}
+	ref, err := imageref.Parse(rt.String("image"))
+	switch {
+	case rt.String("image") == "":
+		rt.Invalid("image", "is required unless manifests is set", "repo:tag or repo@sha256:<64 hex digits>; or set manifests to deploy a release")
+	case err != nil:
+		rt.Invalid("image", err.Error(), "repo:tag or repo@sha256:<64 hex digits>")
+	}
+	for _, in := range []string{"images", "release"} {
+		if rt.Has(in) && rt.String(in) != "" {
+			rt.Invalid(in, "is only read with manifests", "set manifests too, or drop "+in)
+		}
 	}
 	if err := rt.InputErr(); err != nil {
 		return err
