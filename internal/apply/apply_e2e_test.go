@@ -416,3 +416,83 @@ func TestDryRunPrintsTheDiff(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, revs, 1)
 }
+
+// adminEnv is an env whose engine runs as the cluster admin (for kinds the
+// example Role does not grant: Namespaces, StatefulSets).
+func adminEnv(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t)
+	eng, err := apply.New(cluster.Config, cluster.Client, ui.NewText(e.log, false))
+	require.NoError(t, err)
+	e.eng = eng
+	return e
+}
+
+// TestNewNamespaceIsUndoneWhenItsObjectsFail: a release that creates its
+// namespace is validated once the namespace exists; when an object in it
+// is rejected, the namespace it created is deleted again: nothing changed.
+func TestNewNamespaceIsUndoneWhenItsObjectsFail(t *testing.T) {
+	e := adminEnv(t)
+	ns := e.ns + "-new"
+	dir := t.TempDir()
+	text := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + ns + "\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n  namespace: " + ns +
+		"\ndata: {a: b}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: bad\n  namespace: " + ns + "\nspec:\n  portz: []\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "release.yaml"), []byte(text), 0o644))
+	res, err := e.run(e.opts(dir))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "portz")
+	assert.Contains(t, err.Error(), "deleted the namespaces this apply had created ("+ns+")")
+	assert.Equal(t, apply.StatusFailed, res.Status)
+	require.NoError(t, wait.PollUntilContextTimeout(e.ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	}), "the namespace the release created is gone")
+
+	// Fixed, the same release creates the namespace and its objects.
+	text = strings.Replace(text, "  portz: []\n", "  ports: [{port: 80}]\n", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "release.yaml"), []byte(text), 0o644))
+	res, err = e.run(e.opts(dir))
+	require.NoError(t, err, e.log.String())
+	assert.Equal(t, apply.StatusSucceeded, res.Status)
+	_, err = cluster.Client.CoreV1().ConfigMaps(ns).Get(e.ctx, "ok", metav1.GetOptions{})
+	assert.NoError(t, err)
+}
+
+// statefulSet is a 3-replica StatefulSet running image.
+func statefulSet(image string) string {
+	return "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: store\nspec:\n  replicas: 3\n  serviceName: store\n" +
+		"  selector: {matchLabels: {app: store}}\n  template:\n    metadata: {labels: {app: store}}\n    spec:\n" +
+		"      containers: [{name: store, image: " + image + "}]\n"
+}
+
+// TestStatefulSetFailsFastAndItsTwinPasses: the doomed-pod rules judge a
+// StatefulSet's new pods too (a crash loop fails in seconds, not at the
+// timeout), and a pod that crashes once then starts does not.
+func TestStatefulSetFailsFastAndItsTwinPasses(t *testing.T) {
+	e := adminEnv(t)
+	dir := t.TempDir()
+	write := func(image string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "sts.yaml"), []byte(statefulSet(image)), 0o644))
+	}
+	write("ghcr.io/acme/store:1.0.0")
+	_, err := e.run(e.opts(dir))
+	require.NoError(t, err, e.log.String())
+
+	write("ghcr.io/acme/store:1.1.0-crashonce")
+	res, err := e.run(e.opts(dir))
+	require.NoError(t, err, e.log.String())
+	assert.Equal(t, apply.StatusSucceeded, res.Status)
+
+	write("ghcr.io/acme/store:1.2.0-fault-crashloop")
+	start := time.Now()
+	res, err = e.run(e.opts(dir))
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), 100*time.Second, "fail-fast, not the timeout")
+	assert.Equal(t, apply.StatusRolledBack, res.Status, e.log.String())
+	assert.Equal(t, "StatefulSet/store", res.Failed)
+	assert.Contains(t, res.FailureReason, "CrashLoopBackOff")
+	require.NotNil(t, res.Diagnostics)
+	sts, err := cluster.Client.AppsV1().StatefulSets(e.ns).Get(e.ctx, "store", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "ghcr.io/acme/store:1.1.0-crashonce", sts.Spec.Template.Spec.Containers[0].Image)
+}

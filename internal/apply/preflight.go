@@ -77,6 +77,12 @@ func accesses(opts Options, s *set) []access {
 			}
 		}
 	}
+	for i, o := range s.objects {
+		// A restore deletes the broken pods of a StatefulSet (see unstick).
+		if o.GetKind() == "StatefulSet" && s.mappings[i].Resource.Group == "apps" && opts.RollbackOnFailure {
+			add(access{resource: "pods", namespace: o.GetNamespace(), verb: "delete"})
+		}
+	}
 	ns := opts.Namespace
 	for _, v := range []string{"get", "list", "create", "update", "delete"} {
 		add(access{resource: "secrets", namespace: ns, verb: v})

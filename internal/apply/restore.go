@@ -106,6 +106,11 @@ func (e *Engine) Restore(ctx context.Context, ro RestoreOptions) (*Restored, err
 			e.Log.Infof("deleted %s (not in revision %d)", refName(ref, ro.Namespace), t.Revision)
 		}
 	}
+	if err := e.unstick(ctx, s); err != nil {
+		end()
+		e.markFailed(ctx, ro.Options, rec.Revision, err.Error())
+		return r, err
+	}
 	e.Log.Infof("revision %d re-applied in %s", t.Revision, e.now().Sub(start).Round(10*time.Millisecond))
 	members, err := e.members(ctx, ro.Options, s, a)
 	end()
