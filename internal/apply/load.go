@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
@@ -178,8 +179,14 @@ func maskSecret(mask func(string), u *unstructured.Unstructured) {
 	for _, key := range []string{"data", "stringData"} {
 		m, _, _ := unstructured.NestedStringMap(u.Object, key)
 		for _, v := range m {
-			if len(v) >= 4 {
-				mask(v)
+			if len(v) < 4 {
+				continue
+			}
+			mask(v)
+			if key == "data" {
+				if plain, err := base64.StdEncoding.DecodeString(v); err == nil && len(plain) >= 4 {
+					mask(string(plain))
+				}
 			}
 		}
 	}

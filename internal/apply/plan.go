@@ -277,11 +277,11 @@ func (e *Engine) logPlan(p *plan, ns string) {
 			}
 			e.Log.Infof("create %s (%s)%s", en.name, en.obj.Source, note)
 		case ActionConfigure:
-			var fields []string
+			lines := []string{"configure " + en.name + ":"}
 			for _, c := range en.changes {
-				fields = append(fields, c.Path)
+				lines = append(lines, "    "+DescribeChange(c))
 			}
-			e.Log.Infof("configure %s: %s", en.name, strings.Join(fields, ", "))
+			e.Log.Infof("%s", strings.Join(lines, "\n"))
 		}
 	}
 	for _, r := range p.prune {
@@ -290,4 +290,15 @@ func (e *Engine) logPlan(p *plan, ns string) {
 	if unchanged > 0 {
 		e.Log.Infof("%d objects unchanged", unchanged)
 	}
+}
+
+// DescribeChange is one changed field: "path: from → to" (+ added, − removed).
+func DescribeChange(c manifest.Change) string {
+	switch {
+	case c.From == "":
+		return c.Path + ": + " + c.To
+	case c.To == "":
+		return c.Path + ": − " + c.From
+	}
+	return c.Path + ": " + c.From + " → " + c.To
 }

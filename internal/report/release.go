@@ -115,14 +115,7 @@ func changesCell(o apply.Object) string {
 			parts = append(parts, fmt.Sprintf("… %d more", len(o.Changes)-10))
 			break
 		}
-		switch {
-		case c.From == "":
-			parts = append(parts, fmt.Sprintf("%s: + %s", c.Path, c.To))
-		case c.To == "":
-			parts = append(parts, fmt.Sprintf("%s: − %s", c.Path, c.From))
-		default:
-			parts = append(parts, fmt.Sprintf("%s: %s → %s", c.Path, c.From, c.To))
-		}
+		parts = append(parts, apply.DescribeChange(c))
 	}
 	return strings.Join(parts, "; ")
 }
