@@ -4,6 +4,10 @@
 //
 //	go run ./test/bench [-out BENCHMARKS.md] [-runs 3] [-logs DIR] [-cases id,id] [-kubectl=false] [-extras=false]
 //
+// -cases releases runs only the manifest-release section (releases.go): a
+// whole release (examples/kubernetes/erlmcp) by `erlmcp-deploy deploy
+// --manifests` and by `kubectl apply -f` + `kubectl rollout status`.
+//
 // Every release of the matrix (doomed ones and healthy-but-noisy ones) is run
 // by the erlmcp-deploy CLI as a subprocess, -runs interleaved rounds, and once
 // by kubectl, all kubectl releases at once from the start (a doomed one waits
@@ -39,7 +43,7 @@ func main() {
 	flag.StringVar(&cfg.out, "out", "BENCHMARKS.md", "markdown file to write")
 	flag.IntVar(&cfg.runs, "runs", 3, "erlmcp-deploy runs (interleaved rounds) per release")
 	flag.StringVar(&cfg.logs, "logs", "", "directory for the transcript of every run (default: a new temporary directory)")
-	flag.StringVar(&only, "cases", "", "comma-separated case ids to run (default: all); for trying the bench, not for BENCHMARKS.md")
+	flag.StringVar(&only, "cases", "", "comma-separated case ids to run (default: all; \""+releasesID+"\" is the manifest-release section); for trying the bench, not for BENCHMARKS.md")
 	flag.BoolVar(&cfg.kubectl, "kubectl", true, "run the kubectl peer (each doomed release waits 600 s)")
 	flag.BoolVar(&cfg.extra, "extras", true, "measure the load gate, the binaries and the release API calls")
 	flag.Parse()
@@ -61,7 +65,7 @@ func logf(format string, args ...any) {
 
 func run(cfg config) error {
 	begin := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Minute)
 	defer cancel()
 	root, err := testcluster.RepoRoot()
 	if err != nil {
@@ -81,7 +85,8 @@ func run(cfg config) error {
 			selected = append(selected, bc)
 		}
 	}
-	if len(selected) == 0 {
+	releases := cfg.only == nil || cfg.only[releasesID]
+	if len(selected) == 0 && !releases {
 		return fmt.Errorf("no case matches -cases")
 	}
 
@@ -103,6 +108,14 @@ func run(cfg config) error {
 		}
 	}
 
+	var rb *relBench
+	if releases {
+		rb = &relBench{cli: cli, kubectl: kubectl, logs: cfg.logs}
+		if rb.v1, rb.next, rb.peer, err = releaseDirs(filepath.Join(bindir, "releases")); err != nil {
+			return err
+		}
+	}
+
 	logf("commit %s; transcripts in %s; starting the control plane", commit, cfg.logs)
 	c, err := testcluster.New(ctx, testcluster.Options{Log: os.Stderr})
 	if err != nil {
@@ -110,6 +123,9 @@ func run(cfg config) error {
 	}
 	stopCluster := sync.OnceValue(c.Stop)
 	defer stopCluster()
+	if rb != nil {
+		rb.c = c
+	}
 
 	// The peer: every kubectl release at once, from the start.
 	theirs := make([]outcome, len(selected))
@@ -134,11 +150,14 @@ func run(cfg config) error {
 			}()
 		}
 		waitTimeout(&settled, 5*time.Minute)
-		logf("kubectl releases patched; the doomed ones wait on their 600 s deadline")
+		if len(selected) > 0 {
+			logf("kubectl releases patched; the doomed ones wait on their 600 s deadline")
+		}
 	}
 
 	// Ours: interleaved rounds, the order rotated each round.
 	ours := make([][]outcome, len(selected))
+	relOurs, relTheirs := make([][]relOutcome, len(relCases)), make([][]relOutcome, len(relCases))
 	for r := 0; r < cfg.runs; r++ {
 		off := r * len(selected) / cfg.runs
 		for j := range selected {
@@ -158,6 +177,9 @@ func run(cfg config) error {
 			}
 			logf("round %d %-11s %-11s %s (%s)", r, bc.id, o.verdict, mark, saveLog(cfg.logs, o))
 		}
+		if rb != nil {
+			rb.round(ctx, r, cfg.runs, relOurs, relTheirs)
+		}
 	}
 	kwg.Wait()
 	if err := stopCluster(); err != nil {
@@ -175,7 +197,7 @@ func run(cfg config) error {
 		}
 	}
 	rep := report{commit: commit, date: begin.UTC(), runs: cfg.runs, cases: selected, ours: ours, theirs: theirs,
-		kubectl: kubectl != "", extras: extras, partial: cfg.only != nil}
+		kubectl: kubectl != "", extras: extras, partial: cfg.only != nil, releases: releases, relOurs: relOurs, relTheirs: relTheirs}
 	rep.wall = time.Since(begin)
 	if err := os.WriteFile(cfg.out, []byte(rep.markdown()), 0o644); err != nil {
 		return err

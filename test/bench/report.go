@@ -19,6 +19,9 @@ type report struct {
 	kubectl bool
 	extras  [][]string
 	partial bool
+
+	releases           bool           // the manifest-release section ran
+	relOurs, relTheirs [][]relOutcome // per relCases entry, one per round
 }
 
 func (r report) benchErrors() []string {
@@ -34,6 +37,15 @@ func (r report) benchErrors() []string {
 		}
 		if r.kubectl {
 			add(r.theirs[i])
+		}
+	}
+	if r.releases {
+		for i := range relCases {
+			for _, o := range append(append([]relOutcome(nil), r.relOurs[i]...), r.relTheirs[i]...) {
+				if o.err != nil {
+					errs = append(errs, fmt.Sprintf("%s release %s (%s): %v", o.tool, o.rc.id, o.ns, o.err))
+				}
+			}
 		}
 	}
 	return errs
@@ -168,91 +180,96 @@ func (r report) markdown() string {
 		peerName = "kubectl (not run)"
 	}
 
-	rounds := fmt.Sprintf("%d interleaved rounds", r.runs)
-	if r.runs == 1 {
-		rounds = "1 round"
-	}
-	w("\n## Verdicts\n\nThe `status` of each erlmcp-deploy run (%s) and of kubectl, against what a correct tool must say: "+
-		"`rolled-back` for a doomed release (failed, and the previous version verified serving again), `succeeded` for a healthy one.\n\n", rounds)
-	w("| release | expected | erlmcp-deploy | %s |\n| --- | --- | --- | --- |\n", peerName)
-	var ours, theirs score
-	for _, doomed := range []bool{true, false} {
-		if doomed {
-			w("| **doomed** | | | |\n")
-		} else {
-			w("| **healthy but noisy** | | | |\n")
+	if len(r.cases) > 0 { // none when only the manifest-release section ran
+		rounds := fmt.Sprintf("%d interleaved rounds", r.runs)
+		if r.runs == 1 {
+			rounds = "1 round"
 		}
+		w("\n## Verdicts\n\nThe `status` of each erlmcp-deploy run (%s) and of kubectl, against what a correct tool must say: "+
+			"`rolled-back` for a doomed release (failed, and the previous version verified serving again), `succeeded` for a healthy one.\n\n", rounds)
+		w("| release | expected | erlmcp-deploy | %s |\n| --- | --- | --- | --- |\n", peerName)
+		var ours, theirs score
+		for _, doomed := range []bool{true, false} {
+			if doomed {
+				w("| **doomed** | | | |\n")
+			} else {
+				w("| **healthy but noisy** | | | |\n")
+			}
+			for i, bc := range r.cases {
+				if bc.doomed != doomed {
+					continue
+				}
+				for _, o := range r.ours[i] {
+					ours.add(o)
+				}
+				for _, o := range r.peer(i) {
+					theirs.add(o)
+				}
+				w("| %s | %s | %s | %s |\n", bc.title, bc.expected(), verdicts(r.ours[i]), verdicts(r.peer(i)))
+			}
+		}
+		w("\n| over all runs | erlmcp-deploy | %s |\n| --- | --- | --- |\n", peerName)
+		w("| precision: healthy releases not failed / healthy releases | %s | %s |\n", frac(ours.healthyOK, ours.healthy), frac(theirs.healthyOK, theirs.healthy))
+		w("| recall: doomed releases failed / doomed releases | %s | %s |\n", frac(ours.doomedFailed, ours.doomed), frac(theirs.doomedFailed, theirs.doomed))
+		w("| doomed releases failed *and* the previous version verified serving again (`rolled-back`) | %s | %s |\n",
+			frac(ours.doomedBack, ours.doomed), frac(theirs.doomedBack, theirs.doomed))
+
+		w("\n## Time from the patch, doomed releases\n\nMedian (max, n), measured by the independent watcher from the moment it sees the Deployment's " +
+			"template carry the new image: to the tool's failure line (erlmcp-deploy's `rollout of <image> failed after …`, kubectl's " +
+			"`error: deployment \"erlmcp\" exceeded its progress deadline`), and to the previous version serving again.\n\n")
+		w("| doomed release | erlmcp-deploy: → failure line | erlmcp-deploy: → previous version serving again | kubectl: → `rollout status` error | kubectl: → previous version serving again (after `rollout undo`) |\n")
+		w("| --- | --- | --- | --- | --- |\n")
+		fail := func(o outcome) time.Time { return o.failLine }
+		back := func(o outcome) time.Time { return o.back }
 		for i, bc := range r.cases {
-			if bc.doomed != doomed {
+			if !bc.doomed {
 				continue
 			}
-			for _, o := range r.ours[i] {
-				ours.add(o)
+			w("| %s | %s | %s | %s | %s |\n", bc.title, stat(durations(r.ours[i], fail)), stat(durations(r.ours[i], back)),
+				stat(durations(r.peer(i), fail)), stat(durations(r.peer(i), back)))
+		}
+
+		w("\n## Time from the patch, healthy releases\n\nMedian (max, n) from the watcher's patch to the tool's success line " +
+			"(erlmcp-deploy's `revision N is serving <image>`, kubectl's `successfully rolled out`), and to the new version complete as the watcher sees it. " +
+			"A healthy release takes as long as its rollout: 3 pods replaced one at a time, each as slow as its tag makes it. " +
+			"The kubectl releases ran together with the set-up of all the others, so their times include that contention.\n\n")
+		w("| healthy release | erlmcp-deploy: → success line | watcher: → new version complete (erlmcp-deploy runs) | kubectl: → success line |\n")
+		w("| --- | --- | --- | --- |\n")
+		success := func(o outcome) time.Time { return o.successLine }
+		complete := func(o outcome) time.Time { return o.complete }
+		for i, bc := range r.cases {
+			if bc.doomed {
+				continue
 			}
-			for _, o := range r.peer(i) {
-				theirs.add(o)
+			if bc.image == prevImage {
+				w("| %s | — (nothing to patch) | — | — |\n", bc.title)
+				continue
 			}
-			w("| %s | %s | %s | %s |\n", bc.title, bc.expected(), verdicts(r.ours[i]), verdicts(r.peer(i)))
+			w("| %s | %s | %s | %s |\n", bc.title, stat(durations(r.ours[i], success)), stat(durations(r.ours[i], complete)),
+				stat(durations(r.peer(i), success)))
 		}
-	}
-	w("\n| over all runs | erlmcp-deploy | %s |\n| --- | --- | --- |\n", peerName)
-	w("| precision: healthy releases not failed / healthy releases | %s | %s |\n", frac(ours.healthyOK, ours.healthy), frac(theirs.healthyOK, theirs.healthy))
-	w("| recall: doomed releases failed / doomed releases | %s | %s |\n", frac(ours.doomedFailed, ours.doomed), frac(theirs.doomedFailed, theirs.doomed))
-	w("| doomed releases failed *and* the previous version verified serving again (`rolled-back`) | %s | %s |\n",
-		frac(ours.doomedBack, ours.doomed), frac(theirs.doomedBack, theirs.doomed))
 
-	w("\n## Time from the patch, doomed releases\n\nMedian (max, n), measured by the independent watcher from the moment it sees the Deployment's " +
-		"template carry the new image: to the tool's failure line (erlmcp-deploy's `rollout of <image> failed after …`, kubectl's " +
-		"`error: deployment \"erlmcp\" exceeded its progress deadline`), and to the previous version serving again.\n\n")
-	w("| doomed release | erlmcp-deploy: → failure line | erlmcp-deploy: → previous version serving again | kubectl: → `rollout status` error | kubectl: → previous version serving again (after `rollout undo`) |\n")
-	w("| --- | --- | --- | --- | --- |\n")
-	fail := func(o outcome) time.Time { return o.failLine }
-	back := func(o outcome) time.Time { return o.back }
-	for i, bc := range r.cases {
-		if !bc.doomed {
-			continue
-		}
-		w("| %s | %s | %s | %s | %s |\n", bc.title, stat(durations(r.ours[i], fail)), stat(durations(r.ours[i], back)),
-			stat(durations(r.peer(i), fail)), stat(durations(r.peer(i), back)))
-	}
-
-	w("\n## Time from the patch, healthy releases\n\nMedian (max, n) from the watcher's patch to the tool's success line " +
-		"(erlmcp-deploy's `revision N is serving <image>`, kubectl's `successfully rolled out`), and to the new version complete as the watcher sees it. " +
-		"A healthy release takes as long as its rollout: 3 pods replaced one at a time, each as slow as its tag makes it. " +
-		"The kubectl releases ran together with the set-up of all the others, so their times include that contention.\n\n")
-	w("| healthy release | erlmcp-deploy: → success line | watcher: → new version complete (erlmcp-deploy runs) | kubectl: → success line |\n")
-	w("| --- | --- | --- | --- |\n")
-	success := func(o outcome) time.Time { return o.successLine }
-	complete := func(o outcome) time.Time { return o.complete }
-	for i, bc := range r.cases {
-		if bc.doomed {
-			continue
-		}
-		if bc.image == prevImage {
-			w("| %s | — (nothing to patch) | — | — |\n", bc.title)
-			continue
-		}
-		w("| %s | %s | %s | %s |\n", bc.title, stat(durations(r.ours[i], success)), stat(durations(r.ours[i], complete)),
-			stat(durations(r.peer(i), success)))
-	}
-
-	var wrong []string
-	for i := range r.cases {
-		for _, o := range append(append([]outcome(nil), r.ours[i]...), r.peer(i)...) {
-			switch {
-			case o.err != nil:
-				wrong = append(wrong, fmt.Sprintf("- %s, %s (`%s`): bench error: %v", o.tool, o.bc.id, o.ns, o.err))
-			case !o.correct():
-				why := ""
-				if o.reason != "" {
-					why = ": " + o.reason
+		var wrong []string
+		for i := range r.cases {
+			for _, o := range append(append([]outcome(nil), r.ours[i]...), r.peer(i)...) {
+				switch {
+				case o.err != nil:
+					wrong = append(wrong, fmt.Sprintf("- %s, %s (`%s`): bench error: %v", o.tool, o.bc.id, o.ns, o.err))
+				case !o.correct():
+					why := ""
+					if o.reason != "" {
+						why = ": " + o.reason
+					}
+					wrong = append(wrong, fmt.Sprintf("- %s, %s (`%s`): %s, expected %s%s", toolName(o.tool), o.bc.id, o.ns, o.verdict, o.bc.expected(), why))
 				}
-				wrong = append(wrong, fmt.Sprintf("- %s, %s (`%s`): %s, expected %s%s", toolName(o.tool), o.bc.id, o.ns, o.verdict, o.bc.expected(), why))
 			}
 		}
+		if len(wrong) > 0 {
+			w("\n### Runs with the wrong verdict\n\n%s\n", strings.Join(wrong, "\n"))
+		}
 	}
-	if len(wrong) > 0 {
-		w("\n### Runs with the wrong verdict\n\n%s\n", strings.Join(wrong, "\n"))
+	if r.releases {
+		w("%s", r.releasesMarkdown())
 	}
 
 	if len(r.extras) > 0 {
