@@ -97,28 +97,29 @@ func Rollback() Action {
 	}
 	in = append(in, clusterInputs()...)
 	in = append(in,
-		Input{Name: "to", Kind: String, Default: "previous", Description: "Target: `previous`, `last-successful`, a revision number, or an image reference."},
-		Input{Name: "list", Kind: Bool, Default: "false", Description: "Only print the revision history."},
+		Input{Name: "release", Kind: String, DefaultDoc: "the `deployment` input when the namespace holds its release history", Description: "Roll back a manifest release (deployed with `manifests`) as a whole: the target revision's recorded manifests are re-applied, the objects it does not hold are deleted (only those carrying the release's labels), and the whole set is verified; the restore is recorded as a new revision. Release mode is chosen by this input, or when `namespace` holds the release history (Secrets `erlmcp-deploy.release.<name>.v<n>`) of the `deployment` name."},
+		Input{Name: "to", Kind: String, Default: "previous", Description: "Target: `previous`, `last-successful`, a revision number, or an image reference (not for a release). For a release, `previous` is the newest once-verified revision before the one serving, `last-successful` the one serving when the newest revision failed or never finished (else `previous`), and a number a release revision."},
+		Input{Name: "list", Kind: Bool, Default: "false", Description: "Only print the revision history (of the release, in release mode)."},
 		Input{Name: "confirm", Kind: String, Description: "Required for production: must equal the environment name, so a mistyped environment never rolls production back."},
 		Input{Name: "timeout", Kind: Duration, Default: "5m", Description: "Longest time to wait for the rollback (and the health URL)."},
 	)
 	in = append(in, verdictInputs()...)
 	in = append(in,
 		Input{Name: "health-url", Kind: String, Description: "URL that must answer 2xx to a GET after the rollback; retried within the timeout."},
-		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Resolve the target and send the change as a server-side dry run; nothing changes."},
+		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Resolve the target and send the change as a server-side dry run; nothing changes. For a release: list the objects that would be re-applied, created and deleted."},
 		configInput(),
 	)
 	in = append(in, slackInputs()...)
 	return Action{
 		ID: "rollback", Name: "erlmcp rollback", Icon: "rotate-ccw", Color: "orange",
-		Description: "Show a Deployment's revision history and roll back to the previous, last successful, a numbered revision or an image.",
+		Description: "Show a Deployment's or a manifest release's revision history and roll back to the previous, last successful, a numbered revision or an image.",
 		Inputs:      in,
 		Outputs: []Output{
 			{Name: "status", Description: "`succeeded`, `unchanged`, `listed` or `failed`.", Structural: true},
-			{Name: "revision", Description: "Revision serving when the action ended.", Structural: true},
+			{Name: "revision", Description: "Revision serving when the action ended (after a release rollback: the new revision that records the restore).", Structural: true},
 			{Name: "from-revision", Description: "Revision that was serving before.", Structural: true},
 			{Name: "image", Description: "Image(s) now serving."},
-			{Name: "history", Description: "JSON array of revisions: revision, images, change-cause, created, current, successful."},
+			{Name: "history", Description: "JSON array of revisions: revision, images, change-cause, created, current, successful; for a release: revision, status, images, cause, time, objects (count), rolledBackFrom, reason."},
 			slackOutput(),
 		},
 	}

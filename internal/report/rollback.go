@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/org/erlmcp-deploy/internal/history"
+	"github.com/org/erlmcp-deploy/internal/inventory"
 	engine "github.com/org/erlmcp-deploy/internal/rollback"
 	"github.com/org/erlmcp-deploy/internal/summary"
 )
@@ -59,6 +60,98 @@ func Rollback(env, ns, name string, res *engine.Result) Rendered {
 	if len(res.History) > 0 {
 		s.Heading(3, "History")
 		s.Table([]string{"revision", "images", "created", "change-cause", ""}, engine.Rows(res.History))
+	}
+	return Rendered{Outputs: outputs, Summary: s}
+}
+
+// releaseRevisionJSON is one revision in a release rollback's `history` output.
+type releaseRevisionJSON struct {
+	Revision       int       `json:"revision"`
+	Status         string    `json:"status"`
+	Images         []string  `json:"images"`
+	Cause          string    `json:"cause"`
+	Time           time.Time `json:"time"`
+	Objects        int       `json:"objects"`
+	RolledBackFrom int       `json:"rolledBackFrom,omitempty"`
+	Reason         string    `json:"reason,omitempty"`
+}
+
+// ReleaseHistoryJSON is a release's history as the `history` output holds it.
+func ReleaseHistoryJSON(revs []inventory.Release) string {
+	out := make([]releaseRevisionJSON, 0, len(revs))
+	for _, rv := range revs {
+		images := rv.Images
+		if images == nil {
+			images = []string{}
+		}
+		out = append(out, releaseRevisionJSON{Revision: rv.Revision, Status: string(rv.Status), Images: images, Cause: rv.Cause,
+			Time: rv.Time.UTC(), Objects: len(rv.Objects), RolledBackFrom: rv.RolledBackFrom, Reason: rv.Reason})
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return "[]" // a revision always encodes
+	}
+	return string(b)
+}
+
+// RollbackRelease turns a release rollback's (or a listing's) result into
+// the rollback action's outputs and job summary: a pure function, tested on
+// golden files.
+func RollbackRelease(env, ns string, res *engine.ReleaseResult) Rendered {
+	outputs := [][2]string{
+		{"status", string(res.Status)},
+		{"revision", Revision(int64(res.Revision))},
+		{"from-revision", Revision(int64(res.FromRevision))},
+		{"image", strings.Join(res.Images, ",")},
+		{"history", ReleaseHistoryJSON(res.History)},
+	}
+	name := ns + "/" + res.Release
+	s := summary.New()
+	switch res.Status {
+	case engine.StatusListed:
+		s.Heading(2, fmt.Sprintf("📜 Revisions of release %s (%s)", name, env))
+	case engine.StatusSucceeded:
+		t := fmt.Sprintf("↩️ Rolled back release %s in %s", name, env)
+		if res.DryRun {
+			t = fmt.Sprintf("🧪 Dry run of a rollback of release %s in %s (nothing changed)", name, env)
+		}
+		s.Heading(2, t)
+	case engine.StatusUnchanged:
+		s.Heading(2, fmt.Sprintf("➖ Nothing to roll back in release %s (%s)", name, env))
+	default:
+		s.Heading(2, fmt.Sprintf("❌ Rollback of release %s in %s failed", name, env))
+	}
+	if res.Status != engine.StatusListed && res.Target != nil {
+		s.Table([]string{"", "revision", "images"}, [][]string{
+			{"before", Revision(int64(res.FromRevision)), strings.Join(res.FromImages, ", ")},
+			{"target", Revision(int64(res.Target.Revision)), strings.Join(res.Target.Images, ", ")},
+			{"after", Revision(int64(res.Revision)), strings.Join(res.Images, ", ")},
+		})
+		rows := [][2]string{{"Result", res.Message}, {"Duration", res.Duration.Round(100 * time.Millisecond).String()}}
+		if res.Failed != "" {
+			rows = append(rows, [2]string{"Failed object", summary.InlineCode(res.Failed)})
+		}
+		s.KeyValues(rows)
+	}
+	if len(res.Objects) > 0 {
+		s.Heading(3, "Objects")
+		var table [][]string
+		for i, o := range res.Objects {
+			if i == maxObjectRows {
+				table = append(table, []string{fmt.Sprintf("… %d more", len(res.Objects)-maxObjectRows), "", ""})
+				break
+			}
+			table = append(table, []string{summary.InlineCode(o.Name), o.Action, o.State})
+		}
+		s.Table([]string{"Object", "Action", "State"}, table)
+	}
+	if res.Diagnostics != nil {
+		s.Heading(3, "Diagnostics of "+res.Failed)
+		res.Diagnostics.Markdown(s)
+	}
+	if len(res.History) > 0 {
+		s.Heading(3, "History")
+		s.Table([]string{"revision", "status", "images", "objects", "time", "cause", ""}, engine.ReleaseRows(res.History))
 	}
 	return Rendered{Outputs: outputs, Summary: s}
 }

@@ -1,7 +1,9 @@
 // Package rollback lists a Deployment's revisions and rolls it back to the
 // previous, the last successful, a numbered revision or the revision that
 // ran an image, with kubectl's undo semantics (package history) and the
-// deploy's fail-fast watcher (package rollout).
+// deploy's fail-fast watcher (package rollout). A manifest release is rolled
+// back as a whole instead (ReleaseRoller): its history is the release
+// inventory, and a revision is restored by the apply engine.
 package rollback
 
 import (

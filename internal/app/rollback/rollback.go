@@ -22,7 +22,10 @@ import (
 // protected are environment names that need `confirm` to roll back.
 var protected = map[string]bool{"production": true, "prod": true}
 
-// Run reads and validates every input, then lists or rolls back.
+// Run reads and validates every input, then lists or rolls back: a
+// Deployment (image mode), or a manifest release as a whole when the
+// `release` input is given or the namespace holds the release history of the
+// `deployment` name (release mode).
 func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	setup.ApplyConfig(rt)
 	if err := rt.ValidateAll(); err != nil {
@@ -38,18 +41,35 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		}
 	}
 	timeout, health, verdictOpts := setup.Timeout(rt), setup.HealthCheck(rt), verdict.Options(rt)
+	release := rt.String("release")
+	explicit := release != ""
+	if explicit {
+		checkRelease(rt, release, list)
+	}
 	if err := rt.InputErr(); err != nil {
 		return err
 	}
 	end := rt.Group("Connect")
 	kc, err := connect.Kube(rt)
+	ns, name := rt.String("namespace"), rt.String("deployment")
+	if err == nil && !explicit {
+		release = detectRelease(ctx, rt, kc.Clientset, ns, name)
+	}
 	end()
 	if err != nil {
 		rt.SetOutput("status", string(engine.StatusFailed))
 		return fmt.Errorf("%w (nothing was changed)", err)
 	}
+	if release != "" {
+		if !explicit {
+			checkRelease(rt, release, list)
+		}
+		if err := rt.InputErr(); err != nil {
+			return err
+		}
+		return runRelease(ctx, rt, kc, releaseRun{env: env, ns: ns, name: release, list: list, timeout: timeout, health: health, rollout: verdictOpts})
+	}
 	r := &engine.Roller{Client: kc.Clientset, Log: rt}
-	ns, name := rt.String("namespace"), rt.String("deployment")
 	if list {
 		_, revs, err := r.List(ctx, ns, name)
 		if err != nil {
@@ -95,10 +115,14 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 
 // Table renders a history as an aligned text table (the log and the CLI).
 func Table(revs []history.Revision) string {
+	return table(engine.Header, engine.Rows(revs))
+}
+
+func table(header []string, rows [][]string) string {
 	var b bytes.Buffer
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(engine.Header, "\t"))
-	for _, row := range engine.Rows(revs) {
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, row := range rows {
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	tw.Flush()
