@@ -13,7 +13,7 @@ CLUSTER   := $(GO) run ./test/cluster/clusterctl
 # Generous per-package limit: the first cluster test may wait for a cold control-plane build.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: build test unit lint fuzz generate cluster-bins cluster-up cluster-down demo bench vulncheck clean
+.PHONY: build test unit lint fuzz generate cluster-bins prometheus-bin cluster-up cluster-down demo bench vulncheck clean
 
 build: ## Build the CLI and every action binary into bin/
 	@mkdir -p $(BIN)
@@ -35,6 +35,9 @@ lint: ## gofmt, go vet, actionlint
 cluster-bins: ## Build (or reuse) etcd, kube-apiserver, controller-manager, scheduler, kwok, kubectl
 	$(CLUSTER) build
 
+prometheus-bin: ## Build (or reuse) the Prometheus server the canary-analysis tests run (cached by version)
+	$(CLUSTER) prometheus
+
 cluster-up: ## Start (or reuse) a local cluster in the background; prints export KUBECONFIG=...
 	@$(CLUSTER) up
 
@@ -44,7 +47,7 @@ cluster-down: ## Stop the cluster started by cluster-up
 unit: ## Tests that need no cluster binaries
 	$(GO) test -count=1 -short ./...
 
-test: lint cluster-bins ## Everything: lint, unit, real-cluster e2e, short fuzz runs
+test: lint cluster-bins prometheus-bin ## Everything: lint, unit, real-cluster e2e, short fuzz runs
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz
 

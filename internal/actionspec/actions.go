@@ -57,6 +57,7 @@ func Deploy() Action {
 		Input{Name: "rollback-on-failure", Kind: Bool, Default: "true", Description: "When the rollout fails, roll back to the revision that was serving complete and Available when the deploy started (else the last verified one)."},
 	)
 	in = append(in, verdictInputs()...)
+	in = append(in, strategyInputs()...)
 	in = append(in,
 		Input{Name: "health-url", Kind: String, Description: "URL that must answer 2xx to a GET after the rollout (and after an automatic rollback); retried within the timeout."},
 		Input{Name: "resolve-digest", Kind: Bool, Default: "false", Description: "Resolve the tag to a digest in the registry and deploy `repo@sha256:...`."},
@@ -74,7 +75,7 @@ func Deploy() Action {
 		Description: "Roll a new image out to a Kubernetes Deployment, fail fast on doomed pods with diagnostics, and roll back automatically.",
 		Inputs:      in,
 		Outputs: []Output{
-			{Name: "status", Description: "`succeeded`, `rolled-back` or `failed`.", Structural: true},
+			{Name: "status", Description: "`succeeded`, `rolled-back`, `failed`, or `aborted` (a canary stopped before promotion; stable untouched).", Structural: true},
 			{Name: "revision", Description: "Deployment revision serving when the action ended.", Structural: true},
 			{Name: "previous-revision", Description: "Revision that was serving before the deploy.", Structural: true},
 			{Name: "image", Description: "Image reference that was deployed."},
@@ -84,6 +85,7 @@ func Deploy() Action {
 			{Name: "duration-seconds", Description: "Wall time of the deploy in seconds.", Structural: true},
 			{Name: "backup", Description: "Path of the file holding the pod template that was serving before the deploy."},
 			{Name: "release", Description: "With `manifests`: the release's name (its revision is in `revision`)."},
+			{Name: "canary-share", Description: "With `strategy: canary`: the largest share of pods (0..1) that ran the new image before promotion or abort.", Structural: true},
 			{Name: "objects", Description: "With `manifests`: JSON array of the release's objects: name, action (created, configured, unchanged, pruned; or create, configure, prune in a dry run), state."},
 			slackOutput(),
 		},
@@ -98,7 +100,7 @@ func Rollback() Action {
 	in = append(in, clusterInputs()...)
 	in = append(in,
 		Input{Name: "release", Kind: String, DefaultDoc: "the `deployment` input when the namespace holds its release history", Description: "Roll back a manifest release (deployed with `manifests`) as a whole: the target revision's recorded manifests are re-applied, the objects it does not hold are deleted (only those carrying the release's labels), and the whole set is verified; the restore is recorded as a new revision. Release mode is chosen by this input, or when `namespace` holds the release history (Secrets `erlmcp-deploy.release.<name>.v<n>`) of the `deployment` name."},
-		Input{Name: "to", Kind: String, Default: "previous", Description: "Target: `previous`, `last-successful`, a revision number, or an image reference (not for a release). For a release, `previous` is the newest once-verified revision before the one serving, `last-successful` the one serving when the newest revision failed or never finished (else `previous`), and a number a release revision."},
+		Input{Name: "to", Kind: String, Default: "previous", Description: "Target: `previous`, `last-successful`, a revision number, or an image reference (not for a release). For a release, `previous` is the newest once-verified revision before the one serving, `last-successful` the one serving when the newest revision failed or never finished (else `previous`), and a number a release revision. `cleanup` only removes what an unfinished canary or blue-green left (the pipeline's `if: always()` step). Before any rollback, an unfinished canary is deleted and an unfinished blue-green that had switched is switched back to the old pods — which is the rollback then."},
 		Input{Name: "list", Kind: Bool, Default: "false", Description: "Only print the revision history (of the release, in release mode)."},
 		Input{Name: "confirm", Kind: String, Description: "Required for production: must equal the environment name, so a mistyped environment never rolls production back."},
 		Input{Name: "timeout", Kind: Duration, Default: "5m", Description: "Longest time to wait for the rollback (and the health URL)."},

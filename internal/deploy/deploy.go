@@ -39,6 +39,8 @@ const (
 	StatusSucceeded  Status = "succeeded"
 	StatusRolledBack Status = "rolled-back"
 	StatusFailed     Status = "failed"
+	// StatusAborted: a canary was aborted; stable was never touched.
+	StatusAborted Status = "aborted"
 )
 
 // Options are one deploy's settings.

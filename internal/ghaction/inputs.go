@@ -100,6 +100,13 @@ func (r *Runtime) Invalid(name, reason, accepted string) {
 	r.inputErrs = append(r.inputErrs, &InputError{Name: name, Reason: reason, Accepted: accepted})
 }
 
+// InvalidAt records a problem found in the file an input names, at a line
+// (0: the whole file): the annotation points at it.
+func (r *Runtime) InvalidAt(name, reason, accepted, file string, line int) {
+	r.input(name)
+	r.inputErrs = append(r.inputErrs, &InputError{Name: name, Reason: reason, Accepted: accepted, File: file, Line: line})
+}
+
 // InputErr returns the input problems recorded so far, or nil.
 func (r *Runtime) InputErr() error {
 	if len(r.inputErrs) == 0 {

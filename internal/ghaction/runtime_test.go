@@ -139,7 +139,7 @@ func TestSetDefaultsFromASharedFile(t *testing.T) {
 			values: map[string]ghaction.Default{"count": {Value: "9", Line: 2}, "nmespace": {Value: "x", Line: 7}, "draft": {Value: "true", Line: 9}},
 			code:   ghaction.ExitBadInput,
 			want: []string{
-				"::error file=" + file + ",line=7,title=Invalid input config::" + file + `:7: unknown key "nmespace": no action reading this file has such an input (did you mean "namespace"?); accepted keys: base-url, ca-file,`,
+				"::error file=" + file + ",line=7,title=Invalid input config::" + file + `:7: unknown key "nmespace": no action reading this file has such an input (did you mean "namespace"?); accepted keys: analysis, base-url, blue-green-keep, ca-file,`,
 				// release-notes does not read the file: its inputs are not accepted keys.
 				"::error file=" + file + ",line=9,title=Invalid input config::" + file + `:9: unknown key "draft"`,
 			},

@@ -10,6 +10,8 @@ import (
 	"github.com/org/erlmcp-deploy/internal/app/connect"
 	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/app/verdict"
+	"github.com/org/erlmcp-deploy/internal/bluegreen"
+	"github.com/org/erlmcp-deploy/internal/canary"
 	engine "github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/imageref"
@@ -35,7 +37,19 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		rt.Invalid("registry-username", "is required with registry-password", "the registry user name (for ghcr.io: the workflow actor, github.actor)")
 	}
 	if len(rt.List("manifests")) > 0 {
+		if rt.Enum("strategy") != "rolling" {
+			rt.Invalid("strategy", "a manifest release is rolled out as a whole (rolling) for now", "rolling with manifests; canary with image")
+			return rt.InputErr()
+		}
 		return runRelease(ctx, rt, releaseVerdict{timeout: timeout, health: health, rollout: verdictOpts, resolve: resolveOpts})
+	}
+	var co canary.Options
+	var bo bluegreen.Options
+	switch rt.Enum("strategy") {
+	case "canary":
+		co = canaryOptions(rt)
+	case "blue-green":
+		bo = blueGreenOptions(rt)
 	}
 	ref, err := imageref.Parse(rt.String("image"))
 	switch {
@@ -80,8 +94,10 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		opts.ChangeCause = defaultChangeCause(rt, opts.Image)
 	}
 	slack := setup.Running(ctx, rt, slackEvent(rt, opts, &engine.Result{Image: opts.Image, Digest: opts.Digest}, notify.StatusRunning))
-	dp := &engine.Deployer{Client: kc.Clientset, Log: rt}
-	res, err := dp.Run(ctx, opts)
+	res, err := pickStrategy(ctx, rt, kc, co, bo, opts).run(ctx, opts)
+	if _, bad := ghaction.AsInputErrors(err); bad {
+		return err
+	}
 	report(rt, opts, res)
 	if slack.Enabled() {
 		rt.SetOutput("slack-ts", slack.NotifyBestEffort(ctx, slackEvent(rt, opts, res, slackStatus(ctx, res))))

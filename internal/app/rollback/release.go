@@ -29,7 +29,9 @@ func checkRelease(rt *ghaction.Runtime, name string, list bool) {
 	if list {
 		return
 	}
-	if _, err := engine.ParseReleaseTo(rt.String("to")); err != nil {
+	if to := rt.String("to"); to == "cleanup" {
+		return
+	} else if _, err := engine.ParseReleaseTo(to); err != nil {
 		rt.Invalid("to", err.Error(), "previous, last-successful or a release revision number")
 	}
 }

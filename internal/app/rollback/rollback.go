@@ -60,6 +60,20 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		rt.SetOutput("status", string(engine.StatusFailed))
 		return fmt.Errorf("%w (nothing was changed)", err)
 	}
+	if !list && !rt.Bool("dry-run") {
+		done, err := settleProgressive(ctx, rt, kc.Clientset, ns, name)
+		switch {
+		case err != nil:
+			// The rollback itself reports the cluster's problem in its own terms.
+			rt.Debugf("could not look for an unfinished canary or blue-green: %v", err)
+		case done:
+			return nil
+		case rt.String("to") == "cleanup":
+			rt.SetOutput("status", "unchanged")
+			rt.Infof("nothing else to do: to: cleanup only removes what an unfinished canary or blue-green left")
+			return nil
+		}
+	}
 	if release != "" {
 		if !explicit {
 			checkRelease(rt, release, list)

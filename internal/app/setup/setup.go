@@ -142,12 +142,17 @@ func Timeout(rt *ghaction.Runtime) time.Duration {
 // HealthCheck validates the health-url input and returns the check deploy and
 // rollback run after their rollout (nil when the input is empty).
 func HealthCheck(rt *ghaction.Runtime) func(context.Context) error {
-	healthURL := rt.String("health-url")
+	return URLCheck(rt, "health-url")
+}
+
+// URLCheck is a check that the URL in input answers 2xx (nil when it is empty).
+func URLCheck(rt *ghaction.Runtime, input string) func(context.Context) error {
+	healthURL := rt.String(input)
 	if healthURL == "" {
 		return nil
 	}
 	if u, err := url.Parse(healthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		rt.Invalid("health-url", fmt.Sprintf("%q is not an http(s) URL", healthURL), "http://host[:port]/path or https://...")
+		rt.Invalid(input, fmt.Sprintf("%q is not an http(s) URL", healthURL), "http://host[:port]/path or https://...")
 		return nil
 	}
 	return func(ctx context.Context) error {

@@ -5,6 +5,7 @@
 //	go run ./test/cluster/clusterctl build   # build or reuse the cached binaries
 //	go run ./test/cluster/clusterctl up      # start (or reuse) one cluster in the background
 //	go run ./test/cluster/clusterctl down    # stop exactly that cluster
+//	go run ./test/cluster/clusterctl prometheus # build or reuse the cached Prometheus server
 package main
 
 import (
@@ -24,7 +25,7 @@ import (
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: clusterctl build|up|down")
+		fmt.Fprintln(os.Stderr, "usage: clusterctl build|up|down|prometheus")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -37,8 +38,14 @@ func main() {
 		err = up(ctx)
 	case "down":
 		err = down()
+	case "prometheus":
+		var bin string
+		start := time.Now()
+		if bin, err = testcluster.EnsurePrometheus(ctx, os.Stderr); err == nil {
+			fmt.Printf("prometheus %s ready at %s (%s)\n", testcluster.PrometheusVersion, bin, time.Since(start).Round(time.Millisecond))
+		}
 	default:
-		err = fmt.Errorf("unknown command %q (build, up, down)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (build, up, down, prometheus)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "clusterctl:", err)

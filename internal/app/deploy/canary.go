@@ -1,0 +1,137 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/org/erlmcp-deploy/internal/analysis"
+	"github.com/org/erlmcp-deploy/internal/app/setup"
+	"github.com/org/erlmcp-deploy/internal/bluegreen"
+	"github.com/org/erlmcp-deploy/internal/canary"
+	engine "github.com/org/erlmcp-deploy/internal/deploy"
+	"github.com/org/erlmcp-deploy/internal/ghaction"
+	"github.com/org/erlmcp-deploy/internal/kube"
+	render "github.com/org/erlmcp-deploy/internal/report"
+)
+
+// strategy is how an image is rolled out: each one ends in the verify step
+// and fills the image deploy's Result.
+type strategy interface {
+	run(ctx context.Context, opts engine.Options) (*engine.Result, error)
+}
+
+// rolling is the Deployment's own rolling update (package deploy).
+type rolling struct{ dp *engine.Deployer }
+
+func (r rolling) run(ctx context.Context, opts engine.Options) (*engine.Result, error) {
+	return r.dp.Run(ctx, opts)
+}
+
+// canaryStrategy grows a canary through its steps, judged by the verdict and the analysis.
+type canaryStrategy struct {
+	rt   *ghaction.Runtime
+	c    *canary.Canary
+	opts canary.Options
+}
+
+func (s canaryStrategy) run(ctx context.Context, opts engine.Options) (*engine.Result, error) {
+	s.opts.Deploy = opts
+	res, err := s.c.Run(ctx, s.opts)
+	s.rt.SetOutput("canary-share", strconv.FormatFloat(res.MaxShare, 'f', 3, 64))
+	var de *canary.DecisionError
+	if errors.As(err, &de) {
+		return res.Deploy, ghaction.InputErrors{{Name: "canary-decision", Reason: de.Msg, Accepted: "promote or abort, only while a canary waits for a decision"}}
+	}
+	s.rt.Summary().Para(render.Canary(res).String())
+	return res.Deploy, err
+}
+
+// canaryOptions reads and checks the canary inputs (before anything connects).
+func canaryOptions(rt *ghaction.Runtime) canary.Options {
+	steps, err := canary.ParseSteps(rt.List("canary-steps"))
+	if err != nil {
+		rt.Invalid("canary-steps", err.Error(), "increasing percentages from 1 to 99, e.g. 10,50")
+	}
+	o := canary.Options{Steps: steps, Interval: rt.Duration("canary-interval"), Count: rt.Int("canary-analysis-count"),
+		Baseline: rt.Bool("canary-baseline"), Decision: rt.String("canary-decision")}
+	if o.Interval <= 0 {
+		rt.Invalid("canary-interval", "must be longer than 0", "a Go duration such as 30s, 1m")
+	}
+	if o.Count < 1 {
+		rt.Invalid("canary-analysis-count", "must be at least 1", "a whole number such as 3")
+	}
+	switch o.Decision {
+	case "", "promote", "abort":
+	default:
+		rt.Invalid("canary-decision", fmt.Sprintf("%q is not a decision", o.Decision), "promote or abort")
+	}
+	if path := rt.String("analysis"); path != "" {
+		spec, err := analysis.Load(path)
+		var fe *analysis.FileError
+		switch {
+		case errors.As(err, &fe):
+			rt.InvalidAt("analysis", fe.Msg, "see docs/canary.md for the analysis file", fe.File, fe.Line)
+		case err != nil:
+			rt.Invalid("analysis", err.Error(), "a YAML analysis file")
+		}
+		o.Analysis = spec
+		url := rt.String("prometheus-url")
+		if url == "" {
+			rt.Invalid("prometheus-url", "is required with analysis", "the base URL of a Prometheus server, e.g. http://prometheus.monitoring:9090")
+		} else if o.Source, err = analysis.NewPrometheus(url); err != nil {
+			rt.Invalid("prometheus-url", err.Error(), "the base URL of a Prometheus server, e.g. http://prometheus.monitoring:9090")
+		}
+	}
+	return o
+}
+
+// blueGreen switches the live Service to a green Deployment.
+type blueGreen struct {
+	rt   *ghaction.Runtime
+	b    *bluegreen.BlueGreen
+	opts bluegreen.Options
+}
+
+func (s blueGreen) run(ctx context.Context, opts engine.Options) (*engine.Result, error) {
+	s.opts.Deploy = opts
+	res, err := s.b.Run(ctx, s.opts)
+	s.rt.Summary().Para(render.BlueGreen(res).String())
+	return res.Deploy, err
+}
+
+// blueGreenOptions reads and checks the blue-green inputs.
+func blueGreenOptions(rt *ghaction.Runtime) bluegreen.Options {
+	o := bluegreen.Options{Service: rt.String("service"), Keep: rt.Duration("blue-green-keep")}
+	if o.Service == "" {
+		o.Service = rt.String("deployment")
+	}
+	if o.Keep < 0 {
+		rt.Invalid("blue-green-keep", "must not be negative", "a Go duration such as 0s, 5m")
+	}
+	if check := setup.URLCheck(rt, "preview-url"); check != nil {
+		o.Preview = func(ctx context.Context, _ string) error { return check(ctx) }
+	}
+	return o
+}
+
+// pickStrategy is the strategy input's implementation. Whatever it is, an
+// unfinished blue-green of the Deployment is switched back first (its pods
+// may hold the live Service).
+func pickStrategy(ctx context.Context, rt *ghaction.Runtime, kc *kube.Client, co canary.Options, bo bluegreen.Options, opts engine.Options) strategy {
+	dp := &engine.Deployer{Client: kc.Clientset, Log: rt}
+	switch rt.Enum("strategy") {
+	case "canary":
+		return canaryStrategy{rt: rt, c: &canary.Canary{Client: kc.Clientset, Log: rt, Deployer: dp}, opts: co}
+	case "blue-green":
+		return blueGreen{rt: rt, b: &bluegreen.BlueGreen{Client: kc.Clientset, Log: rt, Deployer: dp}, opts: bo}
+	}
+	if msg, err := bluegreen.Cleanup(ctx, kc.Clientset, opts.Namespace, opts.Deployment); err == nil && msg != "" {
+		rt.Warnf("%s", msg)
+	}
+	if msg, err := canary.Cleanup(ctx, kc.Clientset, opts.Namespace, opts.Deployment); err == nil && msg != "no canary to clean up" {
+		rt.Warnf("%s", msg)
+	}
+	return rolling{dp: dp}
+}

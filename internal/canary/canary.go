@@ -1,0 +1,453 @@
+package canary
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/org/erlmcp-deploy/internal/analysis"
+	"github.com/org/erlmcp-deploy/internal/deploy"
+	"github.com/org/erlmcp-deploy/internal/diagnose"
+	"github.com/org/erlmcp-deploy/internal/lock"
+	"github.com/org/erlmcp-deploy/internal/rollout"
+	"github.com/org/erlmcp-deploy/internal/ui"
+	"github.com/org/erlmcp-deploy/internal/verify"
+)
+
+// Options are one canary's settings.
+type Options struct {
+	// Deploy is the image deploy the promotion runs (and where the canary goes).
+	Deploy deploy.Options
+	// Steps are the canary's sizes, in percent of stable's replicas.
+	Steps []int
+	// Interval between measurements, and Count of measurements per step.
+	Interval time.Duration
+	Count    int
+	// Analysis judges each step (nil: only the fail-fast verdict does).
+	Analysis *analysis.Spec
+	Source   analysis.Source
+	// Baseline also runs <deployment>-baseline on the old image (forced when
+	// an analysis metric compares with a baseline).
+	Baseline bool
+	// Decision resumes a canary that waits for a person: "promote" or "abort".
+	Decision string
+}
+
+// StepResult is what one step saw.
+type StepResult struct {
+	Percent        int
+	Canary, Stable int32
+	Verdict        string
+	Analysis       *analysis.Result
+	Elapsed        time.Duration
+}
+
+// Result is a canary's outcome: the promotion's deploy result, or an abort.
+type Result struct {
+	// Deploy is the promotion's result (Status aborted when the canary was aborted).
+	Deploy *deploy.Result
+	Steps  []StepResult
+	// AbortReason is why the canary was aborted ("" otherwise).
+	AbortReason string
+	// Waiting: the analysis was inconclusive and a person decides.
+	Waiting bool
+	// MaxShare is the largest share of pods that ever ran the new image before promotion.
+	MaxShare float64
+	// TimeToAbort is from the canary's creation to its deletion.
+	TimeToAbort time.Duration
+	// Cleaned says what a previous, unfinished canary left and this run removed.
+	Cleaned     string
+	Diagnostics *diagnose.Report
+}
+
+// Canary runs canaries against one cluster.
+type Canary struct {
+	Client   kubernetes.Interface
+	Log      ui.Logger
+	Now      func() time.Time
+	Deployer *deploy.Deployer
+}
+
+func (c *Canary) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// Run rolls opts.Deploy.Image out as a canary: each step sizes the canary,
+// verifies it (fail-fast) and runs the analysis; a failure aborts (stable
+// untouched), success through the last step promotes it.
+func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
+	o := opts.Deploy
+	res := &Result{Deploy: &deploy.Result{Image: o.Image, Digest: o.Digest, Status: deploy.StatusFailed}}
+	start := c.now()
+	defer func() { res.Deploy.Duration = c.now().Sub(start) }()
+
+	end := c.Log.Group(fmt.Sprintf("Canary pre-flight: deployment %s/%s (%s)", o.Namespace, o.Deployment, o.Environment))
+	stable, err := c.Client.AppsV1().Deployments(o.Namespace).Get(ctx, o.Deployment, metav1.GetOptions{})
+	if err != nil {
+		end()
+		return res, fmt.Errorf("read deployment %s/%s: %w (nothing was changed)", o.Namespace, o.Deployment, err)
+	}
+	state, err := ReadState(stable)
+	if err != nil {
+		end()
+		return res, err
+	}
+	if opts.Decision != "" {
+		end()
+		return c.decide(ctx, opts, stable, state, res)
+	}
+	if (state != nil && state.Strategy == "canary") || c.leftovers(ctx, stable) {
+		if res.Cleaned, err = Cleanup(ctx, c.Client, o.Namespace, o.Deployment); err != nil {
+			end()
+			return res, err
+		}
+		c.Log.Warnf("%s", res.Cleaned)
+		if stable, err = c.Client.AppsV1().Deployments(o.Namespace).Get(ctx, o.Deployment, metav1.GetOptions{}); err != nil {
+			end()
+			return res, err
+		}
+	}
+	container, err := containerOf(stable, o.Container)
+	if err != nil {
+		end()
+		return res, fmt.Errorf("%w (nothing was changed)", err)
+	}
+	if stable.Status.AvailableReplicas < ptrOr(stable.Spec.Replicas, 1) {
+		c.Log.Warnf("stable is not fully available (%s): the canary is compared with a degraded service", rollout.Describe(stable))
+	}
+	res.Deploy.PreviousImages = imagesOf(stable)
+	var inits []string
+	if o.InitContainers {
+		inits = deploy.SameRepositoryInits(stable, container)
+	}
+	lk, err := lock.Acquire(ctx, c.Client, o.Namespace, o.Deployment,
+		lock.Holder{ID: o.Holder, Environment: o.Environment, Action: "canary", Target: o.Image}, o.Timeout*3+time.Duration(len(opts.Steps)*opts.Count)*opts.Interval, o.Force)
+	end()
+	if err != nil {
+		return res, fmt.Errorf("%w (nothing was changed)", err)
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			if err := lk.Release(context.WithoutCancel(ctx)); err != nil {
+				c.Log.Warnf("%v", err)
+			}
+		}
+	}
+	defer release()
+
+	baseline := opts.Baseline || (opts.Analysis != nil && opts.Analysis.NeedsBaseline())
+	st := State{Strategy: "canary", Image: o.Image, Run: o.Holder, Started: c.now(), Workloads: []string{o.Deployment + "-" + TrackCanary}}
+	if baseline {
+		st.Workloads = append(st.Workloads, o.Deployment+"-"+TrackBaseline)
+	}
+	canaryStart := c.now()
+	for i, pct := range opts.Steps {
+		st.Step, st.Percent = i+1, pct
+		if err := c.record(ctx, o, &st); err != nil {
+			return res, err
+		}
+		sr, out, err := c.step(ctx, opts, stable, container, inits, pct, baseline)
+		res.Steps = append(res.Steps, sr)
+		res.MaxShare = max(res.MaxShare, Share(sr.Canary, sr.Stable))
+		if err != nil {
+			if ctx.Err() != nil {
+				c.Log.Errorf("cancelled during canary step %d (%d%%): the canary is left running and recorded on deployment %s; the next deploy or the rollback action (to: cleanup) removes it",
+					i+1, pct, o.Deployment)
+			}
+			return res, err
+		}
+		switch {
+		case sr.Verdict != "":
+			res.Deploy.Diagnostics = out.Diagnostics
+			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%): the canary's rollout failed: %s", i+1, pct, sr.Verdict))
+		case sr.Analysis != nil && sr.Analysis.Outcome == analysis.Fail:
+			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%): %s", i+1, pct, sr.Analysis.Reason))
+		case sr.Analysis != nil && sr.Analysis.Outcome == analysis.Inconclusive:
+			if opts.Analysis.Inconclusive == "wait" {
+				st.Waiting, st.Reason = true, sr.Analysis.Reason
+				if err := c.record(ctx, o, &st); err != nil {
+					return res, err
+				}
+				res.Waiting = true
+				res.Deploy.FailureReason = sr.Analysis.Reason
+				res.Deploy.Advice = "the canary is left running: run deploy again with the same image and canary-decision: promote (or abort) once a person has looked"
+				c.Log.Warnf("canary step %d (%d%%) inconclusive: %s; %s", i+1, pct, sr.Analysis.Reason, res.Deploy.Advice)
+				return res, fmt.Errorf("canary of %s inconclusive at step %d: waiting for a decision", o.Image, i+1)
+			}
+			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%) inconclusive (inconclusive: abort): %s", i+1, pct, sr.Analysis.Reason))
+		}
+		c.Log.Infof("canary step %d (%d%%, %d canary / %d stable pods) passed", i+1, pct, sr.Canary, sr.Stable)
+	}
+	release() // the promotion takes the lock itself
+	return c.promote(ctx, opts, res)
+}
+
+// step sizes the canary (and baseline), verifies it and runs the analysis.
+func (c *Canary) step(ctx context.Context, opts Options, stable *appsv1.Deployment, container string, inits []string, pct int, baseline bool) (StepResult, verify.Outcome, error) {
+	o := opts.Deploy
+	stepStart := c.now()
+	desired := ptrOr(stable.Spec.Replicas, 1)
+	if cur, err := c.Client.AppsV1().Deployments(o.Namespace).Get(ctx, o.Deployment, metav1.GetOptions{}); err == nil {
+		desired = ptrOr(cur.Spec.Replicas, 1) // an HPA may have moved it
+	}
+	sr := StepResult{Percent: pct, Canary: Replicas(pct, desired), Stable: desired}
+	end := c.Log.Group(fmt.Sprintf("Canary step %d%%: %d canary pod(s) of %s next to %d stable", pct, sr.Canary, o.Image, sr.Stable))
+	can, err := c.ensure(ctx, Workload(stable, TrackCanary, o.Image, container, inits, sr.Canary))
+	if err == nil && baseline {
+		_, err = c.ensure(ctx, Workload(stable, TrackBaseline, imageOf(stable, container), container, nil, sr.Canary))
+	}
+	end()
+	if err != nil {
+		return sr, verify.Outcome{}, err
+	}
+	ro := o.Rollout
+	ro.FailFast = o.FailFast
+	step := verify.Step{Client: c.Client, Log: c.Log, Now: c.Now, Rollout: ro, Recheck: o.Recheck, Group: fmt.Sprintf("Canary step %d%%: rollout of %s", pct, can.Name)}
+	out, err := step.Run(ctx, can, c.now().Add(o.Timeout))
+	if err != nil {
+		return sr, out, err
+	}
+	if k := verify.Conclude(out); k.Kind != verify.Verified {
+		sr.Verdict = k.Reason
+		sr.Elapsed = c.now().Sub(stepStart)
+		return sr, out, nil
+	}
+	if opts.Analysis != nil {
+		ar, err := c.analyse(ctx, opts, pct, stepStart)
+		sr.Analysis = ar
+		if err != nil {
+			return sr, out, err
+		}
+	}
+	sr.Elapsed = c.now().Sub(stepStart)
+	return sr, out, nil
+}
+
+// analyse measures every interval until the analysis concludes.
+func (c *Canary) analyse(ctx context.Context, opts Options, pct int, from time.Time) (*analysis.Result, error) {
+	o := opts.Deploy
+	spec := opts.Analysis
+	interval, count := opts.Interval, opts.Count
+	if spec.Interval > 0 {
+		interval = time.Duration(spec.Interval)
+	}
+	if spec.Count > 0 {
+		count = spec.Count
+	}
+	end := c.Log.Group(fmt.Sprintf("Canary step %d%%: analysis, %d measurements every %s", pct, count, interval))
+	defer end()
+	var all []analysis.Measurement
+	for i := 1; i <= count; i++ {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(interval):
+		}
+		ms := spec.Measure(ctx, opts.Source, analysis.Target{Namespace: o.Namespace, Deployment: o.Deployment}, from, c.now())
+		for _, m := range ms {
+			c.Log.Infof("measurement %d/%d %s: %s — %s", i, count, m.Metric, m.Outcome, m.Reason)
+		}
+		all = append(all, ms...)
+		if r := spec.Conclude(all, i == count); r.Outcome != "" {
+			c.Log.Infof("%s", r.Reason)
+			return &r, nil
+		}
+	}
+	r := spec.Conclude(all, true)
+	return &r, nil
+}
+
+// ensure creates or resizes a canary workload (server-side apply, our field manager).
+func (c *Canary) ensure(ctx context.Context, d *appsv1.Deployment) (*appsv1.Deployment, error) {
+	body, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	force := true
+	out, err := c.Client.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, types.ApplyPatchType, body,
+		metav1.PatchOptions{FieldManager: rollout.FieldManager, Force: &force})
+	if err != nil {
+		return nil, fmt.Errorf("apply deployment %s: %w", d.Name, err)
+	}
+	c.Log.Infof("deployment %s: %d replica(s) of %s", d.Name, ptrOr(d.Spec.Replicas, 1), imagesOf(d)[0])
+	return out, nil
+}
+
+// record writes the canary's state on the stable Deployment.
+func (c *Canary) record(ctx context.Context, o deploy.Options, st *State) error {
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{StateAnnotation: string(raw)}}})
+	if _, err := c.Client.AppsV1().Deployments(o.Namespace).Patch(ctx, o.Deployment, types.MergePatchType, patch,
+		metav1.PatchOptions{FieldManager: rollout.FieldManager}); err != nil {
+		return fmt.Errorf("record the canary's state on deployment %s: %w", o.Deployment, err)
+	}
+	return nil
+}
+
+// abort deletes the canary and baseline; stable was never touched.
+func (c *Canary) abort(ctx context.Context, opts Options, res *Result, canaryStart time.Time, why string) (*Result, error) {
+	o := opts.Deploy
+	c.Log.Errorf("canary of %s aborted: %s", o.Image, why)
+	cleaned, err := Cleanup(context.WithoutCancel(ctx), c.Client, o.Namespace, o.Deployment)
+	res.TimeToAbort = c.now().Sub(canaryStart)
+	res.AbortReason, res.Deploy.FailureReason = why, why
+	res.Deploy.Status = deploy.StatusAborted
+	res.Diagnostics = res.Deploy.Diagnostics
+	if err != nil {
+		return res, fmt.Errorf("canary aborted (%s) but its clean-up failed: %w", why, err)
+	}
+	c.Log.Infof("%s; stable was never touched: %s", cleaned, rollout.State(ctx, c.Client, o.Namespace, o.Deployment))
+	return res, fmt.Errorf("canary of %s aborted: %s", o.Image, why)
+}
+
+// promote rolls stable to the canary's image with every verdict rule, then
+// removes the canary (kept until then: it serves during the promotion).
+func (c *Canary) promote(ctx context.Context, opts Options, res *Result) (*Result, error) {
+	o := opts.Deploy
+	c.Log.Infof("promoting %s: rolling deploy of deployment %s", o.Image, o.Deployment)
+	dres, err := c.Deployer.Run(ctx, o)
+	if dres != nil {
+		dres.PreviousImages = res.Deploy.PreviousImages
+		res.Deploy = dres
+	}
+	cleaned, cerr := Cleanup(context.WithoutCancel(ctx), c.Client, o.Namespace, o.Deployment)
+	if cerr != nil {
+		c.Log.Warnf("the canary could not be removed: %v (the next deploy or rollback removes it)", cerr)
+	} else {
+		c.Log.Infof("%s", cleaned)
+	}
+	return res, err
+}
+
+// decide finishes a canary that waits for a person.
+func (c *Canary) decide(ctx context.Context, opts Options, stable *appsv1.Deployment, st *State, res *Result) (*Result, error) {
+	o := opts.Deploy
+	if st == nil || !st.Waiting {
+		return res, &DecisionError{Msg: fmt.Sprintf("no canary of deployment %s waits for a decision", o.Deployment)}
+	}
+	if st.Image != o.Image {
+		return res, &DecisionError{Msg: fmt.Sprintf("the waiting canary runs %s, not %s", st.Image, o.Image)}
+	}
+	res.Deploy.PreviousImages = imagesOf(stable)
+	if opts.Decision == "abort" {
+		return c.abort(ctx, opts, res, c.now(), "aborted by canary-decision: abort ("+st.Reason+")")
+	}
+	c.Log.Infof("canary-decision: promote (the analysis was inconclusive: %s)", st.Reason)
+	return c.promote(ctx, opts, res)
+}
+
+// DecisionError is a canary-decision with nothing (or something else) to decide.
+type DecisionError struct{ Msg string }
+
+// Error is the message.
+func (e *DecisionError) Error() string { return e.Msg }
+
+// leftovers reports whether canary or baseline Deployments of stable exist.
+func (c *Canary) leftovers(ctx context.Context, stable *appsv1.Deployment) bool {
+	list, err := c.Client.AppsV1().Deployments(stable.Namespace).List(ctx, metav1.ListOptions{LabelSelector: OfLabel + "=" + stable.Name + "," + TrackLabel + " in (" + TrackCanary + "," + TrackBaseline + ")"})
+	return err == nil && len(list.Items) > 0
+}
+
+// Cleanup removes what a canary of deployment left (its canary and baseline
+// Deployments, its state annotation) and says what it removed. Used by the
+// next deploy, the rollback action and the pipeline's clean-up step.
+func Cleanup(ctx context.Context, client kubernetes.Interface, namespace, deployment string) (string, error) {
+	deps := client.AppsV1().Deployments(namespace)
+	list, err := deps.List(ctx, metav1.ListOptions{LabelSelector: OfLabel + "=" + deployment + "," + TrackLabel + " in (" + TrackCanary + "," + TrackBaseline + ")"})
+	if err != nil {
+		return "", fmt.Errorf("list the canary workloads of %s: %w", deployment, err)
+	}
+	var removed []string
+	bg := metav1.DeletePropagationBackground
+	for _, d := range list.Items {
+		if err := deps.Delete(ctx, d.Name, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("delete deployment %s: %w", d.Name, err)
+		}
+		removed = append(removed, fmt.Sprintf("%s (%s)", d.Name, strings.Join(imagesOf(&d), ", ")))
+	}
+	stable, err := deps.Get(ctx, deployment, metav1.GetOptions{})
+	var st *State
+	if err == nil {
+		st, _ = ReadState(stable)
+		if st != nil && st.Strategy != "canary" {
+			st = nil // another strategy's (blue-green cleans its own)
+		} else if _, ok := stable.Annotations[StateAnnotation]; ok {
+			patch := []byte(`{"metadata":{"annotations":{"` + StateAnnotation + `":null}}}`)
+			if _, err := deps.Patch(ctx, deployment, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: rollout.FieldManager}); err != nil {
+				return "", fmt.Errorf("clear the canary's state on %s: %w", deployment, err)
+			}
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("read deployment %s: %w", deployment, err)
+	}
+	switch {
+	case len(removed) == 0 && st == nil:
+		return "no canary to clean up", nil
+	case st != nil:
+		return fmt.Sprintf("removed the canary of %s started by %s at %s (step %d, %d%%): %s", st.Image, st.Run,
+			st.Started.UTC().Format(time.RFC3339), st.Step, st.Percent, joinOr(removed, "no workloads left")), nil
+	}
+	return "removed canary workloads: " + strings.Join(removed, ", "), nil
+}
+
+func containerOf(d *appsv1.Deployment, want string) (string, error) {
+	var names []string
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == want || (want == "" && len(d.Spec.Template.Spec.Containers) == 1) {
+			return c.Name, nil
+		}
+		names = append(names, c.Name)
+	}
+	if want != "" {
+		return "", fmt.Errorf("deployment %s has no container %q; its containers are %s", d.Name, want, strings.Join(names, ", "))
+	}
+	return "", errors.New("deployment " + d.Name + " has several containers (" + strings.Join(names, ", ") + "): set the container input")
+}
+
+func imageOf(d *appsv1.Deployment, container string) string {
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == container {
+			return c.Image
+		}
+	}
+	return ""
+}
+
+func imagesOf(d *appsv1.Deployment) []string {
+	var out []string
+	for _, c := range d.Spec.Template.Spec.Containers {
+		out = append(out, c.Image)
+	}
+	return out
+}
+
+func ptrOr(p *int32, def int32) int32 {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func joinOr(list []string, none string) string {
+	if len(list) == 0 {
+		return none
+	}
+	return strings.Join(list, ", ")
+}

@@ -1,0 +1,240 @@
+package canary_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/org/erlmcp-deploy/internal/analysis"
+	"github.com/org/erlmcp-deploy/internal/canary"
+	"github.com/org/erlmcp-deploy/internal/deploy"
+	"github.com/org/erlmcp-deploy/internal/testcluster"
+	"github.com/org/erlmcp-deploy/internal/ui"
+)
+
+var cluster *testcluster.Cluster
+
+func TestMain(m *testing.M) { testcluster.Main(m, &cluster) }
+
+const v1 = "ghcr.io/acme/erlmcp:1.0.0"
+
+var seq atomic.Int32
+
+// env is a namespace with a 4-replica stable erlmcp serving v1, the
+// deployer identity, and a real Prometheus scraping two fake services that
+// stand for the canary's and the baseline's pods.
+type env struct {
+	t                *testing.T
+	ctx              context.Context
+	ns               string
+	log              *ui.Buffer
+	c                *canary.Canary
+	prom             *testcluster.Prometheus
+	canarySvc, bsSvc *testcluster.FakeService
+	stablePods       []string
+}
+
+func newEnv(t *testing.T, canaryErrors, canaryLatency float64) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	t.Cleanup(cancel)
+	ns := fmt.Sprintf("canary-%d", seq.Add(1))
+	id, err := cluster.Deployer(ctx, ns)
+	require.NoError(t, err)
+	require.NoError(t, cluster.CreateAvailable(ctx, ns, testcluster.Deployment("erlmcp", v1, 4)))
+	e := &env{t: t, ctx: ctx, ns: ns, log: &ui.Buffer{}}
+	e.canarySvc = testcluster.NewFakeService(t, canaryErrors, canaryLatency)
+	e.bsSvc = testcluster.NewFakeService(t, 0.001, 0.1)
+	e.prom = testcluster.StartPrometheus(t,
+		testcluster.ScrapeTarget{Addr: e.canarySvc.Addr, Labels: map[string]string{"track": "canary"}},
+		testcluster.ScrapeTarget{Addr: e.bsSvc.Addr, Labels: map[string]string{"track": "baseline"}})
+	require.NoError(t, e.prom.WaitScraped(ctx, 2))
+	log := ui.NewText(e.log, false)
+	e.c = &canary.Canary{Client: id.Client, Log: log, Deployer: &deploy.Deployer{Client: id.Client, Log: log}}
+	e.stablePods = e.podsOf("erlmcp")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", e.log.String())
+		}
+	})
+	return e
+}
+
+// podsOf are the names of the pods of the stable Deployment (not canary or baseline).
+func (e *env) podsOf(app string) []string {
+	list, err := cluster.Client.CoreV1().Pods(e.ns).List(e.ctx, metav1.ListOptions{LabelSelector: "app=" + app + ",!" + canary.TrackLabel})
+	require.NoError(e.t, err)
+	var out []string
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil {
+			out = append(out, p.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+const errorRate = `metrics:
+  - name: error-rate
+    query: sum(rate(http_requests_total{track="{{track}}",code="500"}[5s])) / sum(rate(http_requests_total{track="{{track}}"}[5s]))
+    max: 0.05
+`
+
+func (e *env) opts(image, spec string, steps ...int) canary.Options {
+	e.t.Helper()
+	var s *analysis.Spec
+	if spec != "" {
+		var err error
+		s, err = analysis.Parse("analysis.yaml", []byte(spec))
+		require.NoError(e.t, err)
+	}
+	src, err := analysis.NewPrometheus(e.prom.URL)
+	require.NoError(e.t, err)
+	return canary.Options{
+		Deploy: deploy.Options{Environment: "production", Namespace: e.ns, Deployment: "erlmcp", Image: image, Timeout: 2 * time.Minute,
+			FailFast: true, RollbackOnFailure: true, Holder: e.t.Name(), InitContainers: true, BackupDir: e.t.TempDir()},
+		Steps: steps, Interval: 2 * time.Second, Count: 3, Analysis: s, Source: src,
+	}
+}
+
+func (e *env) stableImage() string {
+	d, err := cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+	require.NoError(e.t, err)
+	return d.Spec.Template.Spec.Containers[0].Image
+}
+
+func (e *env) assertNoCanaryLeft() {
+	e.t.Helper()
+	for _, track := range []string{"canary", "baseline"} {
+		_, err := cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp-"+track, metav1.GetOptions{})
+		assert.True(e.t, apierrors.IsNotFound(err), "erlmcp-%s is gone: %v", track, err)
+	}
+	d, err := cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+	require.NoError(e.t, err)
+	assert.NotContains(e.t, d.Annotations, canary.StateAnnotation)
+}
+
+func TestGoodCanaryIsPromotedThroughTwoSteps(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 0.001, 0.1)
+	res, err := e.c.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0", errorRate, 25, 50))
+	require.NoError(t, err)
+	assert.Equal(t, deploy.StatusSucceeded, res.Deploy.Status)
+	require.Len(t, res.Steps, 2)
+	assert.Equal(t, int32(1), res.Steps[0].Canary, "25%% of 4")
+	assert.Equal(t, int32(2), res.Steps[1].Canary, "50%% of 4")
+	for _, s := range res.Steps {
+		require.NotNil(t, s.Analysis)
+		assert.Equal(t, analysis.Pass, s.Analysis.Outcome)
+	}
+	assert.InDelta(t, 2.0/6, res.MaxShare, 1e-9)
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", e.stableImage(), "promoted")
+	e.assertNoCanaryLeft()
+	assert.Contains(t, e.log.String(), "promoting ghcr.io/acme/erlmcp:1.1.0")
+}
+
+func TestDoomedCanaryIsAbortedByFailFast(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 0.001, 0.1)
+	start := time.Now()
+	res, err := e.c.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0-fault-imagepull", errorRate, 25, 50))
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), time.Minute)
+	assert.Equal(t, deploy.StatusAborted, res.Deploy.Status)
+	assert.Contains(t, res.AbortReason, "ErrImagePull")
+	require.Len(t, res.Steps, 1, "aborted at the first step")
+	assert.NotNil(t, res.Diagnostics)
+	assert.Equal(t, v1, e.stableImage())
+	assert.Equal(t, e.stablePods, e.podsOf("erlmcp"), "stable's pods were never replaced")
+	e.assertNoCanaryLeft()
+}
+
+func TestErrorRateBreachIsAbortedByAnalysis(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 0.30, 0.1) // the canary answers 30% of requests with 500
+	res, err := e.c.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0", errorRate, 25, 50))
+	require.Error(t, err)
+	assert.Equal(t, deploy.StatusAborted, res.Deploy.Status)
+	assert.Contains(t, res.AbortReason, "error-rate")
+	assert.Contains(t, res.AbortReason, "> max 0.05")
+	require.Len(t, res.Steps, 1)
+	assert.Equal(t, v1, e.stableImage())
+	assert.Equal(t, e.stablePods, e.podsOf("erlmcp"))
+	e.assertNoCanaryLeft()
+}
+
+func TestNoDataIsInconclusive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 0.001, 0.1)
+	missing := strings.ReplaceAll(errorRate, "http_requests_total", "erlmcp_requests_not_exported_total")
+	res, err := e.c.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0", missing, 25))
+	require.Error(t, err)
+	assert.Equal(t, deploy.StatusAborted, res.Deploy.Status, "inconclusive: abort (the default) — never a pass")
+	assert.Contains(t, res.AbortReason, "inconclusive")
+	assert.Equal(t, v1, e.stableImage())
+	e.assertNoCanaryLeft()
+
+	// With inconclusive: wait the canary stays for a person, who promotes it.
+	res, err = e.c.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0", "inconclusive: wait\n"+missing, 25))
+	require.Error(t, err)
+	assert.True(t, res.Waiting)
+	_, err = cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp-canary", metav1.GetOptions{})
+	require.NoError(t, err, "the canary is left running")
+	o := e.opts("ghcr.io/acme/erlmcp:1.1.0", "", 25)
+	o.Decision = "promote"
+	res, err = e.c.Run(e.ctx, o)
+	require.NoError(t, err)
+	assert.Equal(t, deploy.StatusSucceeded, res.Deploy.Status)
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", e.stableImage())
+	e.assertNoCanaryLeft()
+}
+
+func TestKilledCanaryIsCleanedByTheNextRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 0.001, 0.1)
+	ctx, cancel := context.WithCancel(e.ctx)
+	go func() {
+		for ctx.Err() == nil {
+			if strings.Contains(e.log.String(), "analysis, 3 measurements") {
+				cancel() // the runner dies mid-analysis
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	_, err := e.c.Run(ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0", errorRate, 25, 50))
+	require.Error(t, err)
+	_, err = cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp-canary", metav1.GetOptions{})
+	require.NoError(t, err, "a killed run leaves its canary")
+	d, err := cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Contains(t, d.Annotations, canary.StateAnnotation, "and says so on the stable Deployment")
+
+	res, err := e.c.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.2.0", errorRate, 50))
+	require.NoError(t, err)
+	assert.Contains(t, res.Cleaned, "removed the canary of ghcr.io/acme/erlmcp:1.1.0")
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.2.0", e.stableImage())
+	e.assertNoCanaryLeft()
+}
+
+func TestJudgeComparesCanaryWithBaseline(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 0.001, 0.5) // the canary is 5x slower than the baseline
+	latency := "metrics:\n  - name: latency\n    query: avg(http_request_duration_seconds{track=\"{{track}}\"})\n    judge: {direction: increase, step: 1s}\n"
+	o := e.opts("ghcr.io/acme/erlmcp:1.1.0", latency, 50)
+	o.Interval = 4 * time.Second
+	res, err := e.c.Run(e.ctx, o)
+	require.Error(t, err)
+	assert.Equal(t, deploy.StatusAborted, res.Deploy.Status)
+	assert.Contains(t, res.AbortReason, "significantly worse")
+	e.assertNoCanaryLeft()
+}
