@@ -174,3 +174,23 @@ func ExampleManifests(root string) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// BootstrapManifests reads what a cluster admin applies once, before the
+// first deploy, as one stream: examples/kubernetes/namespace.yaml and
+// rbac.yaml (the deployer's identity). The release in
+// examples/kubernetes/erlmcp is then the deployer's to apply.
+func BootstrapManifests(root string) ([]byte, error) {
+	dir := filepath.Join(root, "examples", "kubernetes")
+	var out []byte
+	for _, f := range []string{"namespace.yaml", "rbac.yaml"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return nil, err
+		}
+		if len(out) > 0 {
+			out = append(out, "\n---\n"...)
+		}
+		out = append(out, b...)
+	}
+	return out, nil
+}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 )
 
 // TestDemo runs the same script as make demo, with a freshly built CLI, and
-// checks each step's verdict in its narration.
+// checks each step's verdict in its narration: from an empty cluster (the
+// admin's bootstrap only), the deployer creates the release, deploys new
+// images, and two bad releases are caught and restored as a whole.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: needs the local cluster (make test runs it)")
@@ -29,18 +32,39 @@ func TestDemo(t *testing.T) {
 	text := narration.String()
 	require.NoError(t, err, text)
 	for _, want := range []string{
-		"revision 2 is serving ghcr.io/acme/erlmcp:1.1.0",
+		"the cluster admin applied the bootstrap",
+		// The first deploy creates the whole release, as the deployer identity.
+		"release erlmcp has no history in namespace erlmcp: this is its first deploy",
+		"created Deployment/erlmcp-dashboard",
+		"revision 1 of release erlmcp is serving (10 objects verified",
+		"revision 2 of release erlmcp is serving",
+		"image=ghcr.io/acme/erlmcp-dashboard:1.0.0,ghcr.io/acme/erlmcp:1.1.0",
 		"status=succeeded",
-		"revision 3 is serving ghcr.io/acme/erlmcp:1.2.0-slowstart-3s",
-		"rollout of ghcr.io/acme/erlmcp:1.3.0-fault-crashloop failed",
+		"revision 3 of release erlmcp is serving",
+		"revision 4 of release erlmcp failed: Deployment/erlmcp: ",
+		"CrashLoopBackOff",
 		"logs of the previous instance",
 		"status=rolled-back",
-		"REVISION  IMAGES",
+		"revision 3 of release erlmcp is serving again (recorded as revision 5)",
+		"revision 6 of release erlmcp failed: Deployment/erlmcp-dashboard: ",
+		"ErrImagePull",
+		"revision 5 of release erlmcp is serving again (recorded as revision 7)",
+		// rollback --list finds the release's history in the namespace: the release, not one Deployment.
+		"revision history of release erlmcp/erlmcp",
+		"REVISION  STATUS",
 		"MCP tools list is cached per session.",
 		"cluster stopped and cleaned up.",
 	} {
 		assert.Contains(t, text, want)
 	}
-	assert.Regexp(t, regexp.MustCompile(`deploy a bad release \(crash loop\)\s+\S+\s+failed as it should \(exit 1\): diagnosed and rolled back`), text)
+	// The bad dashboard takes erlmcp, which was fine, back with it: the release is restored as a whole.
+	if i := strings.Index(text, "Restore revision 5 of release erlmcp"); assert.GreaterOrEqual(t, i, 0, "the release was restored") {
+		restore, _, _ := strings.Cut(text[i:], "serving again")
+		assert.Contains(t, restore, "configured Deployment/erlmcp\n")
+		assert.Contains(t, restore, "configured Deployment/erlmcp-dashboard\n")
+	}
+	for _, title := range []string{`deploy a bad release \(crash loop\)`, `deploy a release whose dashboard image is missing`} {
+		assert.Regexp(t, regexp.MustCompile(title+`\s+\S+\s+failed as it should \(exit 1\): diagnosed and rolled back`), text)
+	}
 	t.Logf("demo narration:\n%s", text)
 }

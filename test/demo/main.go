@@ -1,8 +1,13 @@
-// Command demo shows the whole product on a local cluster: it starts the
-// control plane, applies examples/kubernetes, starts an erlmcp-like server,
-// and runs the erlmcp-deploy CLI (bin/erlmcp-deploy, from `make build`):
-// deploy, smoke, deploy, a bad release that is caught and rolled back,
-// the revision history, and release notes from a sample CHANGELOG.
+// Command demo shows the whole product on a local cluster: it starts an
+// empty control plane, applies only the admin's bootstrap (the namespace and
+// the deployer's Role, examples/kubernetes/namespace.yaml and rbac.yaml),
+// starts an erlmcp-like server, and runs the erlmcp-deploy CLI
+// (bin/erlmcp-deploy, from `make build`) as the least-privilege deployer:
+// the first deploy of the release examples/kubernetes/erlmcp (every object
+// created), a new image, smoke, a slow-starting image, a crash-looping image
+// that is caught and rolled back, a release whose dashboard image does not
+// exist (the whole release restored), the release's history, and release
+// notes from a sample CHANGELOG.
 //
 //	make demo   (= make build cluster-bins && go run ./test/demo)
 package main
@@ -79,21 +84,20 @@ func run(ctx context.Context, cli string, out io.Writer) error {
 	}()
 	clusterTook := time.Since(began)
 
-	manifests, err := testcluster.ExampleManifests(root)
+	// The cluster admin's part, once: the namespace and the deployer's Role. Everything
+	// else — the release — is the deployer's, through the CLI.
+	bootstrap, err := testcluster.BootstrapManifests(root)
 	if err != nil {
 		return err
 	}
-	if err := c.Apply(ctx, manifests, ""); err != nil {
-		return err
-	}
-	if err := c.WaitAvailable(ctx, "erlmcp", "erlmcp"); err != nil {
+	if err := c.Apply(ctx, bootstrap, ""); err != nil {
 		return err
 	}
 	id, err := c.Deployer(ctx, "erlmcp")
 	if err != nil {
 		return err
 	}
-	say("applied examples/kubernetes: namespace erlmcp, a 3-replica Deployment serving ghcr.io/acme/erlmcp:1.0.0, services, PDB, HPA, ingress, and the least-privilege deployer Role the CLI runs as.")
+	say("the cluster admin applied the bootstrap (examples/kubernetes/namespace.yaml, rbac.yaml): namespace erlmcp and the least-privilege deployer Role the CLI runs as. Nothing else runs yet.")
 
 	target := httptest.NewServer(erlmcpd.New(erlmcpd.Options{Status: erlmcpd.Healthy}))
 	defer target.Close()
@@ -113,12 +117,21 @@ func run(ctx context.Context, cli string, out io.Writer) error {
 		return err
 	}
 
+	// Every deploy is a release deploy: the manifests of examples/kubernetes/erlmcp (the
+	// path is relative: the CLI runs in the repository), with --image replacing the image
+	// of erlmcp's container and init container. The manifests say 1.0.0.
+	release := func(extra ...string) []string {
+		return append([]string{"deploy", "--environment", "staging", "--manifests", releaseDir}, extra...)
+	}
 	steps := []step{
-		{title: "deploy 1.1.0", args: []string{"deploy", "--environment", "staging", "--image", "ghcr.io/acme/erlmcp:1.1.0"}},
+		{title: "first deploy of the release (every object created)", args: release()},
+		{title: "deploy 1.1.0", args: release("--image", "ghcr.io/acme/erlmcp:1.1.0")},
 		{title: "smoke-test the service", args: []string{"smoke", "--environment", "staging", "--base-url", target.URL, "--mcp-expect-tools", "echo,add", "--report-dir", work}},
-		{title: "deploy 1.2.0 (slow start: 3 s per pod)", args: []string{"deploy", "--environment", "staging", "--image", "ghcr.io/acme/erlmcp:1.2.0-slowstart-3s"}},
-		{title: "deploy a bad release (crash loop)", args: []string{"deploy", "--environment", "staging", "--image", "ghcr.io/acme/erlmcp:1.3.0-fault-crashloop"}, wantErr: true},
-		{title: "revision history", args: []string{"rollback", "--environment", "staging", "--list"}},
+		{title: "deploy 1.2.0 (slow start: 3 s per pod)", args: release("--image", "ghcr.io/acme/erlmcp:1.2.0-slowstart-3s")},
+		{title: "deploy a bad release (crash loop)", args: release("--image", "ghcr.io/acme/erlmcp:1.3.0-fault-crashloop"), wantErr: true},
+		{title: "deploy a release whose dashboard image is missing", args: release("--image", "ghcr.io/acme/erlmcp:1.3.0",
+			"--images", "ghcr.io/acme/erlmcp-dashboard=ghcr.io/acme/erlmcp-dashboard:1.3.0-fault-imagepull"), wantErr: true},
+		{title: "release history", args: []string{"rollback", "--environment", "staging", "--list"}},
 		{title: "release notes for v1.2.0 (dry run)", args: []string{"release-notes", "--tag", "v1.2.0", "--previous-tag", "v1.1.0", "--changelog", changelog,
 			"--repository", "acme/erlmcp", "--api-url", gh.APIURL(), "--token", "demo-token", "--deployed-image", "ghcr.io/acme/erlmcp:1.2.0-slowstart-3s → staging", "--checksums=false", "--dry-run"}},
 	}
@@ -127,7 +140,7 @@ func run(ctx context.Context, cli string, out io.Writer) error {
 		fmt.Fprintf(out, "\n=== %d/%d  %s\n$ erlmcp-deploy %s\n", i+1, len(steps), s.title, strings.Join(s.args, " "))
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, cli, s.args...)
-		cmd.Dir = work
+		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+id.Kubeconfig, "RUNNER_TEMP="+work)
 		cmd.Stdout, cmd.Stderr = out, out
 		err := cmd.Run()
@@ -157,9 +170,14 @@ func run(ctx context.Context, cli string, out io.Writer) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.title, r.took.Round(100*time.Millisecond), r.result)
 	}
 	tw.Flush()
-	say("\nThe bad release was noticed from its first crashing pod, explained (state, logs of the crashed instance, events), and the previous revision was serving again within a second — where `kubectl rollout status` would wait for the progress deadline (10 minutes by default).")
+	say("\nThe first deploy created the whole release from its manifests as the least-privilege deployer. " +
+		"Each bad release was noticed from its first failing pod, explained (state, logs of the crashed instance, events), and the previous verified revision of the release was serving again, as a whole, within seconds — " +
+		"where `kubectl rollout status` would wait for the progress deadline (10 minutes by default), and `kubectl rollout undo` would take back one Deployment, not the release.")
 	return nil
 }
+
+// releaseDir is the release the demo deploys, relative to the repository root.
+const releaseDir = "examples/kubernetes/erlmcp"
 
 const sampleChangelog = `# Changelog
 
