@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -168,6 +169,10 @@ func TestValidateInputs(t *testing.T) {
 		{"zero timeout", with("timeout", "0s"), []string{"timeout"}},
 		{"smoke wait not a duration", with("smoke-wait", "soon"), []string{"smoke-wait"}},
 		{"slack channel name", with("slack-channel", "#deploys"), []string{"slack-channel"}},
+		{"manifests: a directory and an overlay", with("manifests", "deploy/kubernetes/erlmcp, deploy/overlays/production\n"), nil},
+		{"manifests: one per line", with("manifests", "deploy/erlmcp.yaml\n  deploy/dashboard.yaml  \n"), nil},
+		{"manifests: an absolute path", with("manifests", "/etc/erlmcp"), []string{"manifests"}},
+		{"manifests: outside the repository", with("manifests", "deploy/erlmcp,../infra/erlmcp"), []string{"manifests"}},
 		{"every error at once", with("target", "both", "staging-url", "", "timeout", "x"), []string{"target", "staging-url", "timeout"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,6 +206,7 @@ type smokeScenario struct {
 	name                string
 	deploy              string // outcome of the deploy step
 	revision, previous  string // its revision and previous-revision outputs
+	release, objects    string // its release and objects outputs (a release deploy: manifests)
 	smoke               string // outcome of the smoke step ("skipped" when it did not run)
 	failed              string // its `failed` output ("" when it exited before checking: exit 2)
 	cancelled, rollback bool   // the run was cancelled; the rollback step must run
@@ -210,7 +216,9 @@ type smokeScenario struct {
 // each environment job the way the runner does: it runs when the smoke test
 // reported failing checks of a release this run deployed, and never on an
 // input error of the smoke step (exit 2, no `failed` output), on a deploy
-// that changed nothing, or on a cancelled run.
+// that changed nothing, or on a cancelled run. A release deploy (manifests)
+// counts as a change when it created, configured or pruned an object and a
+// verified revision preceded it.
 func TestRollbackOnlyOnAServiceFailure(t *testing.T) {
 	wf := loadWorkflow(t, pipelinePath)
 	for env, jobs := range envJobs(wf) {
@@ -233,6 +241,24 @@ func TestRollbackOnlyOnAServiceFailure(t *testing.T) {
 			{name: "deploy changed nothing", deploy: "success", revision: "3", previous: "3", smoke: "failure", failed: "2"},
 			{name: "deploy failed (and rolled itself back)", deploy: "failure", revision: "5", previous: "3", smoke: "skipped"},
 			{name: "cancelled during the smoke test", deploy: "success", revision: "4", previous: "3", smoke: "cancelled", cancelled: true},
+			// A release deploy records a new revision on every run: what counts is whether it changed an object,
+			// and whether a verified revision preceded it (the rollback restores that one as a whole).
+			{name: "release: the Deployment was configured", deploy: "success", revision: "4", previous: "3", release: "erlmcp",
+				objects: objectsJSON("ConfigMap/erlmcp-config", "unchanged", "Deployment/erlmcp", "configured"), smoke: "failure", failed: "2", rollback: true},
+			{name: "release: only a ConfigMap changed", deploy: "success", revision: "4", previous: "3", release: "erlmcp",
+				objects: objectsJSON("ConfigMap/erlmcp-config", "configured", "Deployment/erlmcp", "unchanged"), smoke: "failure", failed: "1", rollback: true},
+			{name: "release: an object created, another pruned", deploy: "success", revision: "4", previous: "3", release: "erlmcp",
+				objects: objectsJSON("ConfigMap/erlmcp-new", "created", "Service/erlmcp-headless", "pruned"), smoke: "failure", failed: "1", rollback: true},
+			{name: "release: nothing changed (a new revision all the same)", deploy: "success", revision: "4", previous: "3", release: "erlmcp",
+				objects: objectsJSON("ConfigMap/erlmcp-config", "unchanged", "Deployment/erlmcp", "unchanged"), smoke: "failure", failed: "2"},
+			{name: "release: first deploy (no verified revision before it)", deploy: "success", revision: "1", release: "erlmcp",
+				objects: objectsJSON("Deployment/erlmcp", "created"), smoke: "failure", failed: "2"},
+			{name: "release: smoke passed", deploy: "success", revision: "4", previous: "3", release: "erlmcp",
+				objects: objectsJSON("Deployment/erlmcp", "configured"), smoke: "success", failed: "0"},
+			{name: "release: smoke input error", deploy: "success", revision: "4", previous: "3", release: "erlmcp",
+				objects: objectsJSON("Deployment/erlmcp", "configured"), smoke: "failure", failed: ""},
+			{name: "release: deploy failed (and restored the release itself)", deploy: "failure", revision: "5", previous: "3", release: "erlmcp",
+				objects: objectsJSON("Deployment/erlmcp", "configured"), smoke: "skipped"},
 		} {
 			steps := map[string]any{}
 			status := "success"
@@ -241,7 +267,8 @@ func TestRollbackOnlyOnAServiceFailure(t *testing.T) {
 				switch s.ID {
 				case deploy.ID:
 					outcome = sc.deploy
-					outputs = map[string]any{"revision": sc.revision, "previous-revision": sc.previous, "status": "succeeded"}
+					outputs = map[string]any{"revision": sc.revision, "previous-revision": sc.previous, "status": "succeeded",
+						"release": sc.release, "objects": sc.objects}
 				case smoke.ID:
 					outcome = sc.smoke
 					if sc.failed != "" {
@@ -266,4 +293,22 @@ func TestRollbackOnlyOnAServiceFailure(t *testing.T) {
 			assert.Equal(t, sc.rollback, evalIf(t, rb.If, c), "%s: %s: rollback step if: %s", env, sc.name, rb.If)
 		}
 	}
+}
+
+// objectsJSON is a release deploy's `objects` output: name, action pairs.
+func objectsJSON(nameAction ...string) string {
+	type object struct {
+		Name   string `json:"name"`
+		Action string `json:"action"`
+		State  string `json:"state,omitempty"`
+	}
+	var objs []object
+	for i := 0; i+1 < len(nameAction); i += 2 {
+		objs = append(objs, object{Name: nameAction[i], Action: nameAction[i+1], State: "ready"})
+	}
+	b, err := json.Marshal(objs)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
