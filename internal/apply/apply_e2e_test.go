@@ -74,42 +74,10 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, ctx: ctx, ns: ns, id: id, log: log, eng: eng}
 }
 
-// release writes the example release (examples/kubernetes/erlmcp without
-// namespaces, so it lands in the test's namespace) to a directory, with edit
-// applied to each file's text (file name → new text; "" deletes the file).
+// release is the example release for this test (testcluster.ExampleRelease).
 func release(t *testing.T, edit map[string]string, replace ...string) string {
 	t.Helper()
-	root, err := testcluster.RepoRoot()
-	require.NoError(t, err)
-	src := filepath.Join(root, "examples", "kubernetes", "erlmcp")
-	files, err := filepath.Glob(filepath.Join(src, "*.yaml"))
-	require.NoError(t, err)
-	dir := t.TempDir()
-	for _, f := range files {
-		name := filepath.Base(f)
-		if name == "kustomization.yaml" {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		text := strings.ReplaceAll(string(b), "  namespace: erlmcp\n", "")
-		for i := 0; i+1 < len(replace); i += 2 {
-			text = strings.ReplaceAll(text, replace[i], replace[i+1])
-		}
-		if e, ok := edit[name]; ok {
-			if e == "" {
-				continue
-			}
-			text = e
-		}
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
-	}
-	for name, text := range edit {
-		if _, err := os.Stat(filepath.Join(dir, name)); os.IsNotExist(err) && text != "" {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
-		}
-	}
-	return dir
+	return testcluster.ExampleRelease(t, edit, replace...)
 }
 
 func (e *env) opts(dir string, images ...string) apply.Options {

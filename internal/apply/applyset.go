@@ -105,24 +105,35 @@ func (e *Engine) apply(ctx context.Context, opts Options, s *set, p *plan, pf *p
 	}
 	e.Log.Infof("applied %d objects in %s", len(s.objects), e.now().Sub(start).Round(10*time.Millisecond))
 	for _, r := range p.prune {
-		u := &unstructured.Unstructured{}
-		u.SetAPIVersion(r.APIVersion)
-		u.SetKind(r.Kind)
-		u.SetNamespace(r.Namespace)
-		u.SetName(r.Name)
-		en, err := mgr.Delete(ctx, u, ssa.DeleteOptions{PropagationPolicy: metav1.DeletePropagationBackground,
-			Inclusions: mgr.GetOwnerLabels(opts.Release, opts.Namespace)})
+		deleted, err := deleteOwned(ctx, mgr, r, opts.Release, opts.Namespace)
 		if err != nil {
 			return a, fmt.Errorf("prune %s: %w", refName(r, opts.Namespace), err)
 		}
 		a.actions[refName(r, opts.Namespace)] = "pruned"
-		if en.Action == ssa.DeletedAction {
+		if deleted {
 			e.Log.Infof("pruned %s", refName(r, opts.Namespace))
 		}
 	}
 	members, err := e.members(ctx, opts, s, a)
 	a.members = members
 	return a, err
+}
+
+// deleteOwned deletes the object r names if it carries the release's labels
+// (so prune and restore never delete what someone else owns); it reports
+// whether it deleted it.
+func deleteOwned(ctx context.Context, mgr *ssa.ResourceManager, r inventory.Ref, release, ns string) (bool, error) {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(r.APIVersion)
+	u.SetKind(r.Kind)
+	u.SetNamespace(r.Namespace)
+	u.SetName(r.Name)
+	en, err := mgr.Delete(ctx, u, ssa.DeleteOptions{PropagationPolicy: metav1.DeletePropagationBackground,
+		Inclusions: mgr.GetOwnerLabels(release, ns)})
+	if err != nil {
+		return false, err
+	}
+	return en.Action == ssa.DeletedAction, nil
 }
 
 // undoNamespaces deletes the namespaces a failed apply created.

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/fluxcd/pkg/ssa"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/org/erlmcp-deploy/internal/inventory"
 	"github.com/org/erlmcp-deploy/internal/manifest"
@@ -89,19 +87,13 @@ func (e *Engine) Restore(ctx context.Context, ro RestoreOptions) (*Restored, err
 		if keep[ref.Key()] {
 			continue
 		}
-		u := &unstructured.Unstructured{}
-		u.SetAPIVersion(ref.APIVersion)
-		u.SetKind(ref.Kind)
-		u.SetNamespace(ref.Namespace)
-		u.SetName(ref.Name)
-		en, err := mgr.Delete(ctx, u, ssa.DeleteOptions{PropagationPolicy: metav1.DeletePropagationBackground,
-			Inclusions: mgr.GetOwnerLabels(t.Name, ro.Namespace)})
+		deleted, err := deleteOwned(ctx, mgr, ref, t.Name, ro.Namespace)
 		if err != nil {
 			end()
 			e.markFailed(ctx, ro.Options, rec.Revision, err.Error())
 			return r, fmt.Errorf("delete %s: %w", refName(ref, ro.Namespace), err)
 		}
-		if en.Action == ssa.DeletedAction {
+		if deleted {
 			a.actions[refName(ref, ro.Namespace)] = "deleted"
 			e.Log.Infof("deleted %s (not in revision %d)", refName(ref, ro.Namespace), t.Revision)
 		}

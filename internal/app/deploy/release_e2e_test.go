@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -31,23 +30,10 @@ func emptyTarget(t *testing.T) (string, string, *testcluster.Identity) {
 	return ns, string(kc), id
 }
 
-// exampleRelease copies examples/kubernetes/erlmcp without its namespaces.
+// exampleRelease is the example release as it is (testcluster.ExampleRelease).
 func exampleRelease(t *testing.T) string {
 	t.Helper()
-	root, err := testcluster.RepoRoot()
-	require.NoError(t, err)
-	files, err := filepath.Glob(filepath.Join(root, "examples", "kubernetes", "erlmcp", "*.yaml"))
-	require.NoError(t, err)
-	dir := t.TempDir()
-	for _, f := range files {
-		if filepath.Base(f) == "kustomization.yaml" {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.Base(f)), []byte(strings.ReplaceAll(string(b), "  namespace: erlmcp\n", "")), 0o644))
-	}
-	return dir
+	return testcluster.ExampleRelease(t, nil)
 }
 
 func TestDeployActionRelease(t *testing.T) {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -34,41 +31,10 @@ const (
 	extraCM   = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: erlmcp-extra\ndata:\n  feature: \"on\"\n"
 )
 
-// releaseDir copies examples/kubernetes/erlmcp without its namespaces (so it
-// lands in the test's namespace), with files replaced (name → text; ""
-// drops the file) and text replaced (old, new pairs) in every file.
+// releaseDir is the example release for this test (testcluster.ExampleRelease).
 func releaseDir(t *testing.T, files map[string]string, replace ...string) string {
 	t.Helper()
-	root, err := testcluster.RepoRoot()
-	require.NoError(t, err)
-	src, err := filepath.Glob(filepath.Join(root, "examples", "kubernetes", "erlmcp", "*.yaml"))
-	require.NoError(t, err)
-	dir := t.TempDir()
-	for _, f := range src {
-		name := filepath.Base(f)
-		if name == "kustomization.yaml" {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		text := strings.ReplaceAll(string(b), "  namespace: erlmcp\n", "")
-		for i := 0; i+1 < len(replace); i += 2 {
-			text = strings.ReplaceAll(text, replace[i], replace[i+1])
-		}
-		if e, ok := files[name]; ok {
-			if e == "" {
-				continue
-			}
-			text = e
-		}
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
-	}
-	for name, text := range files {
-		if _, err := os.Stat(filepath.Join(dir, name)); os.IsNotExist(err) && text != "" {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
-		}
-	}
-	return dir
+	return testcluster.ExampleRelease(t, files, replace...)
 }
 
 // twoReleases makes a namespace where release erlmcp was deployed twice
