@@ -75,7 +75,7 @@ func Deploy() Action {
 		Description: "Roll a new image out to a Kubernetes Deployment, fail fast on doomed pods with diagnostics, and roll back automatically.",
 		Inputs:      in,
 		Outputs: []Output{
-			{Name: "status", Description: "`succeeded`, `rolled-back`, `failed`, or `aborted` (a canary stopped before promotion; stable untouched).", Structural: true},
+			{Name: "status", Description: "`succeeded`, `rolled-back`, `failed`, `aborted` (a canary stopped before promotion; stable untouched) or `paused` (a canary waits for `canary-decision`).", Structural: true},
 			{Name: "revision", Description: "Deployment revision serving when the action ended.", Structural: true},
 			{Name: "previous-revision", Description: "Revision that was serving before the deploy.", Structural: true},
 			{Name: "image", Description: "Image reference that was deployed."},

@@ -183,6 +183,7 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 					return res, err
 				}
 				res.Waiting = true
+				res.Deploy.Status = deploy.StatusPaused
 				res.Deploy.FailureReason = sr.Analysis.Reason
 				res.Deploy.Advice = "the canary is left running: run deploy again with the same image and canary-decision: promote (or abort) once a person has looked"
 				c.Log.Warnf("canary step %d (%d%%) inconclusive: %s; %s", i+1, pct, sr.Analysis.Reason, res.Deploy.Advice)

@@ -187,6 +187,7 @@ func TestNoDataIsInconclusive(t *testing.T) {
 	res, err = e.c.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.1.0", "inconclusive: wait\n"+missing, 25))
 	require.Error(t, err)
 	assert.True(t, res.Waiting)
+	assert.Equal(t, deploy.StatusPaused, res.Deploy.Status)
 	_, err = cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp-canary", metav1.GetOptions{})
 	require.NoError(t, err, "the canary is left running")
 	o := e.opts("ghcr.io/acme/erlmcp:1.1.0", "", 25)

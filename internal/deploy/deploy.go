@@ -41,6 +41,8 @@ const (
 	StatusFailed     Status = "failed"
 	// StatusAborted: a canary was aborted; stable was never touched.
 	StatusAborted Status = "aborted"
+	// StatusPaused: a canary waits for canary-decision (its analysis was inconclusive).
+	StatusPaused Status = "paused"
 )
 
 // Options are one deploy's settings.
