@@ -30,6 +30,10 @@ const (
 	StatusRunning    = "running"
 	StatusUnchanged  = "unchanged"
 	StatusCancelled  = "cancelled"
+	// StatusAborted: a canary (or blue-green) was stopped before promotion; stable was never touched.
+	StatusAborted = "aborted"
+	// StatusPaused: a canary waits for a person's decision.
+	StatusPaused = "paused"
 )
 
 // Event is what happened in one stage of a deploy pipeline.
@@ -78,6 +82,8 @@ var statusAliases = map[string][]string{
 	StatusRunning:    {"running", "in-progress", "started", "pending", "queued", "progressing", "deploying"},
 	StatusUnchanged:  {"unchanged", "skipped", "noop", "no-op", "up-to-date"},
 	StatusCancelled:  {"cancelled", "canceled"},
+	StatusAborted:    {"aborted", "abort"},
+	StatusPaused:     {"paused", "waiting"},
 }
 
 var statusStyles = map[string]statusStyle{
@@ -87,6 +93,8 @@ var statusStyles = map[string]statusStyle{
 	StatusRunning:    {StatusRunning, ":hourglass_flowing_sand:", "#36c5f0"},
 	StatusUnchanged:  {StatusUnchanged, ":white_circle:", "#9e9e9e"},
 	StatusCancelled:  {StatusCancelled, ":no_entry_sign:", "#9e9e9e"},
+	StatusAborted:    {StatusAborted, ":octagonal_sign:", "#ecb22e"},
+	StatusPaused:     {StatusPaused, ":double_vertical_bar:", "#36c5f0"},
 }
 
 // styleFor returns the canonical status (or the trimmed input) with its emoji and colour.
@@ -107,7 +115,7 @@ func styleFor(status string) statusStyle {
 // alerts says whether an event should ping Config.Mention.
 func alerts(ev Event) bool {
 	s := styleFor(ev.Status).label
-	return ev.Production && (s == StatusFailed || s == StatusRolledBack)
+	return ev.Production && (s == StatusFailed || s == StatusRolledBack || s == StatusAborted || s == StatusPaused)
 }
 
 // buildMessage renders ev as Block Kit; mention is Config.Mention.

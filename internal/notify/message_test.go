@@ -25,7 +25,9 @@ func TestStyleFor(t *testing.T) {
 		{"in_progress", StatusRunning, ":hourglass_flowing_sand:", "#36c5f0"},
 		{"unchanged", StatusUnchanged, ":white_circle:", "#9e9e9e"},
 		{"canceled", StatusCancelled, ":no_entry_sign:", "#9e9e9e"},
-		{"paused", "paused", ":grey_question:", "#9e9e9e"},
+		{"aborted", StatusAborted, ":octagonal_sign:", "#ecb22e"},
+		{"paused", StatusPaused, ":double_vertical_bar:", "#36c5f0"},
+		{"deferred", "deferred", ":grey_question:", "#9e9e9e"},
 		{"", "unknown", ":grey_question:", "#9e9e9e"},
 	}
 	for _, tt := range tests {
