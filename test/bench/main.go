@@ -7,6 +7,10 @@
 // -cases releases runs only the manifest-release section (releases.go): a
 // whole release (examples/kubernetes/erlmcp) by `erlmcp-deploy deploy
 // --manifests` and by `kubectl apply -f` + `kubectl rollout status`.
+// -cases canary runs only the canary section (canary.go): doomed canaries
+// aborted by `erlmcp-deploy deploy --strategy canary` (fail-fast verdict, or
+// the error-rate analysis through a local Prometheus), and `kubectl set
+// image` + `rollout status` + `rollout undo` on the image-pull case.
 //
 // Every release of the matrix (doomed ones and healthy-but-noisy ones) is run
 // by the erlmcp-deploy CLI as a subprocess, -runs interleaved rounds, and once
@@ -43,7 +47,7 @@ func main() {
 	flag.StringVar(&cfg.out, "out", "BENCHMARKS.md", "markdown file to write")
 	flag.IntVar(&cfg.runs, "runs", 3, "erlmcp-deploy runs (interleaved rounds) per release")
 	flag.StringVar(&cfg.logs, "logs", "", "directory for the transcript of every run (default: a new temporary directory)")
-	flag.StringVar(&only, "cases", "", "comma-separated case ids to run (default: all; \""+releasesID+"\" is the manifest-release section); for trying the bench, not for BENCHMARKS.md")
+	flag.StringVar(&only, "cases", "", "comma-separated case ids to run (default: all; \""+releasesID+"\" is the manifest-release section, \""+canaryID+"\" the canary section); for trying the bench, not for BENCHMARKS.md")
 	flag.BoolVar(&cfg.kubectl, "kubectl", true, "run the kubectl peer (each doomed release waits 600 s)")
 	flag.BoolVar(&cfg.extra, "extras", true, "measure the load gate, the binaries and the release API calls")
 	flag.Parse()
@@ -86,7 +90,8 @@ func run(cfg config) error {
 		}
 	}
 	releases := cfg.only == nil || cfg.only[releasesID]
-	if len(selected) == 0 && !releases {
+	canaries := cfg.only == nil || cfg.only[canaryID]
+	if len(selected) == 0 && !releases && !canaries {
 		return fmt.Errorf("no case matches -cases")
 	}
 
@@ -126,6 +131,14 @@ func run(cfg config) error {
 	if rb != nil {
 		rb.c = c
 	}
+	var cb *canBench
+	if canaries {
+		logf("canary section: starting Prometheus (built once into the cache if missing)")
+		if cb, err = newCanBench(ctx, c, cli, kubectl, cfg.logs, bindir); err != nil {
+			return fmt.Errorf("canary section: %w", err)
+		}
+		defer cb.stop()
+	}
 
 	// The peer: every kubectl release at once, from the start.
 	theirs := make([]outcome, len(selected))
@@ -158,6 +171,7 @@ func run(cfg config) error {
 	// Ours: interleaved rounds, the order rotated each round.
 	ours := make([][]outcome, len(selected))
 	relOurs, relTheirs := make([][]relOutcome, len(relCases)), make([][]relOutcome, len(relCases))
+	canOurs, canTheirs := make([][]canOutcome, len(canCases)), make([][]canOutcome, len(canCases))
 	for r := 0; r < cfg.runs; r++ {
 		off := r * len(selected) / cfg.runs
 		for j := range selected {
@@ -180,6 +194,9 @@ func run(cfg config) error {
 		if rb != nil {
 			rb.round(ctx, r, cfg.runs, relOurs, relTheirs)
 		}
+		if cb != nil {
+			cb.round(ctx, r, cfg.runs, canOurs, canTheirs)
+		}
 	}
 	kwg.Wait()
 	if err := stopCluster(); err != nil {
@@ -197,7 +214,8 @@ func run(cfg config) error {
 		}
 	}
 	rep := report{commit: commit, date: begin.UTC(), runs: cfg.runs, cases: selected, ours: ours, theirs: theirs,
-		kubectl: kubectl != "", extras: extras, partial: cfg.only != nil, releases: releases, relOurs: relOurs, relTheirs: relTheirs}
+		kubectl: kubectl != "", extras: extras, partial: cfg.only != nil, releases: releases, relOurs: relOurs, relTheirs: relTheirs,
+		canary: canaries, canOurs: canOurs, canTheirs: canTheirs}
 	rep.wall = time.Since(begin)
 	if err := os.WriteFile(cfg.out, []byte(rep.markdown()), 0o644); err != nil {
 		return err

@@ -22,6 +22,9 @@ type report struct {
 
 	releases           bool           // the manifest-release section ran
 	relOurs, relTheirs [][]relOutcome // per relCases entry, one per round
+
+	canary             bool           // the canary section ran
+	canOurs, canTheirs [][]canOutcome // per canCases entry, one per round (kubectl: peer cases only)
 }
 
 func (r report) benchErrors() []string {
@@ -44,6 +47,15 @@ func (r report) benchErrors() []string {
 			for _, o := range append(append([]relOutcome(nil), r.relOurs[i]...), r.relTheirs[i]...) {
 				if o.err != nil {
 					errs = append(errs, fmt.Sprintf("%s release %s (%s): %v", o.tool, o.rc.id, o.ns, o.err))
+				}
+			}
+		}
+	}
+	if r.canary {
+		for i := range canCases {
+			for _, o := range append(append([]canOutcome(nil), r.canOurs[i]...), r.canTheirs[i]...) {
+				if o.err != nil {
+					errs = append(errs, fmt.Sprintf("%s canary %s (%s): %v", o.tool, o.cc.id, o.ns, o.err))
 				}
 			}
 		}
@@ -270,6 +282,9 @@ func (r report) markdown() string {
 	}
 	if r.releases {
 		w("%s", r.releasesMarkdown())
+	}
+	if r.canary {
+		w("%s", r.canaryMarkdown())
 	}
 
 	if len(r.extras) > 0 {
