@@ -64,7 +64,7 @@ fuzz: ## A short bounded run of every fuzz target (FUZZ_TIME: iterations each, o
 demo: build cluster-bins ## The whole product on a local cluster
 	$(GO) run ./test/demo
 
-bench: build cluster-bins ## Benchmarks; results are written to BENCHMARKS.md
+bench: build cluster-bins prometheus-bin ## Benchmarks; results are written to BENCHMARKS.md
 	$(GO) run ./test/bench -out BENCHMARKS.md
 
 vulncheck: ## Needs the network: the Go vulnerability database

@@ -40,6 +40,10 @@ type Options struct {
 	Baseline bool
 	// Decision resumes a canary that waits for a person: "promote" or "abort".
 	Decision string
+	// Checks, when set, runs in each step once the canary is verified, before
+	// the analysis, against the canary's pods only (deployment is the canary's
+	// Deployment, <deployment>-canary); an error aborts the canary.
+	Checks func(ctx context.Context, deployment string) error
 }
 
 // StepResult is what one step saw.
@@ -47,8 +51,10 @@ type StepResult struct {
 	Percent        int
 	Canary, Stable int32
 	Verdict        string
-	Analysis       *analysis.Result
-	Elapsed        time.Duration
+	// ChecksFailed is why the canary's checks (Options.Checks) failed.
+	ChecksFailed string
+	Analysis     *analysis.Result
+	Elapsed      time.Duration
 }
 
 // Result is a canary's outcome: the promotion's deploy result, or an abort.
@@ -174,6 +180,8 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 		case sr.Verdict != "":
 			res.Deploy.Diagnostics = out.Diagnostics
 			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%): the canary's rollout failed: %s", i+1, pct, sr.Verdict))
+		case sr.ChecksFailed != "":
+			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%): canary checks failed: %s", i+1, pct, sr.ChecksFailed))
 		case sr.Analysis != nil && sr.Analysis.Outcome == analysis.Fail:
 			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%): %s", i+1, pct, sr.Analysis.Reason))
 		case sr.Analysis != nil && sr.Analysis.Outcome == analysis.Inconclusive:
@@ -197,7 +205,7 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 	return c.promote(ctx, opts, res)
 }
 
-// step sizes the canary (and baseline), verifies it and runs the analysis.
+// step sizes the canary (and baseline), verifies it, runs its checks and the analysis.
 func (c *Canary) step(ctx context.Context, opts Options, stable *appsv1.Deployment, container string, inits []string, pct int, baseline bool) (StepResult, verify.Outcome, error) {
 	o := opts.Deploy
 	stepStart := c.now()
@@ -226,6 +234,16 @@ func (c *Canary) step(ctx context.Context, opts Options, stable *appsv1.Deployme
 		sr.Verdict = k.Reason
 		sr.Elapsed = c.now().Sub(stepStart)
 		return sr, out, nil
+	}
+	if opts.Checks != nil {
+		if err := opts.Checks(ctx, can.Name); err != nil {
+			sr.Elapsed = c.now().Sub(stepStart)
+			if ctx.Err() != nil {
+				return sr, out, ctx.Err()
+			}
+			sr.ChecksFailed = err.Error()
+			return sr, out, nil
+		}
 	}
 	if opts.Analysis != nil {
 		ar, err := c.analyse(ctx, opts, pct, stepStart)
@@ -314,8 +332,21 @@ func (c *Canary) abort(ctx context.Context, opts Options, res *Result, canarySta
 	if err != nil {
 		return res, fmt.Errorf("canary aborted (%s) but its clean-up failed: %w", why, err)
 	}
-	c.Log.Infof("%s; stable was never touched: %s", cleaned, rollout.State(ctx, c.Client, o.Namespace, o.Deployment))
+	c.Log.Infof("%s; stable was never touched: %s", cleaned, c.stableState(ctx, o))
 	return res, fmt.Errorf("canary of %s aborted: %s", o.Image, why)
+}
+
+// stableState says what stable runs and how many of its pods are available
+// (not its generation: the state annotation's removal bumps it, so a fresh
+// read would look like a rollout not yet observed).
+func (c *Canary) stableState(ctx context.Context, o deploy.Options) string {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	d, err := c.Client.AppsV1().Deployments(o.Namespace).Get(rctx, o.Deployment, metav1.GetOptions{})
+	if err != nil {
+		return "its state could not be read: " + err.Error()
+	}
+	return fmt.Sprintf("deployment %s runs %s, %d/%d pods available", d.Name, strings.Join(imagesOf(d), ", "), d.Status.AvailableReplicas, ptrOr(d.Spec.Replicas, 1))
 }
 
 // promote rolls stable to the canary's image with every verdict rule, then
