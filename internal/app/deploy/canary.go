@@ -4,15 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/org/erlmcp-deploy/internal/analysis"
+	"github.com/org/erlmcp-deploy/internal/app/connect"
 	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/bluegreen"
 	"github.com/org/erlmcp-deploy/internal/canary"
+	"github.com/org/erlmcp-deploy/internal/checks"
 	engine "github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/kube"
+	"github.com/org/erlmcp-deploy/internal/portforward"
 	render "github.com/org/erlmcp-deploy/internal/report"
 )
 
@@ -67,6 +74,7 @@ func canaryOptions(rt *ghaction.Runtime) canary.Options {
 	default:
 		rt.Invalid("canary-decision", fmt.Sprintf("%q is not a decision", o.Decision), "promote or abort")
 	}
+	o.Checks = canaryChecksOption(rt)
 	if path := rt.String("analysis"); path != "" {
 		spec, err := analysis.Load(path)
 		var fe *analysis.FileError
@@ -85,6 +93,97 @@ func canaryOptions(rt *ghaction.Runtime) canary.Options {
 		}
 	}
 	return o
+}
+
+// canaryChecks runs the canary-checks file against a Ready pod of the
+// canary's Deployment, through a port-forward (as the smoke action's
+// port-forward does), so only the canary's pods answer.
+type canaryChecks struct {
+	rt     *ghaction.Runtime
+	checks []checks.Check
+	port   string
+
+	once sync.Once
+	kc   *kube.Client
+	err  error
+}
+
+// canaryChecksOption reads canary-checks and canary-port (nil when no checks file is given).
+func canaryChecksOption(rt *ghaction.Runtime) func(context.Context, string) error {
+	path := rt.String("canary-checks")
+	port := strings.TrimSpace(rt.String("canary-port"))
+	if path == "" {
+		return nil
+	}
+	cc := &canaryChecks{rt: rt, port: port}
+	if _, err := portforward.ParseTarget("deployment/canary:" + port); err != nil {
+		rt.Invalid("canary-port", err.Error(), "a port number or a container port name of the canary's pods, e.g. 8080 or http")
+	}
+	f, secrets, err := checks.Load(path, rt.Getenv)
+	for _, s := range secrets {
+		rt.Mask(s)
+	}
+	if err != nil {
+		rt.Invalid("canary-checks", err.Error(), "a checks file, as the smoke action's checks-file")
+		return nil
+	}
+	for _, c := range f.Checks {
+		if c.URL != "" {
+			rt.InvalidAt("canary-checks", fmt.Sprintf("check %s has url: %s; canary checks are sent to the canary's pods, so each names a path:", c.Name, c.URL),
+				"a checks file whose checks have path:, not url:", path, c.Line)
+			return nil
+		}
+	}
+	cc.checks = f.Checks
+	return cc.run
+}
+
+// run forwards to a Ready pod of deployment (the canary's) and runs every
+// check; the error names each failed check.
+func (cc *canaryChecks) run(ctx context.Context, deployment string) error {
+	rt := cc.rt
+	t := portforward.Target{Kind: portforward.KindDeployment, Name: deployment, Port: cc.port}
+	end := rt.Group(fmt.Sprintf("Canary checks: %d check(s) against %s", len(cc.checks), t))
+	defer end()
+	cc.once.Do(func() { cc.kc, cc.err = connect.Kube(rt) })
+	if cc.err != nil {
+		return fmt.Errorf("port-forward %s: %w", t, cc.err)
+	}
+	ns := rt.String("namespace")
+	r := &portforward.Resolver{Client: cc.kc.Clientset, Namespace: ns, Wait: 30 * time.Second, Log: rt}
+	res, err := r.Resolve(ctx, t)
+	if err != nil {
+		return fmt.Errorf("port-forward %s: %w", t, err)
+	}
+	f, err := portforward.Open(ctx, portforward.Options{Config: cc.kc.Config, REST: cc.kc.Clientset.CoreV1().RESTClient(),
+		Namespace: ns, Pod: res.Pod, Port: res.Port, Log: rt})
+	if err != nil {
+		return fmt.Errorf("port-forward %s: %w", t, err)
+	}
+	defer f.Close()
+	rt.Infof("port-forward: %s, over %s; listening on %s", res.Via, f.Protocol, f.Addr)
+	runner := &checks.Runner{Client: &http.Client{Timeout: 30 * time.Second}, BaseURL: "http://" + f.Addr}
+	var failed []string
+	for _, c := range cc.checks {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		out := runner.Run(ctx, c)
+		if out.Passed {
+			rt.Infof("✓ check: %s (%s)", c.Name, out.Latency.Round(time.Millisecond))
+			continue
+		}
+		rt.Errorf("✗ check: %s: %s", c.Name, out.Detail)
+		failed = append(failed, c.Name+": "+out.Detail)
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%d of %d against pod %s failed: %s", len(failed), len(cc.checks), res.Pod, strings.Join(failed, "; "))
+	if ferr := f.Err(); ferr != nil {
+		msg += " (port-forward: " + ferr.Error() + ")"
+	}
+	return errors.New(msg)
 }
 
 // blueGreen switches the live Service to a green Deployment.
