@@ -775,23 +775,7 @@ func (w *canWatcher) settle(peer bool) {
 
 // canStat is "median (runs: …)" of to-from over runs, in round order.
 func canStat(runs []canOutcome, from, to func(canOutcome) time.Time) string {
-	var ds []time.Duration
-	var each []string
-	for _, o := range runs {
-		switch {
-		case o.err != nil:
-			each = append(each, "bench error")
-		case from(o).IsZero():
-			each = append(each, "start not seen")
-		case to(o).IsZero():
-			each = append(each, "never")
-		default:
-			d := to(o).Sub(from(o))
-			ds = append(ds, d)
-			each = append(each, fmtDur(d))
-		}
-	}
-	return medianOf(ds, each)
+	return runStat(runs, func(o canOutcome) error { return o.err }, from, to, "start not seen")
 }
 
 // canShare is the watcher's share: median of maxBad/(maxBad+stableAtMax),

@@ -690,14 +690,21 @@ func (w *relWatcher) settle(verdict string) {
 // relStat is "median (runs: a, b, c)" over the runs where the watcher saw
 // the apply, the runs in round order; "never" for runs where to never came.
 func relStat(runs []relOutcome, from, to func(relOutcome) time.Time) string {
+	return runStat(runs, func(o relOutcome) error { return o.err }, from, to, "no apply seen")
+}
+
+// runStat is "median (runs: …)" of to - from over runs, in round order:
+// "bench error" for a run that failed, noStart when from was never seen,
+// "never" when to was not.
+func runStat[T any](runs []T, errOf func(T) error, from, to func(T) time.Time, noStart string) string {
 	var ds []time.Duration
 	var each []string
 	for _, o := range runs {
 		switch {
-		case o.err != nil:
+		case errOf(o) != nil:
 			each = append(each, "bench error")
 		case from(o).IsZero():
-			each = append(each, "no apply seen")
+			each = append(each, noStart)
 		case to(o).IsZero():
 			each = append(each, "never")
 		default:
