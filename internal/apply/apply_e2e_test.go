@@ -464,3 +464,26 @@ func TestStatefulSetFailsFastAndItsTwinPasses(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/acme/store:1.1.0-crashonce", sts.Spec.Template.Spec.Containers[0].Image)
 }
+
+// TestRedeployOfTheSameReleaseChangesNothing: a change-cause that names
+// another run is not a change: every object stays unchanged and no
+// Deployment gets a new generation.
+func TestRedeployOfTheSameReleaseChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	dir := release(t, nil)
+	_, err := e.run(e.opts(dir, erlmcpRepo+":1.1.0"))
+	require.NoError(t, err, e.log.String())
+	before, err := cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	opts := e.opts(dir, erlmcpRepo+":1.1.0")
+	opts.ChangeCause = "deploy by another run"
+	res, err := e.run(opts)
+	require.NoError(t, err, e.log.String())
+	for _, o := range res.Objects {
+		assert.Equal(t, "unchanged", o.Action, "%s", o.Name)
+	}
+	after, err := cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, before.Generation, after.Generation)
+	assert.Equal(t, before.Annotations["kubernetes.io/change-cause"], after.Annotations["kubernetes.io/change-cause"], "the change-cause of the run that changed it stays")
+}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/inventory"
 	"github.com/org/erlmcp-deploy/internal/manifest"
 	"github.com/org/erlmcp-deploy/internal/rollout"
@@ -107,6 +108,12 @@ func (e *Engine) plan(ctx context.Context, opts Options, s *set, pf *preflight) 
 			entry.action = ActionCreate
 		default:
 			entry.changes = manifest.Diff(live, dry)
+			if onlyChangeCause(entry.changes) {
+				// A re-deploy of the same release would change nothing but the change-cause
+				// (it names the run): keep the live one, so the release is unchanged.
+				keepLiveChangeCause(o.Unstructured, live)
+				entry.changes = nil
+			}
 			entry.action = ActionConfigure
 			if len(entry.changes) == 0 {
 				entry.action = ActionUnchanged
@@ -301,4 +308,19 @@ func DescribeChange(c manifest.Change) string {
 		return c.Path + ": − " + c.From
 	}
 	return c.Path + ": " + c.From + " → " + c.To
+}
+
+// changeCausePath is the change-cause annotation as manifest.Diff names it.
+var changeCausePath = "metadata.annotations." + history.ChangeCauseAnnotation
+
+// onlyChangeCause reports whether the one change is the change-cause's value.
+func onlyChangeCause(changes []manifest.Change) bool {
+	return len(changes) == 1 && changes[0].Path == changeCausePath && changes[0].From != "" && changes[0].To != ""
+}
+
+// keepLiveChangeCause sets o's change-cause to live's.
+func keepLiveChangeCause(o, live *unstructured.Unstructured) {
+	ann := o.GetAnnotations()
+	ann[history.ChangeCauseAnnotation] = live.GetAnnotations()[history.ChangeCauseAnnotation]
+	o.SetAnnotations(ann)
 }
