@@ -127,7 +127,7 @@ func (b *BlueGreen) Run(ctx context.Context, opts Options) (*Result, error) {
 		end()
 		return fail(fmt.Errorf("service %s (selector %v) does not select the pods of deployment %s: set the service input (nothing was changed)", svc.Name, svc.Spec.Selector, blue.Name))
 	}
-	container, err := containerName(blue, o.Container)
+	container, err := deploy.PickContainer(blue, o.Container)
 	if err != nil {
 		end()
 		return fail(fmt.Errorf("%w (nothing was changed)", err))
@@ -368,21 +368,11 @@ func (b *BlueGreen) removeGreen(ctx context.Context, ns, deployment, svc string)
 }
 
 func (b *BlueGreen) record(ctx context.Context, o deploy.Options, st *State) error {
-	raw, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{canary.StateAnnotation: string(raw)}}})
-	if _, err := b.Client.AppsV1().Deployments(o.Namespace).Patch(ctx, o.Deployment, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: rollout.FieldManager}); err != nil {
-		return fmt.Errorf("record the blue-green state on deployment %s: %w", o.Deployment, err)
-	}
-	return nil
+	return canary.WriteState(ctx, b.Client, o.Namespace, o.Deployment, st)
 }
 
 func (b *BlueGreen) clearState(ctx context.Context, ns, deployment string) error {
-	patch := []byte(`{"metadata":{"annotations":{"` + canary.StateAnnotation + `":null}}}`)
-	_, err := b.Client.AppsV1().Deployments(ns).Patch(ctx, deployment, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: rollout.FieldManager})
-	return err
+	return canary.WriteState(ctx, b.Client, ns, deployment, nil)
 }
 
 // Cleanup puts back what an unfinished blue-green of deployment left: the
@@ -436,19 +426,6 @@ func selects(selector, labels map[string]string) bool {
 		}
 	}
 	return true
-}
-
-func containerName(d *appsv1.Deployment, want string) (string, error) {
-	cs := d.Spec.Template.Spec.Containers
-	for _, c := range cs {
-		if c.Name == want {
-			return want, nil
-		}
-	}
-	if want == "" && len(cs) == 1 {
-		return cs[0].Name, nil
-	}
-	return "", fmt.Errorf("deployment %s: set the container input to one of its %d containers", d.Name, len(cs))
 }
 
 func ptrOr(p *int32, def int32) int32 {

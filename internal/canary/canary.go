@@ -3,7 +3,6 @@ package canary
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/analysis"
 	"github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/diagnose"
+	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/lock"
 	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/ui"
@@ -125,7 +125,7 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 			return res, err
 		}
 	}
-	container, err := containerOf(stable, o.Container)
+	container, err := deploy.PickContainer(stable, o.Container)
 	if err != nil {
 		end()
 		return res, fmt.Errorf("%w (nothing was changed)", err)
@@ -308,14 +308,24 @@ func (c *Canary) ensure(ctx context.Context, d *appsv1.Deployment) (*appsv1.Depl
 
 // record writes the canary's state on the stable Deployment.
 func (c *Canary) record(ctx context.Context, o deploy.Options, st *State) error {
-	raw, err := json.Marshal(st)
-	if err != nil {
-		return err
+	return WriteState(ctx, c.Client, o.Namespace, o.Deployment, st)
+}
+
+// WriteState records a progressive rollout's state (a canary's or a
+// blue-green's) in the StateAnnotation of the stable Deployment; nil clears it.
+func WriteState(ctx context.Context, client kubernetes.Interface, namespace, deployment string, state any) error {
+	value := any(nil)
+	if state != nil {
+		raw, err := json.Marshal(state)
+		if err != nil {
+			return err
+		}
+		value = string(raw)
 	}
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{StateAnnotation: string(raw)}}})
-	if _, err := c.Client.AppsV1().Deployments(o.Namespace).Patch(ctx, o.Deployment, types.MergePatchType, patch,
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{StateAnnotation: value}}})
+	if _, err := client.AppsV1().Deployments(namespace).Patch(ctx, deployment, types.MergePatchType, patch,
 		metav1.PatchOptions{FieldManager: rollout.FieldManager}); err != nil {
-		return fmt.Errorf("record the canary's state on deployment %s: %w", o.Deployment, err)
+		return fmt.Errorf("record the rollout's state on deployment %s: %w", deployment, err)
 	}
 	return nil
 }
@@ -421,9 +431,8 @@ func Cleanup(ctx context.Context, client kubernetes.Interface, namespace, deploy
 		if st != nil && st.Strategy != "canary" {
 			st = nil // another strategy's (blue-green cleans its own)
 		} else if _, ok := stable.Annotations[StateAnnotation]; ok {
-			patch := []byte(`{"metadata":{"annotations":{"` + StateAnnotation + `":null}}}`)
-			if _, err := deps.Patch(ctx, deployment, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: rollout.FieldManager}); err != nil {
-				return "", fmt.Errorf("clear the canary's state on %s: %w", deployment, err)
+			if err := WriteState(ctx, client, namespace, deployment, nil); err != nil {
+				return "", err
 			}
 		}
 	} else if !apierrors.IsNotFound(err) {
@@ -439,20 +448,6 @@ func Cleanup(ctx context.Context, client kubernetes.Interface, namespace, deploy
 	return "removed canary workloads: " + strings.Join(removed, ", "), nil
 }
 
-func containerOf(d *appsv1.Deployment, want string) (string, error) {
-	var names []string
-	for _, c := range d.Spec.Template.Spec.Containers {
-		if c.Name == want || (want == "" && len(d.Spec.Template.Spec.Containers) == 1) {
-			return c.Name, nil
-		}
-		names = append(names, c.Name)
-	}
-	if want != "" {
-		return "", fmt.Errorf("deployment %s has no container %q; its containers are %s", d.Name, want, strings.Join(names, ", "))
-	}
-	return "", errors.New("deployment " + d.Name + " has several containers (" + strings.Join(names, ", ") + "): set the container input")
-}
-
 func imageOf(d *appsv1.Deployment, container string) string {
 	for _, c := range d.Spec.Template.Spec.Containers {
 		if c.Name == container {
@@ -462,13 +457,7 @@ func imageOf(d *appsv1.Deployment, container string) string {
 	return ""
 }
 
-func imagesOf(d *appsv1.Deployment) []string {
-	var out []string
-	for _, c := range d.Spec.Template.Spec.Containers {
-		out = append(out, c.Image)
-	}
-	return out
-}
+func imagesOf(d *appsv1.Deployment) []string { return history.Images(&d.Spec.Template) }
 
 func ptrOr(p *int32, def int32) int32 {
 	if p == nil {

@@ -459,7 +459,7 @@ func (dp *Deployer) preflight(ctx context.Context, opts Options) (*appsv1.Deploy
 	if d.Spec.Paused {
 		return nil, "", nil, fmt.Errorf("deployment %s is paused: resume it (kubectl rollout resume deployment/%s) or deploy after it is resumed", d.Name, d.Name)
 	}
-	container, err := pickContainer(d, opts.Container)
+	container, err := PickContainer(d, opts.Container)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -523,7 +523,9 @@ func (dp *Deployer) allowed(ctx context.Context, ns string, p permission) (bool,
 	return r.Status.Allowed, nil
 }
 
-func pickContainer(d *appsv1.Deployment, want string) (string, error) {
+// PickContainer is the container of d an image goes to: want, or the only
+// container when want is empty (an error names the containers otherwise).
+func PickContainer(d *appsv1.Deployment, want string) (string, error) {
 	var names []string
 	for _, c := range d.Spec.Template.Spec.Containers {
 		if c.Name == want {

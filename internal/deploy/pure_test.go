@@ -63,7 +63,7 @@ func TestPurePickContainer(t *testing.T) {
 		{"unknown name", "web", "", `deployment erlmcp has no container "web"; its containers are erlmcp`, d("erlmcp")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := pickContainer(tc.d, tc.want)
+			got, err := PickContainer(tc.d, tc.want)
 			if tc.err != "" {
 				assert.EqualError(t, err, tc.err)
 				return
