@@ -306,20 +306,7 @@ func (b *canBench) stop() {
 }
 
 func (b *canBench) round(ctx context.Context, r, runs int, ours, theirs [][]canOutcome) {
-	type job struct {
-		i    int
-		tool string
-	}
-	var jobs []job
-	for i, cc := range canCases {
-		jobs = append(jobs, job{i, "ours"})
-		if cc.peer && b.kubectl != "" {
-			jobs = append(jobs, job{i, "kubectl"})
-		}
-	}
-	off := r * len(jobs) / max(runs, 1)
-	for j := range jobs {
-		jb := jobs[(j+off)%len(jobs)]
+	for _, jb := range roundOrder(len(canCases), func(i int) bool { return canCases[i].peer && b.kubectl != "" }, r, runs) {
 		cc := canCases[jb.i]
 		var o canOutcome
 		if jb.tool == "ours" {

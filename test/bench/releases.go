@@ -173,21 +173,33 @@ type relBench struct {
 	peer           map[string]string
 }
 
-func (b *relBench) round(ctx context.Context, r, runs int, ours, theirs [][]relOutcome) {
-	type job struct {
-		i    int
-		tool string
-	}
-	var jobs []job
-	for i := range relCases {
-		jobs = append(jobs, job{i, "ours"})
-		if b.kubectl != "" {
-			jobs = append(jobs, job{i, "kubectl"})
+// benchJob is one run of a round: case i, by "ours" or by the "kubectl" peer.
+type benchJob struct {
+	i    int
+	tool string
+}
+
+// roundOrder is round r (of runs) of n cases: each case by us, and by the
+// peer where peer(i), the order rotated by the round so that every run
+// takes every place across the rounds.
+func roundOrder(n int, peer func(i int) bool, r, runs int) []benchJob {
+	var jobs []benchJob
+	for i := 0; i < n; i++ {
+		jobs = append(jobs, benchJob{i, "ours"})
+		if peer(i) {
+			jobs = append(jobs, benchJob{i, "kubectl"})
 		}
 	}
 	off := r * len(jobs) / max(runs, 1)
+	out := make([]benchJob, len(jobs))
 	for j := range jobs {
-		jb := jobs[(j+off)%len(jobs)]
+		out[j] = jobs[(j+off)%len(jobs)]
+	}
+	return out
+}
+
+func (b *relBench) round(ctx context.Context, r, runs int, ours, theirs [][]relOutcome) {
+	for _, jb := range roundOrder(len(relCases), func(int) bool { return b.kubectl != "" }, r, runs) {
 		rc := relCases[jb.i]
 		var o relOutcome
 		if jb.tool == "ours" {
