@@ -357,14 +357,61 @@ func (b *BlueGreen) unpin(ctx context.Context, ns, svc string) error {
 }
 
 func (b *BlueGreen) removeGreen(ctx context.Context, ns, deployment, svc string) error {
-	bg := metav1.DeletePropagationBackground
-	if err := b.Client.AppsV1().Deployments(ns).Delete(ctx, deployment+"-"+Track, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete deployment %s-%s: %w", deployment, Track, err)
+	name := deployment + "-" + Track
+	green, err := b.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("read deployment %s: %w", name, err)
+	default:
+		fg := metav1.DeletePropagationForeground
+		if err := b.Client.AppsV1().Deployments(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete deployment %s: %w", name, err)
+		}
+		if err := b.waitGone(ctx, ns, green); err != nil {
+			return err
+		}
 	}
 	if err := b.Client.CoreV1().Services(ns).Delete(ctx, svc+"-preview", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete service %s-preview: %w", svc, err)
 	}
 	return nil
+}
+
+// greenGoneTimeout bounds the wait for green's pods to terminate.
+const greenGoneTimeout = 2 * time.Minute
+
+// waitGone waits until no pod of green is left that is not terminating, so
+// that unpinning the live Service afterwards cannot select one of them (the
+// garbage collector deletes them after the Deployment, not with it).
+func (b *BlueGreen) waitGone(ctx context.Context, ns string, green *appsv1.Deployment) error {
+	sel, err := metav1.LabelSelectorAsSelector(green.Spec.Selector)
+	if err != nil {
+		return fmt.Errorf("deployment %s selector: %w", green.Name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, greenGoneTimeout)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pods, err := b.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err == nil {
+			left := 0
+			for _, p := range pods.Items {
+				if p.DeletionTimestamp == nil {
+					left++
+				}
+			}
+			if left == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pods of deployment %s still running after %s: the live service stays pinned to the old pods", green.Name, greenGoneTimeout)
+		case <-tick.C:
+		}
+	}
 }
 
 func (b *BlueGreen) record(ctx context.Context, o deploy.Options, st *State) error {
