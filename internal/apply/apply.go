@@ -13,12 +13,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"github.com/org/erlmcp-deploy/internal/inventory"
@@ -36,6 +38,10 @@ const (
 	StatusSucceeded  Status = "succeeded"
 	StatusRolledBack Status = "rolled-back"
 	StatusFailed     Status = "failed"
+	// StatusAborted: the release's canary was aborted; nothing of the release was applied.
+	StatusAborted Status = "aborted"
+	// StatusPaused: the release's canary waits for canary-decision.
+	StatusPaused Status = "paused"
 )
 
 // Options are one release deploy's settings.
@@ -133,6 +139,9 @@ func New(cfg *rest.Config, cs kubernetes.Interface, log ui.Logger) (*Engine, err
 	if err != nil {
 		return nil, fmt.Errorf("discover the API of %s: %w", cfg.Host, err)
 	}
+	// controller-runtime prints a stack trace to stderr when its process-wide
+	// logger was never set; it has nothing to tell a deploy's reader.
+	ctrllog.SetLogger(logr.Discard())
 	objs, err := client.New(cfg, client.Options{HTTPClient: hc, Mapper: mapper})
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", cfg.Host, err)

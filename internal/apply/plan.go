@@ -33,6 +33,8 @@ type planned struct {
 	name    string
 	action  string
 	changes []manifest.Change
+	// dry is the object as the server would store it (nil when deferred).
+	dry *unstructured.Unstructured
 	// deferred: its namespace is created by this release, so the dry run
 	// runs only once that namespace exists.
 	deferred bool
@@ -103,6 +105,7 @@ func (e *Engine) plan(ctx context.Context, opts Options, s *set, pf *preflight) 
 			problems = append(problems, describeApplyError(o, name, err))
 			continue
 		}
+		entry.dry = dry
 		switch {
 		case live == nil:
 			entry.action = ActionCreate

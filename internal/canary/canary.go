@@ -44,6 +44,27 @@ type Options struct {
 	// the analysis, against the canary's pods only (deployment is the canary's
 	// Deployment, <deployment>-canary); an error aborts the canary.
 	Checks func(ctx context.Context, deployment string) error
+	// Release, when set, is a manifest release's canary: each of its
+	// Deployments gets a canary running the release's pod template (not
+	// stable's with the image replaced), and Promote replaces the rolling
+	// deploy of the stable Deployment.
+	Release *Release
+}
+
+// Release is what a manifest release changes, for its canary.
+type Release struct {
+	// Templates are the release's Deployments whose pod template changes, as
+	// the release would apply them; one of them is Deploy.Deployment (the
+	// canary's state, lock and analysis belong to it).
+	Templates []*appsv1.Deployment
+	// Promote applies the release as a whole (with its own verdict and rollback).
+	Promote func(ctx context.Context) (*deploy.Result, error)
+}
+
+// unit is one stable Deployment and how its canary and baseline are built.
+type unit struct {
+	stable           *appsv1.Deployment
+	canary, baseline func(replicas int32) *appsv1.Deployment
 }
 
 // StepResult is what one step saw.
@@ -125,18 +146,14 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 			return res, err
 		}
 	}
-	container, err := deploy.PickContainer(stable, o.Container)
+	res.Deploy.PreviousImages = imagesOf(stable)
+	units, err := c.units(ctx, opts, stable)
 	if err != nil {
 		end()
 		return res, fmt.Errorf("%w (nothing was changed)", err)
 	}
 	if stable.Status.AvailableReplicas < ptrOr(stable.Spec.Replicas, 1) {
 		c.Log.Warnf("stable is not fully available (%s): the canary is compared with a degraded service", rollout.Describe(stable))
-	}
-	res.Deploy.PreviousImages = imagesOf(stable)
-	var inits []string
-	if o.InitContainers {
-		inits = deploy.SameRepositoryInits(stable, container)
 	}
 	lk, err := lock.Acquire(ctx, c.Client, o.Namespace, o.Deployment,
 		lock.Holder{ID: o.Holder, Environment: o.Environment, Action: "canary", Target: o.Image}, o.Timeout*3+time.Duration(len(opts.Steps)*opts.Count)*opts.Interval, o.Force)
@@ -156,9 +173,12 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 	defer release()
 
 	baseline := opts.Baseline || (opts.Analysis != nil && opts.Analysis.NeedsBaseline())
-	st := State{Strategy: "canary", Image: o.Image, Run: o.Holder, Started: c.now(), Workloads: []string{o.Deployment + "-" + TrackCanary}}
-	if baseline {
-		st.Workloads = append(st.Workloads, o.Deployment+"-"+TrackBaseline)
+	st := State{Strategy: "canary", Image: o.Image, Run: o.Holder, Started: c.now()}
+	for _, u := range units {
+		st.Workloads = append(st.Workloads, u.stable.Name+"-"+TrackCanary)
+		if baseline {
+			st.Workloads = append(st.Workloads, u.stable.Name+"-"+TrackBaseline)
+		}
 	}
 	canaryStart := c.now()
 	for i, pct := range opts.Steps {
@@ -166,7 +186,7 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 		if err := c.record(ctx, o, &st); err != nil {
 			return res, err
 		}
-		sr, out, err := c.step(ctx, opts, stable, container, inits, pct, baseline)
+		sr, out, err := c.step(ctx, opts, units, pct, baseline)
 		res.Steps = append(res.Steps, sr)
 		res.MaxShare = max(res.MaxShare, Share(sr.Canary, sr.Stable))
 		if err != nil {
@@ -205,36 +225,99 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 	return c.promote(ctx, opts, res)
 }
 
-// step sizes the canary (and baseline), verifies it, runs its checks and the analysis.
-func (c *Canary) step(ctx context.Context, opts Options, stable *appsv1.Deployment, container string, inits []string, pct int, baseline bool) (StepResult, verify.Outcome, error) {
+// units are the stable Deployments the canary runs next to: the one of an
+// image deploy (its canary on the new image), or a release's changed ones
+// (their canaries on the release's pod templates).
+func (c *Canary) units(ctx context.Context, opts Options, stable *appsv1.Deployment) ([]unit, error) {
+	o := opts.Deploy
+	if opts.Release == nil {
+		container, err := deploy.PickContainer(stable, o.Container)
+		if err != nil {
+			return nil, err
+		}
+		var inits []string
+		if o.InitContainers {
+			inits = deploy.SameRepositoryInits(stable, container)
+		}
+		return []unit{{stable: stable,
+			canary: func(n int32) *appsv1.Deployment { return Workload(stable, TrackCanary, o.Image, container, inits, n) },
+			baseline: func(n int32) *appsv1.Deployment {
+				return Workload(stable, TrackBaseline, imageOf(stable, container), container, nil, n)
+			},
+		}}, nil
+	}
+	var out []unit
+	for _, t := range opts.Release.Templates {
+		live := stable
+		if t.Name != stable.Name {
+			var err error
+			if live, err = c.Client.AppsV1().Deployments(o.Namespace).Get(ctx, t.Name, metav1.GetOptions{}); err != nil {
+				return nil, fmt.Errorf("read deployment %s/%s: %w", o.Namespace, t.Name, err)
+			}
+		}
+		of := func(d *appsv1.Deployment) *appsv1.Deployment {
+			d.Labels[OfLabel] = stable.Name // so the clean-up of the release's canary finds them all
+			return d
+		}
+		t := t
+		out = append(out, unit{stable: live,
+			canary:   func(n int32) *appsv1.Deployment { return of(Workload(t, TrackCanary, "", "", nil, n)) },
+			baseline: func(n int32) *appsv1.Deployment { return of(Workload(live, TrackBaseline, "", "", nil, n)) },
+		})
+	}
+	return out, nil
+}
+
+// step sizes the canaries (and baselines), verifies them, runs the checks and the analysis.
+func (c *Canary) step(ctx context.Context, opts Options, units []unit, pct int, baseline bool) (StepResult, verify.Outcome, error) {
 	o := opts.Deploy
 	stepStart := c.now()
-	desired := ptrOr(stable.Spec.Replicas, 1)
-	if cur, err := c.Client.AppsV1().Deployments(o.Namespace).Get(ctx, o.Deployment, metav1.GetOptions{}); err == nil {
-		desired = ptrOr(cur.Spec.Replicas, 1) // an HPA may have moved it
-	}
-	sr := StepResult{Percent: pct, Canary: Replicas(pct, desired), Stable: desired}
-	end := c.Log.Group(fmt.Sprintf("Canary step %d%%: %d canary pod(s) of %s next to %d stable", pct, sr.Canary, o.Image, sr.Stable))
-	can, err := c.ensure(ctx, Workload(stable, TrackCanary, o.Image, container, inits, sr.Canary))
-	if err == nil && baseline {
-		_, err = c.ensure(ctx, Workload(stable, TrackBaseline, imageOf(stable, container), container, nil, sr.Canary))
-	}
-	end()
-	if err != nil {
-		return sr, verify.Outcome{}, err
+	var sr StepResult
+	var cans []*appsv1.Deployment
+	sr.Percent = pct
+	for i, u := range units {
+		desired := ptrOr(u.stable.Spec.Replicas, 1)
+		if cur, err := c.Client.AppsV1().Deployments(o.Namespace).Get(ctx, u.stable.Name, metav1.GetOptions{}); err == nil {
+			desired = ptrOr(cur.Spec.Replicas, 1) // an HPA may have moved it
+		}
+		n := Replicas(pct, desired)
+		if i == 0 {
+			sr.Canary, sr.Stable = n, desired
+		}
+		title := fmt.Sprintf("Canary step %d%%: %d canary pod(s) of %s next to %d stable", pct, n, o.Image, desired)
+		if opts.Release != nil {
+			title = fmt.Sprintf("Canary step %d%%: %d pod(s) of deployment %s-%s next to %d of %s", pct, n, u.stable.Name, TrackCanary, desired, u.stable.Name)
+		}
+		end := c.Log.Group(title)
+		can, err := c.ensure(ctx, u.canary(n))
+		if err == nil && baseline {
+			_, err = c.ensure(ctx, u.baseline(n))
+		}
+		end()
+		if err != nil {
+			return sr, verify.Outcome{}, err
+		}
+		cans = append(cans, can)
 	}
 	ro := o.Rollout
 	ro.FailFast = o.FailFast
-	step := verify.Step{Client: c.Client, Log: c.Log, Now: c.Now, Rollout: ro, Recheck: o.Recheck, Group: fmt.Sprintf("Canary step %d%%: rollout of %s", pct, can.Name)}
-	out, err := step.Run(ctx, can, c.now().Add(o.Timeout))
-	if err != nil {
-		return sr, out, err
+	var out verify.Outcome
+	for _, can := range cans {
+		step := verify.Step{Client: c.Client, Log: c.Log, Now: c.Now, Rollout: ro, Recheck: o.Recheck, Group: fmt.Sprintf("Canary step %d%%: rollout of %s", pct, can.Name)}
+		var err error
+		if out, err = step.Run(ctx, can, c.now().Add(o.Timeout)); err != nil {
+			return sr, out, err
+		}
+		if k := verify.Conclude(out); k.Kind != verify.Verified {
+			sr.Verdict = k.Reason
+			if len(cans) > 1 {
+				sr.Verdict = can.Name + ": " + k.Reason
+			}
+			sr.Elapsed = c.now().Sub(stepStart)
+			return sr, out, nil
+		}
 	}
-	if k := verify.Conclude(out); k.Kind != verify.Verified {
-		sr.Verdict = k.Reason
-		sr.Elapsed = c.now().Sub(stepStart)
-		return sr, out, nil
-	}
+	can := cans[0]
 	if opts.Checks != nil {
 		if err := opts.Checks(ctx, can.Name); err != nil {
 			sr.Elapsed = c.now().Sub(stepStart)
@@ -363,8 +446,15 @@ func (c *Canary) stableState(ctx context.Context, o deploy.Options) string {
 // removes the canary (kept until then: it serves during the promotion).
 func (c *Canary) promote(ctx context.Context, opts Options, res *Result) (*Result, error) {
 	o := opts.Deploy
-	c.Log.Infof("promoting %s: rolling deploy of deployment %s", o.Image, o.Deployment)
-	dres, err := c.Deployer.Run(ctx, o)
+	var dres *deploy.Result
+	var err error
+	if opts.Release != nil {
+		c.Log.Infof("promoting %s: applying it as a whole", o.Image)
+		dres, err = opts.Release.Promote(ctx)
+	} else {
+		c.Log.Infof("promoting %s: rolling deploy of deployment %s", o.Image, o.Deployment)
+		dres, err = c.Deployer.Run(ctx, o)
+	}
 	if dres != nil {
 		dres.PreviousImages = res.Deploy.PreviousImages
 		res.Deploy = dres

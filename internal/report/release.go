@@ -41,6 +41,8 @@ func Release(opts apply.Options, res *apply.Result) Rendered {
 		apply.StatusSucceeded:  "✅ Release " + opts.Release + " deployed to " + opts.Environment,
 		apply.StatusRolledBack: "↩️ Release " + opts.Release + " failed in " + opts.Environment + " and the previous release was restored",
 		apply.StatusFailed:     "❌ Release " + opts.Release + " failed in " + opts.Environment,
+		apply.StatusAborted:    "⏹️ Canary of release " + opts.Release + " aborted in " + opts.Environment + ": nothing of it was applied",
+		apply.StatusPaused:     "⏸️ Canary of release " + opts.Release + " in " + opts.Environment + " waits for a decision",
 	}[res.Status]
 	switch {
 	case res.DryRun:

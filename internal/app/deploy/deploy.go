@@ -37,11 +37,16 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		rt.Invalid("registry-username", "is required with registry-password", "the registry user name (for ghcr.io: the workflow actor, github.actor)")
 	}
 	if len(rt.List("manifests")) > 0 {
-		if rt.Enum("strategy") != "rolling" {
-			rt.Invalid("strategy", "a manifest release is rolled out as a whole (rolling) for now", "rolling with manifests; canary with image")
+		var co *canary.Options
+		switch rt.Enum("strategy") {
+		case "canary":
+			o := canaryOptions(rt)
+			co = &o
+		case "blue-green":
+			rt.Invalid("strategy", "blue-green switches one Service between two Deployments; a manifest release may change several of each", "rolling or canary with manifests; blue-green with image")
 			return rt.InputErr()
 		}
-		return runRelease(ctx, rt, releaseVerdict{timeout: timeout, health: health, rollout: verdictOpts, resolve: resolveOpts})
+		return runRelease(ctx, rt, releaseVerdict{timeout: timeout, health: health, rollout: verdictOpts, resolve: resolveOpts}, co)
 	}
 	var co canary.Options
 	var bo bluegreen.Options

@@ -10,6 +10,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/app/connect"
 	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/apply"
+	"github.com/org/erlmcp-deploy/internal/canary"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/imageref"
 	"github.com/org/erlmcp-deploy/internal/inventory"
@@ -21,7 +22,7 @@ import (
 
 // runRelease deploys the `manifests` release: the same verdict, rollback,
 // outputs, summary and Slack message as an image deploy, for a whole set.
-func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVerdict) error {
+func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVerdict, co *canary.Options) error {
 	images, err := manifest.ParseImages(strings.Join(rt.List("images"), "\n"))
 	if err != nil {
 		rt.Invalid("images", err.Error(), "`repository=reference`, one per line, e.g. ghcr.io/acme/erlmcp-dashboard=ghcr.io/acme/erlmcp-dashboard:2.1.0")
@@ -84,7 +85,15 @@ func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVe
 		opts.ChangeCause = defaultChangeCause(rt, "release "+name)
 	}
 	slack := setup.Running(ctx, rt, releaseEvent(rt, opts, &apply.Result{Release: name}, notify.StatusRunning))
-	res, err := eng.Run(ctx, opts)
+	var res *apply.Result
+	if co != nil {
+		res, err = releaseCanary(ctx, rt, eng, kc, opts, *co)
+	} else {
+		res, err = eng.Run(ctx, opts)
+	}
+	if _, bad := ghaction.AsInputErrors(err); bad {
+		return err
+	}
 	var ie *apply.InputError
 	if errors.As(err, &ie) {
 		setReleaseFailed(rt, opts, err)

@@ -1,0 +1,103 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/org/erlmcp-deploy/internal/apply"
+	"github.com/org/erlmcp-deploy/internal/canary"
+	engine "github.com/org/erlmcp-deploy/internal/deploy"
+	"github.com/org/erlmcp-deploy/internal/ghaction"
+	"github.com/org/erlmcp-deploy/internal/kube"
+	render "github.com/org/erlmcp-deploy/internal/report"
+)
+
+// releaseCanary is the canary of a manifest release: every Deployment whose
+// pod template the release changes gets a canary running the release's
+// template next to it, judged step by step; the promotion applies the
+// release as a whole (its own verdict and rollback); an abort removes the
+// canaries and leaves everything of the release unapplied.
+func releaseCanary(ctx context.Context, rt *ghaction.Runtime, eng *apply.Engine, kc *kube.Client, opts apply.Options, co canary.Options) (*apply.Result, error) {
+	end := rt.Group(fmt.Sprintf("Canary plan: what release %s changes", opts.Release))
+	pv, err := eng.Preview(ctx, opts)
+	end()
+	if err != nil {
+		return &apply.Result{Release: opts.Release, Status: apply.StatusFailed, FailureReason: err.Error()}, err
+	}
+	if len(pv.Workloads) == 0 {
+		rt.Infof("release %s changes the pod template of no running Deployment: nothing to canary, it is applied as a whole", opts.Release)
+		return eng.Run(ctx, opts)
+	}
+	templates := primaryFirst(pv.Workloads, rt.String("deployment"))
+	var names []string
+	for _, t := range templates {
+		names = append(names, "deployment/"+t.Name)
+	}
+	rt.Infof("canary of %s: %s", opts.Release, strings.Join(names, ", "))
+	if len(pv.New) > 0 {
+		rt.Warnf("%s: new in the release, nothing serves to compare a canary with; started at the promotion", strings.Join(pv.New, ", "))
+	}
+	if len(pv.InPlace) > 0 {
+		rt.Warnf("changed in place, so applied only at the promotion and not tried by the canary: %s (a ConfigMap with a new name per release, e.g. from kustomize's configMapGenerator, is tried by it)",
+			strings.Join(pv.InPlace, ", "))
+	}
+	undo, err := eng.Prerequisites(ctx, pv)
+	if err != nil {
+		if uerr := undo(context.WithoutCancel(ctx)); uerr != nil {
+			rt.Warnf("%v", uerr)
+		}
+		return &apply.Result{Release: opts.Release, Status: apply.StatusFailed, Images: pv.Images, FailureReason: err.Error()}, err
+	}
+
+	var promoted *apply.Result
+	co.Release = &canary.Release{Templates: templates, Promote: func(ctx context.Context) (*engine.Result, error) {
+		r, err := eng.Run(ctx, opts)
+		promoted = r
+		return &engine.Result{Status: engine.Status(r.Status), FailureReason: r.FailureReason, Duration: r.Duration,
+			Image: strings.Join(r.Images, ", "), RolledBack: r.RolledBack}, err
+	}}
+	co.Deploy = engine.Options{Environment: opts.Environment, Namespace: opts.Namespace, Deployment: templates[0].Name,
+		Image: "release " + opts.Release + " (" + strings.Join(pv.Images, ", ") + ")", Timeout: opts.Timeout, FailFast: opts.FailFast,
+		Holder: opts.Holder, Force: opts.Force, Rollout: opts.Rollout, Recheck: opts.Recheck}
+	c := &canary.Canary{Client: kc.Clientset, Log: rt}
+	cres, err := c.Run(ctx, co)
+	rt.SetOutput("canary-share", strconv.FormatFloat(cres.MaxShare, 'f', 3, 64))
+	var de *canary.DecisionError
+	if errors.As(err, &de) {
+		return nil, ghaction.InputErrors{{Name: "canary-decision", Reason: de.Msg, Accepted: "promote or abort, only while a canary waits for a decision"}}
+	}
+	rt.Summary().Para(render.Canary(cres).String())
+	if promoted != nil {
+		return promoted, err
+	}
+	if cres.Deploy.Status == engine.StatusAborted || (err != nil && cres.Deploy.Status != engine.StatusPaused) {
+		if uerr := undo(context.WithoutCancel(ctx)); uerr != nil {
+			rt.Warnf("%v", uerr)
+		}
+	}
+	return &apply.Result{Release: opts.Release, Status: apply.Status(cres.Deploy.Status), Images: pv.Images, FailureReason: cres.Deploy.FailureReason,
+		Advice: cres.Deploy.Advice, Diagnostics: cres.Deploy.Diagnostics, Duration: cres.Deploy.Duration}, err
+}
+
+// primaryFirst orders the release's changed Deployments with the one named
+// by the deployment input first (the canary's state, lock and analysis
+// target belong to the first).
+func primaryFirst(ws []*appsv1.Deployment, primary string) []*appsv1.Deployment {
+	out := make([]*appsv1.Deployment, 0, len(ws))
+	for _, w := range ws {
+		if w.Name == primary {
+			out = append(out, w)
+		}
+	}
+	for _, w := range ws {
+		if w.Name != primary {
+			out = append(out, w)
+		}
+	}
+	return out
+}
