@@ -1,6 +1,6 @@
 // Package githubfake is a stateful, in-process fake of the few GitHub REST
-// endpoints the release-notes action uses, with call recording and fault
-// injection, for offline tests.
+// endpoints the release-notes action and the deployment records use, with
+// call recording and fault injection, for offline tests.
 //
 // Endpoints (under the server's URL, which is the API base URL):
 //
@@ -14,6 +14,19 @@
 //	GET    /repos/{o}/{r}/releases/{id}/assets     (paginated)
 //	DELETE /repos/{o}/{r}/releases/assets/{id}
 //	POST   /uploads/repos/{o}/{r}/releases/{id}/assets?name=X   (the releases' upload_url)
+//	GET    /repos/{o}/{r}/deployments              (filters environment, ref, sha, task; paginated, newest first)
+//	POST   /repos/{o}/{r}/deployments
+//	GET    /repos/{o}/{r}/deployments/{id}
+//	GET    /repos/{o}/{r}/deployments/{id}/statuses (paginated, newest first)
+//	POST   /repos/{o}/{r}/deployments/{id}/statuses
+//	GET    /repos/{o}/{r}/deployments/{id}/statuses/{status_id}
+//
+// Deployments model commit-status checks minimally: the fake has no commit
+// statuses, so required_contexts omitted or [] is accepted and any other list
+// is answered 409 (the checks it names never passed). auto_merge is ignored.
+// A success status with auto_inactive (the default) appends an inactive
+// status to every other non-transient deployment of the same environment
+// whose latest status is success, as GitHub does.
 package githubfake
 
 import (
@@ -87,11 +100,12 @@ type Server struct {
 	*httptest.Server
 	Owner, Repo string
 
-	mu       sync.Mutex
-	nextID   int64
-	releases []*Release
-	calls    []Call
-	faults   []*fault
+	mu          sync.Mutex
+	nextID      int64
+	releases    []*Release
+	deployments []*Deployment
+	calls       []Call
+	faults      []*fault
 	// Notes is what generate-notes returns as body; "%s" gets "prev...tag".
 	notes string
 }
@@ -307,6 +321,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if strings.HasPrefix(p, "/uploads/") {
 		upload, p = true, strings.TrimPrefix(p, "/uploads")
+	}
+	if deps := "/repos/" + s.Owner + "/" + s.Repo + "/deployments"; !upload && (p == deps || strings.HasPrefix(p, deps+"/")) {
+		s.routeDeployments(w, r, strings.TrimPrefix(p, deps))
+		return
 	}
 	prefix := "/repos/" + s.Owner + "/" + s.Repo + "/releases"
 	if !strings.HasPrefix(p, prefix) {
@@ -639,4 +657,349 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	a := &Asset{ID: s.nextID, Name: name, ContentType: r.Header.Get("Content-Type"), Content: body}
 	rel.Assets = append(rel.Assets, a)
 	writeJSON(w, http.StatusCreated, s.assetJSON(a))
+}
+
+// Deployment is the fake's state of one deployment.
+type Deployment struct {
+	ID          int64
+	Ref, SHA    string
+	Environment string
+	Task        string
+	// Payload is the payload as sent: a JSON object or string ({} when none).
+	Payload               json.RawMessage
+	Description           string
+	ProductionEnvironment bool
+	TransientEnvironment  bool
+	// Statuses are the deployment's statuses, oldest first.
+	Statuses []DeploymentStatus
+}
+
+// DeploymentStatus is one status of a deployment.
+type DeploymentStatus struct {
+	ID          int64
+	State       string
+	Description string
+	// EnvironmentURL and LogURL are as sent (LogURL falls back to target_url).
+	EnvironmentURL, LogURL string
+	// AutoInactive is the request's auto_inactive (false on the inactive statuses it appends).
+	AutoInactive bool
+	// Environment is the deployment's environment once this status was written.
+	Environment string
+}
+
+// States lists the states of the deployment's statuses, oldest first.
+func (d Deployment) States() []string {
+	out := make([]string, len(d.Statuses))
+	for i, st := range d.Statuses {
+		out[i] = st.State
+	}
+	return out
+}
+
+// Deployment states GitHub accepts for a status.
+var deploymentStates = map[string]bool{"error": true, "failure": true, "inactive": true, "in_progress": true,
+	"queued": true, "pending": true, "success": true}
+
+// maxStatusDescription is GitHub's limit on a deployment status description.
+const maxStatusDescription = 140
+
+// clock is the fake's time of the object with ID id: later objects are later.
+func clock(id int64) time.Time {
+	return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(id) * time.Second)
+}
+
+// fakeSHA is the commit a ref resolves to: itself when it is a full SHA.
+func fakeSHA(ref string) string {
+	if len(ref) == 40 {
+		if _, err := hex.DecodeString(ref); err == nil {
+			return strings.ToLower(ref)
+		}
+	}
+	sum := sha256.Sum256([]byte("ref:" + ref))
+	return hex.EncodeToString(sum[:20])
+}
+
+// AddDeployment stores a deployment and its statuses directly, as history (no
+// call is recorded, no auto_inactive is applied), and returns its ID. Empty
+// Environment, Task, Payload and SHA get GitHub's defaults.
+func (s *Server) AddDeployment(d Deployment) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d.Environment == "" {
+		d.Environment = "production"
+	}
+	if d.Task == "" {
+		d.Task = "deploy"
+	}
+	if len(d.Payload) == 0 {
+		d.Payload = json.RawMessage("{}")
+	}
+	if d.SHA == "" {
+		d.SHA = fakeSHA(d.Ref)
+	}
+	s.nextID++
+	d.ID = s.nextID
+	d.Statuses = append([]DeploymentStatus(nil), d.Statuses...)
+	for i := range d.Statuses {
+		s.nextID++
+		d.Statuses[i].ID = s.nextID
+		if d.Statuses[i].Environment == "" {
+			d.Statuses[i].Environment = d.Environment
+		}
+	}
+	s.deployments = append(s.deployments, &d)
+	return d.ID
+}
+
+// Deployments returns a deep copy of every deployment, oldest first.
+func (s *Server) Deployments() []Deployment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Deployment, len(s.deployments))
+	for i, d := range s.deployments {
+		out[i] = *d
+		out[i].Payload = append(json.RawMessage(nil), d.Payload...)
+		out[i].Statuses = append([]DeploymentStatus(nil), d.Statuses...)
+	}
+	return out
+}
+
+func (s *Server) routeDeployments(w http.ResponseWriter, r *http.Request, rest string) {
+	parts := strings.Split(strings.Trim(rest, "/"), "/")
+	if parts[0] == "" {
+		parts = nil
+	}
+	switch {
+	case len(parts) == 0 && r.Method == http.MethodGet:
+		s.listDeployments(w, r)
+	case len(parts) == 0 && r.Method == http.MethodPost:
+		s.createDeployment(w, r)
+	case len(parts) == 1 && r.Method == http.MethodGet:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if d := s.findDeployment(parts[0]); d != nil {
+			writeJSON(w, http.StatusOK, s.deploymentJSON(d))
+			return
+		}
+		notFound(w)
+	case len(parts) == 2 && parts[1] == "statuses" && r.Method == http.MethodGet:
+		s.listDeploymentStatuses(w, r, parts[0])
+	case len(parts) == 2 && parts[1] == "statuses" && r.Method == http.MethodPost:
+		s.createDeploymentStatus(w, r, parts[0])
+	case len(parts) == 3 && parts[1] == "statuses" && r.Method == http.MethodGet:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if d := s.findDeployment(parts[0]); d != nil {
+			for i := range d.Statuses {
+				if strconv.FormatInt(d.Statuses[i].ID, 10) == parts[2] {
+					writeJSON(w, http.StatusOK, s.statusJSON(d, &d.Statuses[i]))
+					return
+				}
+			}
+		}
+		notFound(w)
+	default:
+		notFound(w)
+	}
+}
+
+func (s *Server) findDeployment(id string) *Deployment {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return nil
+	}
+	for _, d := range s.deployments {
+		if d.ID == n {
+			return d
+		}
+	}
+	return nil
+}
+
+func (s *Server) creator() map[string]any {
+	return map[string]any{"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
+}
+
+func (s *Server) deploymentJSON(d *Deployment) map[string]any {
+	base := fmt.Sprintf("%s/repos/%s/%s/deployments/%d", s.URL, s.Owner, s.Repo, d.ID)
+	updated := clock(d.ID)
+	if n := len(d.Statuses); n > 0 {
+		updated = clock(d.Statuses[n-1].ID)
+	}
+	var desc any
+	if d.Description != "" {
+		desc = d.Description
+	}
+	return map[string]any{
+		"url": base, "id": d.ID, "node_id": fmt.Sprintf("DE_fake%d", d.ID), "sha": d.SHA, "ref": d.Ref, "task": d.Task,
+		"payload": d.Payload, "original_environment": d.Environment, "environment": d.Environment, "description": desc,
+		"creator": s.creator(), "created_at": clock(d.ID), "updated_at": updated, "statuses_url": base + "/statuses",
+		"repository_url":        fmt.Sprintf("%s/repos/%s/%s", s.URL, s.Owner, s.Repo),
+		"transient_environment": d.TransientEnvironment, "production_environment": d.ProductionEnvironment,
+	}
+}
+
+func (s *Server) statusJSON(d *Deployment, st *DeploymentStatus) map[string]any {
+	dep := fmt.Sprintf("%s/repos/%s/%s/deployments/%d", s.URL, s.Owner, s.Repo, d.ID)
+	return map[string]any{
+		"url": fmt.Sprintf("%s/statuses/%d", dep, st.ID), "id": st.ID, "node_id": fmt.Sprintf("DES_fake%d", st.ID),
+		"state": st.State, "creator": s.creator(), "description": st.Description, "environment": st.Environment,
+		"target_url": st.LogURL, "log_url": st.LogURL, "environment_url": st.EnvironmentURL,
+		"created_at": clock(st.ID), "updated_at": clock(st.ID), "deployment_url": dep,
+		"repository_url": fmt.Sprintf("%s/repos/%s/%s", s.URL, s.Owner, s.Repo),
+	}
+}
+
+func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var sel []*Deployment
+	for i := len(s.deployments) - 1; i >= 0; i-- { // newest first
+		d := s.deployments[i]
+		if (q.Has("environment") && q.Get("environment") != d.Environment) || (q.Has("ref") && q.Get("ref") != d.Ref) ||
+			(q.Has("sha") && q.Get("sha") != d.SHA) || (q.Has("task") && q.Get("task") != d.Task) {
+			continue
+		}
+		sel = append(sel, d)
+	}
+	lo, hi := page(w, r, len(sel))
+	out := make([]map[string]any, 0, hi-lo)
+	for _, d := range sel[lo:hi] {
+		out = append(out, s.deploymentJSON(d))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
+	var q struct {
+		Ref                   *string         `json:"ref"`
+		Task                  *string         `json:"task"`
+		AutoMerge             *bool           `json:"auto_merge"`
+		RequiredContexts      []string        `json:"required_contexts"`
+		Payload               json.RawMessage `json:"payload"`
+		Environment           *string         `json:"environment"`
+		Description           *string         `json:"description"`
+		TransientEnvironment  *bool           `json:"transient_environment"`
+		ProductionEnvironment *bool           `json:"production_environment"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&q); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Problems parsing JSON"})
+		return
+	}
+	if q.Ref == nil || *q.Ref == "" {
+		validation(w, "Deployment", "ref", "missing_field")
+		return
+	}
+	payload := json.RawMessage("{}")
+	if p := bytes.TrimSpace(q.Payload); len(p) > 0 && string(p) != "null" {
+		if p[0] != '{' && p[0] != '"' {
+			validation(w, "Deployment", "payload", "invalid")
+			return
+		}
+		payload = append(json.RawMessage(nil), p...)
+	}
+	if len(q.RequiredContexts) > 0 {
+		writeJSON(w, http.StatusConflict, map[string]any{"message": "Conflict: Commit status checks failed for " + *q.Ref + ".",
+			"errors": []map[string]any{{"contexts": []any{}, "resource": "Deployment", "field": "required_contexts", "code": "invalid"}}})
+		return
+	}
+	d := &Deployment{Ref: *q.Ref, SHA: fakeSHA(*q.Ref), Environment: "production", Task: "deploy", Payload: payload}
+	if q.Task != nil && *q.Task != "" {
+		d.Task = *q.Task
+	}
+	if q.Environment != nil && *q.Environment != "" {
+		d.Environment = *q.Environment
+	}
+	if q.Description != nil {
+		d.Description = *q.Description
+	}
+	if q.TransientEnvironment != nil {
+		d.TransientEnvironment = *q.TransientEnvironment
+	}
+	d.ProductionEnvironment = d.Environment == "production"
+	if q.ProductionEnvironment != nil {
+		d.ProductionEnvironment = *q.ProductionEnvironment
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	d.ID = s.nextID
+	s.deployments = append(s.deployments, d)
+	writeJSON(w, http.StatusCreated, s.deploymentJSON(d))
+}
+
+func (s *Server) listDeploymentStatuses(w http.ResponseWriter, r *http.Request, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.findDeployment(id)
+	if d == nil {
+		notFound(w)
+		return
+	}
+	lo, hi := page(w, r, len(d.Statuses))
+	out := make([]map[string]any, 0, hi-lo)
+	for i := len(d.Statuses) - 1 - lo; i >= len(d.Statuses)-hi; i-- { // newest first
+		out = append(out, s.statusJSON(d, &d.Statuses[i]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) createDeploymentStatus(w http.ResponseWriter, r *http.Request, id string) {
+	var q struct {
+		State          string `json:"state"`
+		TargetURL      string `json:"target_url"`
+		LogURL         string `json:"log_url"`
+		Description    string `json:"description"`
+		Environment    string `json:"environment"`
+		EnvironmentURL string `json:"environment_url"`
+		AutoInactive   *bool  `json:"auto_inactive"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&q); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Problems parsing JSON"})
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.findDeployment(id)
+	if d == nil {
+		notFound(w)
+		return
+	}
+	switch {
+	case q.State == "":
+		validation(w, "DeploymentStatus", "state", "missing_field")
+		return
+	case !deploymentStates[q.State]:
+		validation(w, "DeploymentStatus", "state", "invalid")
+		return
+	case len([]rune(q.Description)) > maxStatusDescription:
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "Validation Failed",
+			"errors": []map[string]string{{"resource": "DeploymentStatus", "code": "custom", "field": "description",
+				"message": "description is too long (maximum is 140 characters)"}}})
+		return
+	}
+	if q.Environment != "" {
+		d.Environment = q.Environment
+	}
+	logURL := q.LogURL
+	if logURL == "" {
+		logURL = q.TargetURL
+	}
+	auto := q.AutoInactive == nil || *q.AutoInactive
+	s.nextID++
+	d.Statuses = append(d.Statuses, DeploymentStatus{ID: s.nextID, State: q.State, Description: q.Description,
+		EnvironmentURL: q.EnvironmentURL, LogURL: logURL, AutoInactive: auto, Environment: d.Environment})
+	st := d.Statuses[len(d.Statuses)-1]
+	if q.State == "success" && auto {
+		for _, o := range s.deployments {
+			if o == d || o.Environment != d.Environment || o.TransientEnvironment || len(o.Statuses) == 0 ||
+				o.Statuses[len(o.Statuses)-1].State != "success" {
+				continue
+			}
+			s.nextID++
+			o.Statuses = append(o.Statuses, DeploymentStatus{ID: s.nextID, State: "inactive", Environment: o.Environment})
+		}
+	}
+	writeJSON(w, http.StatusCreated, s.statusJSON(d, &st))
 }

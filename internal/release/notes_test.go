@@ -100,13 +100,3 @@ func TestGitLog(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
-
-func TestBackoff(t *testing.T) {
-	r := Retry{}.withDefaults()
-	want := []int{1, 2, 4, 8, 16, 30, 30}
-	for i, w := range want {
-		if got := r.backoff(i + 1); got.Seconds() != float64(w) {
-			t.Errorf("backoff(%d) = %v, want %ds", i+1, got, w)
-		}
-	}
-}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/google/go-github/v89/github"
+
+	"github.com/org/erlmcp-deploy/internal/ghretry"
 )
 
 // upsert creates or updates the release, uploads the assets and publishes.
@@ -199,7 +201,7 @@ func (p *Publisher) upload(ctx context.Context, cfg Config, rel *github.Reposito
 	return p.do(ctx, "upload "+a.Name, func() error {
 		f, err := os.Open(a.Path)
 		if err != nil {
-			return &permanent{err}
+			return ghretry.Permanent(err)
 		}
 		defer f.Close()
 		got, _, err := p.Client.Repositories.UploadReleaseAssetFromRelease(ctx, rel, &github.UploadOptions{Name: a.Name}, f, a.Size)
@@ -217,7 +219,7 @@ func (p *Publisher) upload(ctx context.Context, cfg Config, rel *github.Reposito
 					}
 				}
 			}
-			return errRetryNow
+			return ghretry.ErrRetryNow
 		}
 		if err != nil {
 			return err
@@ -232,12 +234,3 @@ func (p *Publisher) upload(ctx context.Context, cfg Config, rel *github.Reposito
 		return nil
 	})
 }
-
-// permanent marks an error that no retry can fix.
-type permanent struct{ err error }
-
-func (e *permanent) Error() string { return e.err.Error() }
-func (e *permanent) Unwrap() error { return e.err }
-
-// errRetryNow asks do for another try without waiting.
-var errRetryNow = errors.New("retry now")
