@@ -11,6 +11,10 @@
 // aborted by `erlmcp-deploy deploy --strategy canary` (fail-fast verdict, or
 // the error-rate analysis through a local Prometheus), and `kubectl set
 // image` + `rollout status` + `rollout undo` on the image-pull case.
+// -cases waves runs only the multi-cluster section (waves.go): two more
+// control planes next to the bench's own, one `deploy --contexts` wave
+// against three single-context deploys in a row, and a failing wave 2 with
+// `--rollback-scope wave`.
 //
 // Every release of the matrix (doomed ones and healthy-but-noisy ones) is run
 // by the erlmcp-deploy CLI as a subprocess, -runs interleaved rounds, and once
@@ -47,7 +51,7 @@ func main() {
 	flag.StringVar(&cfg.out, "out", "BENCHMARKS.md", "markdown file to write")
 	flag.IntVar(&cfg.runs, "runs", 3, "erlmcp-deploy runs (interleaved rounds) per release")
 	flag.StringVar(&cfg.logs, "logs", "", "directory for the transcript of every run (default: a new temporary directory)")
-	flag.StringVar(&only, "cases", "", "comma-separated case ids to run (default: all; \""+releasesID+"\" is the manifest-release section, \""+canaryID+"\" the canary section); for trying the bench, not for BENCHMARKS.md")
+	flag.StringVar(&only, "cases", "", "comma-separated case ids to run (default: all; \""+releasesID+"\" is the manifest-release section, \""+canaryID+"\" the canary section, \""+wavesID+"\" the multi-cluster section); for trying the bench, not for BENCHMARKS.md")
 	flag.BoolVar(&cfg.kubectl, "kubectl", true, "run the kubectl peer (each doomed release waits 600 s)")
 	flag.BoolVar(&cfg.extra, "extras", true, "measure the load gate, the binaries and the release API calls")
 	flag.Parse()
@@ -91,7 +95,8 @@ func run(cfg config) error {
 	}
 	releases := cfg.only == nil || cfg.only[releasesID]
 	canaries := cfg.only == nil || cfg.only[canaryID]
-	if len(selected) == 0 && !releases && !canaries {
+	wavesOn := cfg.only == nil || cfg.only[wavesID]
+	if len(selected) == 0 && !releases && !canaries && !wavesOn {
 		return fmt.Errorf("no case matches -cases")
 	}
 
@@ -139,6 +144,14 @@ func run(cfg config) error {
 		}
 		defer cb.stop()
 	}
+	var wb *waveBench
+	if wavesOn {
+		logf("waves section: starting two more control planes")
+		if wb, err = newWaveBench(ctx, c, cli, cfg.logs); err != nil {
+			return fmt.Errorf("waves section: %w", err)
+		}
+		defer wb.stop()
+	}
 
 	// The peer: every kubectl release at once, from the start.
 	theirs := make([]outcome, len(selected))
@@ -172,6 +185,7 @@ func run(cfg config) error {
 	ours := make([][]outcome, len(selected))
 	relOurs, relTheirs := make([][]relOutcome, len(relCases)), make([][]relOutcome, len(relCases))
 	canOurs, canTheirs := make([][]canOutcome, len(canCases)), make([][]canOutcome, len(canCases))
+	waveRuns := make([][]waveOutcome, len(waveCases))
 	for r := 0; r < cfg.runs; r++ {
 		off := r * len(selected) / cfg.runs
 		for j := range selected {
@@ -197,6 +211,12 @@ func run(cfg config) error {
 		if cb != nil {
 			cb.round(ctx, r, cfg.runs, canOurs, canTheirs)
 		}
+		if wb != nil {
+			wb.round(ctx, r, cfg.runs, waveRuns)
+		}
+	}
+	if wb != nil {
+		wb.stop()
 	}
 	kwg.Wait()
 	if err := stopCluster(); err != nil {
@@ -215,7 +235,7 @@ func run(cfg config) error {
 	}
 	rep := report{commit: commit, date: begin.UTC(), runs: cfg.runs, cases: selected, ours: ours, theirs: theirs,
 		kubectl: kubectl != "", extras: extras, partial: cfg.only != nil, releases: releases, relOurs: relOurs, relTheirs: relTheirs,
-		canary: canaries, canOurs: canOurs, canTheirs: canTheirs}
+		canary: canaries, canOurs: canOurs, canTheirs: canTheirs, waves: wavesOn, waveRuns: waveRuns}
 	rep.wall = time.Since(begin)
 	if err := os.WriteFile(cfg.out, []byte(rep.markdown()), 0o644); err != nil {
 		return err

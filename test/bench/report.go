@@ -25,6 +25,9 @@ type report struct {
 
 	canary             bool           // the canary section ran
 	canOurs, canTheirs [][]canOutcome // per canCases entry, one per round (kubectl: peer cases only)
+
+	waves    bool            // the multi-cluster section ran
+	waveRuns [][]waveOutcome // per waveCases entry, one per round
 }
 
 func (r report) benchErrors() []string {
@@ -57,6 +60,13 @@ func (r report) benchErrors() []string {
 				if o.err != nil {
 					errs = append(errs, fmt.Sprintf("%s canary %s (%s): %v", o.tool, o.cc.id, o.ns, o.err))
 				}
+			}
+		}
+	}
+	for _, runs := range r.waveRuns {
+		for _, o := range runs {
+			if o.err != nil {
+				errs = append(errs, fmt.Sprintf("waves %s (%s): %v", o.wc.id, o.ns, o.err))
 			}
 		}
 	}
@@ -285,6 +295,9 @@ func (r report) markdown() string {
 	}
 	if r.canary {
 		w("%s", r.canaryMarkdown())
+	}
+	if r.waves {
+		w("%s", r.wavesMarkdown())
 	}
 
 	if len(r.extras) > 0 {
