@@ -69,6 +69,7 @@ func Deploy() Action {
 		Input{Name: "change-cause", Kind: String, DefaultDoc: "image, actor and run URL", Description: "Text recorded in `kubernetes.io/change-cause` and shown by `rollout history`."},
 		configInput(),
 	)
+	in = append(in, clustersInputs(true)...)
 	in = append(in, slackInputs()...)
 	return Action{
 		ID: "deploy", Name: "erlmcp deploy", Icon: "upload-cloud", Color: "blue",
@@ -86,6 +87,7 @@ func Deploy() Action {
 			{Name: "backup", Description: "Path of the file holding the pod template that was serving before the deploy."},
 			{Name: "release", Description: "With `manifests`: the release's name (its revision is in `revision`)."},
 			{Name: "canary-share", Description: "With `strategy: canary`: the largest share of pods (0..1) that ran the new image before promotion or abort.", Structural: true},
+			clustersOutput(),
 			{Name: "objects", Description: "With `manifests`: JSON array of the release's objects: name, action (created, configured, unchanged, pruned; or create, configure, prune in a dry run), state."},
 			slackOutput(),
 		},
@@ -111,6 +113,7 @@ func Rollback() Action {
 		Input{Name: "dry-run", Kind: Bool, Default: "false", Description: "Resolve the target and send the change as a server-side dry run; nothing changes. For a release: list the objects that would be re-applied, created and deleted."},
 		configInput(),
 	)
+	in = append(in, clustersInputs(false)...)
 	in = append(in, slackInputs()...)
 	return Action{
 		ID: "rollback", Name: "erlmcp rollback", Icon: "rotate-ccw", Color: "orange",
@@ -121,6 +124,7 @@ func Rollback() Action {
 			{Name: "revision", Description: "Revision serving when the action ended (after a release rollback: the new revision that records the restore).", Structural: true},
 			{Name: "from-revision", Description: "Revision that was serving before.", Structural: true},
 			{Name: "image", Description: "Image(s) now serving."},
+			clustersOutput(),
 			{Name: "history", Description: "JSON array of revisions: revision, images, change-cause, created, current, successful; for a release: revision, status, images, cause, time, objects (count), rolledBackFrom, reason."},
 			slackOutput(),
 		},

@@ -118,6 +118,16 @@ func (a Action) Input(name string) (Input, bool) {
 	return Input{}, false
 }
 
+// Output returns the declared output called name.
+func (a Action) Output(name string) (Output, bool) {
+	for _, o := range a.Outputs {
+		if o.Name == name {
+			return o, true
+		}
+	}
+	return Output{}, false
+}
+
 // Validate reports declaration mistakes: duplicate names, enums without values,
 // defaults outside an enum.
 func (a Action) Validate() error {

@@ -75,6 +75,10 @@ type Options struct {
 	Recheck           time.Duration
 	Rollout           rollout.Options
 	Mask              func(string)
+	// OnChange, when set, runs once the plan passed, right before the
+	// first change (the GitHub deployment starts there, so bad input
+	// leaves nothing on GitHub).
+	OnChange func(ctx context.Context)
 }
 
 // Object is one object of the release and what happened to it.
@@ -251,6 +255,9 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 		e.Log.Infof("every object already matches the manifests of revision %d: verifying what serves", pf.previous.Revision)
 	}
 
+	if opts.OnChange != nil {
+		opts.OnChange(ctx)
+	}
 	rel := &inventory.Release{Name: opts.Release, Status: inventory.Pending, Images: res.Images, Cause: opts.ChangeCause,
 		Objects: set.refs(), Manifests: set.encoded}
 	if err := e.store(opts.Namespace).Create(ctx, rel); err != nil {

@@ -58,6 +58,11 @@ type Runtime struct {
 	outOrder []string
 	summary  *summary.Summary
 	depth    int
+
+	// parent, prefix and flat: a Fork's log goes through its parent.
+	parent *Runtime
+	prefix string
+	flat   bool
 }
 
 // Option configures a Runtime.
@@ -248,6 +253,10 @@ func (r *Runtime) Redact(s string) string { return r.red.redact(s) }
 
 // Infof prints a plain line.
 func (r *Runtime) Infof(format string, args ...any) {
+	if r.parent != nil {
+		r.parent.Infof(r.prefix+format, args...)
+		return
+	}
 	if r.actions {
 		r.gha.Infof(ensureNL(format), args...)
 		return
@@ -257,6 +266,10 @@ func (r *Runtime) Infof(format string, args ...any) {
 
 // Warnf prints a warning annotation.
 func (r *Runtime) Warnf(format string, args ...any) {
+	if r.parent != nil {
+		r.parent.Warnf(r.prefix+format, args...)
+		return
+	}
 	if r.actions {
 		r.gha.Warningf(format, args...)
 		return
@@ -266,6 +279,10 @@ func (r *Runtime) Warnf(format string, args ...any) {
 
 // Errorf prints an error annotation; it does not end the program.
 func (r *Runtime) Errorf(format string, args ...any) {
+	if r.parent != nil {
+		r.parent.Errorf(r.prefix+format, args...)
+		return
+	}
 	if r.actions {
 		r.gha.Errorf(format, args...)
 		return
@@ -275,6 +292,10 @@ func (r *Runtime) Errorf(format string, args ...any) {
 
 // Debugf prints a debug line.
 func (r *Runtime) Debugf(format string, args ...any) {
+	if r.parent != nil {
+		r.parent.Debugf(r.prefix+format, args...)
+		return
+	}
 	if r.actions {
 		r.gha.Debugf(format, args...)
 		return
@@ -285,6 +306,13 @@ func (r *Runtime) Debugf(format string, args ...any) {
 // Group starts a collapsible log group; nested groups become headed lines
 // because the runner does not nest them.
 func (r *Runtime) Group(title string) func() {
+	if r.parent != nil {
+		if r.flat {
+			r.parent.Infof("%s── %s ──", r.prefix, title)
+			return func() {}
+		}
+		return r.parent.Group(r.prefix + title)
+	}
 	if !r.actions {
 		return r.text.Group(title)
 	}

@@ -39,6 +39,8 @@ type Client struct {
 	Origin string
 	// Context is the kubeconfig context in use ("" in-cluster).
 	Context string
+	// Namespace is the context's namespace in the kubeconfig ("" when it names none).
+	Namespace string
 	// Kubeconfigs are the contents of the kubeconfig files read, for masking their credentials.
 	Kubeconfigs []string
 }
@@ -101,7 +103,7 @@ func Load(src Source) (*Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kubeconfig from %s, context %q: %w", c.Origin, name, err)
 		}
-		c.Config, c.Context = rc, name
+		c.Config, c.Context, c.Namespace = rc, name, raw.Contexts[name].Namespace
 	}
 	c.Config.QPS, c.Config.Burst = 50, 100
 	if src.UserAgent != "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/report"
 	rb "github.com/org/erlmcp-deploy/internal/rollback"
 	"github.com/org/erlmcp-deploy/internal/verify"
+	"github.com/org/erlmcp-deploy/internal/waves"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -135,4 +136,29 @@ func TestReleaseSummaries(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) { golden(t, name, report.Release(ropts, res)) })
 	}
+}
+
+func TestClustersGolden(t *testing.T) {
+	at := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	res := waves.Result{FailedWave: 2, FirstFailure: at.Add(40 * time.Second), Settled: at.Add(52 * time.Second), Outcomes: []waves.Outcome{
+		{Target: waves.Target{Context: "canary-eu", Wave: 1}, Status: "rolled-back", Revision: "3", PreviousRevision: "1", RolledBack: true, ScopeRollback: "succeeded", Duration: 21 * time.Second},
+		{Target: waves.Target{Context: "prod-eu", Wave: 2}, Status: "rolled-back", Revision: "3", PreviousRevision: "1", RolledBack: true, Duration: 18 * time.Second,
+			Reason: "replicaset/erlmcp-584b9d75: FailedCreate: exceeded quota: pods"},
+		{Target: waves.Target{Context: "prod-us", Wave: 2}, Status: "rolled-back", Revision: "3", PreviousRevision: "1", RolledBack: true, ScopeRollback: "succeeded", Duration: 20 * time.Second},
+		{Target: waves.Target{Context: "prod-ap", Wave: 3}, Status: "halted"},
+	}}
+	c := report.Clusters{Stage: "Deploy", Environment: "production", Image: "ghcr.io/acme/erlmcp:1.1.0", Scope: waves.ScopeAll, Result: res,
+		Namespaces: map[string]string{"canary-eu": "erlmcp", "prod-eu": "erlmcp", "prod-us": "erlmcp-us", "prod-ap": "erlmcp"},
+		Details:    map[string]string{"prod-eu": "## ↩️ Deploy to production failed and was rolled back\n"}, Duration: 61 * time.Second}
+	assert.Equal(t, "rolled-back", c.Status())
+	golden(t, "clusters-halted", c.Render())
+
+	ok := waves.Result{Outcomes: []waves.Outcome{
+		{Target: waves.Target{Context: "prod-eu", Wave: 1}, Status: "succeeded", Revision: "5", PreviousRevision: "4", Duration: 9 * time.Second},
+		{Target: waves.Target{Context: "prod-us", Wave: 1}, Status: "succeeded", Revision: "5", PreviousRevision: "5", Duration: 2 * time.Second},
+	}}
+	c = report.Clusters{Stage: "Deploy", Environment: "production", Image: "ghcr.io/acme/erlmcp:1.1.0", Scope: waves.ScopeFailed, Result: ok,
+		Namespaces: map[string]string{"prod-eu": "erlmcp", "prod-us": "erlmcp"}, Duration: 9500 * time.Millisecond}
+	assert.Equal(t, "succeeded", c.Status())
+	golden(t, "clusters-succeeded", c.Render())
 }

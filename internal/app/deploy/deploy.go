@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/org/erlmcp-deploy/internal/app/connect"
+	"github.com/org/erlmcp-deploy/internal/app/ghdeploys"
 	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/app/verdict"
 	"github.com/org/erlmcp-deploy/internal/bluegreen"
@@ -20,12 +21,21 @@ import (
 	"github.com/org/erlmcp-deploy/internal/summary"
 )
 
-// Run reads and validates every input, deploys, and reports.
+// Run reads and validates every input, deploys (to every context of the
+// contexts input, wave by wave, when it is set), and reports.
 func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	setup.ApplyConfig(rt)
 	if err := rt.ValidateAll(); err != nil {
 		return err
 	}
+	if rt.String("contexts") != "" {
+		return runWaves(ctx, rt)
+	}
+	return runOne(ctx, rt, ghdeploys.New(ctx, rt).Target(rt.String("environment")))
+}
+
+// runOne deploys to one cluster; gh records it on GitHub.
+func runOne(ctx context.Context, rt *ghaction.Runtime, gh *ghdeploys.Target) error {
 	timeout, health, verdictOpts := setup.Timeout(rt), setup.HealthCheck(rt), verdict.Options(rt)
 	var resolveOpts []imageref.Option
 	switch user, pass := rt.String("registry-username"), rt.String("registry-password"); {
@@ -46,7 +56,7 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 			rt.Invalid("strategy", "blue-green switches one Service between two Deployments; a manifest release may change several of each", "rolling or canary with manifests; blue-green with image")
 			return rt.InputErr()
 		}
-		return runRelease(ctx, rt, releaseVerdict{timeout: timeout, health: health, rollout: verdictOpts, resolve: resolveOpts}, co)
+		return runRelease(ctx, rt, releaseVerdict{timeout: timeout, health: health, rollout: verdictOpts, resolve: resolveOpts}, co, gh)
 	}
 	var co canary.Options
 	var bo bluegreen.Options
@@ -99,11 +109,19 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 		opts.ChangeCause = defaultChangeCause(rt, opts.Image)
 	}
 	slack := setup.Running(ctx, rt, slackEvent(rt, opts, &engine.Result{Image: opts.Image, Digest: opts.Digest}, notify.StatusRunning))
+	gh.Describe("deploy "+opts.Image, map[string]any{"image": opts.Image, "namespace": opts.Namespace, "deployment": opts.Deployment})
+	if !opts.DryRun && co.Decision == "" {
+		gh.Start(ctx) // a canary-decision with nothing to decide is bad input: nothing on GitHub then
+	}
 	res, err := pickStrategy(ctx, rt, kc, co, bo, opts).run(ctx, opts)
 	if _, bad := ghaction.AsInputErrors(err); bad {
 		return err
 	}
+	if co.Decision != "" && !opts.DryRun {
+		gh.Start(ctx)
+	}
 	report(rt, opts, res)
+	gh.Finish(context.WithoutCancel(ctx), string(res.Status), res.FailureReason)
 	if slack.Enabled() {
 		rt.SetOutput("slack-ts", slack.NotifyBestEffort(ctx, slackEvent(rt, opts, res, slackStatus(ctx, res))))
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/org/erlmcp-deploy/internal/app/connect"
+	"github.com/org/erlmcp-deploy/internal/app/ghdeploys"
 	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/apply"
 	"github.com/org/erlmcp-deploy/internal/canary"
@@ -22,7 +24,7 @@ import (
 
 // runRelease deploys the `manifests` release: the same verdict, rollback,
 // outputs, summary and Slack message as an image deploy, for a whole set.
-func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVerdict, co *canary.Options) error {
+func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVerdict, co *canary.Options, gh *ghdeploys.Target) error {
 	images, err := manifest.ParseImages(strings.Join(rt.List("images"), "\n"))
 	if err != nil {
 		rt.Invalid("images", err.Error(), "`repository=reference`, one per line, e.g. ghcr.io/acme/erlmcp-dashboard=ghcr.io/acme/erlmcp-dashboard:2.1.0")
@@ -85,12 +87,15 @@ func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVe
 		opts.ChangeCause = defaultChangeCause(rt, "release "+name)
 	}
 	slack := setup.Running(ctx, rt, releaseEvent(rt, opts, &apply.Result{Release: name}, notify.StatusRunning))
+	gh.Describe("deploy release "+name, map[string]any{"release": name, "image": strings.Join(imageList(opts.Images), ","), "namespace": opts.Namespace})
+	opts.OnChange = gh.Start
 	var res *apply.Result
 	if co != nil {
 		res, err = releaseCanary(ctx, rt, eng, kc, opts, *co)
 	} else {
 		res, err = eng.Run(ctx, opts)
 	}
+	gh.Finish(context.WithoutCancel(ctx), string(res.Status), res.FailureReason)
 	if _, bad := ghaction.AsInputErrors(err); bad {
 		return err
 	}
@@ -156,4 +161,14 @@ func releaseEvent(rt *ghaction.Runtime, opts apply.Options, res *apply.Result, s
 		ev.Details = append(ev.Details, notify.Field{Name: "Duration", Value: res.Duration.Round(100 * time.Millisecond).String()})
 	}
 	return ev
+}
+
+// imageList is the release's image references, sorted.
+func imageList(m manifest.Images) []string {
+	out := make([]string, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
 }

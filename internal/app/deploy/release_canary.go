@@ -46,6 +46,9 @@ func releaseCanary(ctx context.Context, rt *ghaction.Runtime, eng *apply.Engine,
 		rt.Warnf("changed in place, so applied only at the promotion and not tried by the canary: %s (a ConfigMap with a new name per release, e.g. from kustomize's configMapGenerator, is tried by it)",
 			strings.Join(pv.InPlace, ", "))
 	}
+	if opts.OnChange != nil {
+		opts.OnChange(ctx)
+	}
 	undo, err := eng.Prerequisites(ctx, pv)
 	if err != nil {
 		if uerr := undo(context.WithoutCancel(ctx)); uerr != nil {

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/org/erlmcp-deploy/internal/app/connect"
+	"github.com/org/erlmcp-deploy/internal/app/ghdeploys"
 	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/app/verdict"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
@@ -31,6 +32,18 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	if err := rt.ValidateAll(); err != nil {
 		return err
 	}
+	if rt.String("contexts") != "" {
+		return runContexts(ctx, rt)
+	}
+	err := runOne(ctx, rt)
+	if out := rt.Outputs(); out["status"] == "succeeded" {
+		ghdeploys.New(ctx, rt).Restored(context.WithoutCancel(ctx), rt.String("environment"), out["image"], "rollback to revision "+out["revision"])
+	}
+	return err
+}
+
+// runOne rolls back one cluster.
+func runOne(ctx context.Context, rt *ghaction.Runtime) error {
 	env, list, confirm := rt.String("environment"), rt.Bool("list"), rt.String("confirm")
 	if !list {
 		switch {

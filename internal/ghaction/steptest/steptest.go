@@ -30,6 +30,12 @@ type Step struct {
 // expression defaults such as ${{ github.token }} are passed as "").
 func Run(t testing.TB, spec actionspec.Action, fn ghaction.RunFunc, inputs, extra map[string]string) Step {
 	t.Helper()
+	return RunContext(context.Background(), t, spec, fn, inputs, extra)
+}
+
+// RunContext is Run under ctx (a test cancels it to cancel the run).
+func RunContext(parent context.Context, t testing.TB, spec actionspec.Action, fn ghaction.RunFunc, inputs, extra map[string]string) Step {
+	t.Helper()
 	dir := t.TempDir()
 	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(dir, "out"),
 		"GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"), "RUNNER_TEMP": dir}
@@ -47,7 +53,7 @@ func Run(t testing.TB, spec actionspec.Action, fn ghaction.RunFunc, inputs, extr
 		env[ghaction.EnvName(k)] = v
 	}
 	var log bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(parent, 4*time.Minute)
 	defer cancel()
 	lookup := func(k string) (string, bool) {
 		v, ok := env[k]

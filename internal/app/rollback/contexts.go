@@ -1,0 +1,87 @@
+package rollback
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/org/erlmcp-deploy/internal/actionspec"
+	"github.com/org/erlmcp-deploy/internal/app/connect"
+	"github.com/org/erlmcp-deploy/internal/app/ghdeploys"
+	"github.com/org/erlmcp-deploy/internal/ghaction"
+	render "github.com/org/erlmcp-deploy/internal/report"
+	"github.com/org/erlmcp-deploy/internal/waves"
+)
+
+// runContexts rolls back every context of the contexts input, wave by
+// wave, each with this action's whole single-cluster run in a Fork of rt. A
+// context that fails does not stop the others: each is worth putting back.
+func runContexts(ctx context.Context, rt *ghaction.Runtime) error {
+	plan, namespaces := connect.Targets(rt)
+	if err := rt.InputErr(); err != nil {
+		return err
+	}
+	env := rt.String("environment")
+	start := time.Now()
+	gh := ghdeploys.New(ctx, rt)
+	var mu sync.Mutex
+	details := map[string]string{}
+	var inputErrs ghaction.InputErrors
+	r := waves.Runner{KeepGoing: true, Deploy: func(ctx context.Context, t waves.Target) waves.Outcome {
+		child := rt.Fork(actionspec.Rollback(), "["+t.Context+"] ", len(plan[t.Wave-1]) > 1, connect.ForkOverrides(t.Context, namespaces[t.Context]))
+		err := runOne(ctx, child)
+		out := child.Outputs()
+		o := waves.Outcome{Status: out["status"], Revision: out["revision"], PreviousRevision: out["from-revision"]}
+		switch {
+		case err != nil && (o.Status == "" || o.Status == waves.StatusSucceeded):
+			o.Status, o.Reason = "failed", err.Error()
+		case err != nil:
+			o.Reason = err.Error()
+		case o.Status == waves.StatusSucceeded:
+			gh.Restored(context.WithoutCancel(ctx), env+"/"+t.Context, out["image"], "rollback to revision "+o.Revision)
+		}
+		if o.Status == "unchanged" || o.Status == "listed" {
+			o.Status = waves.StatusSucceeded // nothing to put back is not a failure
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		details[t.Context] = child.Summary().String()
+		if ie, bad := ghaction.AsInputErrors(err); bad {
+			inputErrs = append(inputErrs, ie...)
+		}
+		rt.Infof("[%s] rollback %s", t.Context, o.Status)
+		return o
+	}}
+	res := r.Run(ctx, plan, "")
+	if len(inputErrs) > 0 && len(inputErrs) == countContexts(plan) {
+		return inputErrs
+	}
+	c := render.Clusters{Stage: "Rollback", Environment: env, Result: res, Namespaces: namespaces, Details: details, Duration: time.Since(start)}
+	rendered := c.Render()
+	for _, kv := range rendered.Outputs {
+		if _, ok := actionspec.Rollback().Output(kv[0]); ok {
+			rt.SetOutput(kv[0], kv[1])
+		}
+	}
+	rt.Summary().Para(rendered.Summary.String())
+	if res.Failed() {
+		var bad []string
+		for _, o := range res.Outcomes {
+			if o.Status != waves.StatusSucceeded {
+				bad = append(bad, o.Context+": "+o.Status)
+			}
+		}
+		return fmt.Errorf("rollback of %s: %s", env, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+func countContexts(plan [][]string) int {
+	n := 0
+	for _, w := range plan {
+		n += len(w)
+	}
+	return n
+}

@@ -1,0 +1,24 @@
+package ghaction
+
+import (
+	"maps"
+
+	"github.com/org/erlmcp-deploy/internal/actionspec"
+	"github.com/org/erlmcp-deploy/internal/summary"
+)
+
+// Fork is a runtime for one target of this run (one kube context of a
+// wave): spec's inputs read as this run reads them, overrides winning; the
+// same masks and log; its lines carry prefix, and its groups are headed
+// lines when flat (targets running side by side would interleave groups).
+// Its outputs, summary and input errors are its own, for the caller to read.
+func (r *Runtime) Fork(spec actionspec.Action, prefix string, flat bool, overrides map[string]string) *Runtime {
+	ov := maps.Clone(r.overrides)
+	if ov == nil {
+		ov = map[string]string{}
+	}
+	maps.Copy(ov, overrides)
+	return &Runtime{spec: spec, getenv: r.getenv, lookupEnv: r.lookupEnv, raw: r.raw, red: r.red, gha: r.gha, actions: r.actions,
+		text: r.text, overrides: ov, defaults: maps.Clone(r.defaults), outputs: map[string]string{}, summary: summary.New(),
+		parent: r, prefix: prefix, flat: flat}
+}
