@@ -381,9 +381,10 @@ func (b *BlueGreen) removeGreen(ctx context.Context, ns, deployment, svc string)
 // greenGoneTimeout bounds the wait for green's pods to terminate.
 const greenGoneTimeout = 2 * time.Minute
 
-// waitGone waits until no pod of green is left that is not terminating, so
-// that unpinning the live Service afterwards cannot select one of them (the
-// garbage collector deletes them after the Deployment, not with it).
+// waitGone waits until green's Deployment is gone and no pod of it is left
+// that is not terminating, so that unpinning the live Service afterwards
+// cannot select one of them (the garbage collector deletes them after the
+// Deployment was asked to go, not with it).
 func (b *BlueGreen) waitGone(ctx context.Context, ns string, green *appsv1.Deployment) error {
 	sel, err := metav1.LabelSelectorAsSelector(green.Spec.Selector)
 	if err != nil {
@@ -394,8 +395,9 @@ func (b *BlueGreen) waitGone(ctx context.Context, ns string, green *appsv1.Deplo
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		_, gerr := b.Client.AppsV1().Deployments(ns).Get(ctx, green.Name, metav1.GetOptions{})
 		pods, err := b.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-		if err == nil {
+		if err == nil && apierrors.IsNotFound(gerr) {
 			left := 0
 			for _, p := range pods.Items {
 				if p.DeletionTimestamp == nil {
