@@ -29,6 +29,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/ghaction/steptest"
 	"github.com/org/erlmcp-deploy/internal/githubfake"
+	"github.com/org/erlmcp-deploy/internal/notify/slackfake"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 )
 
@@ -319,6 +320,34 @@ func TestGitHubOutageOnlyWarns(t *testing.T) {
 	assert.Contains(t, s.Log, "503")
 	assert.Empty(t, gh.Deployments())
 	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", image(t, "prod-eu", ns))
+}
+
+func TestOneSlackMessageUpdatedPerWave(t *testing.T) {
+	t.Parallel()
+	kc, _ := fleet(t)
+	const token = "xoxb-erlmcp-waves-SECRET"
+	fake, api := slackfake.New(t, token)
+	env := map[string]string{"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/erlmcp", "GITHUB_RUN_ID": "4244",
+		"GITHUB_ACTOR": "octocat", "ERLMCP_SLACK_API_URL": api}
+	s := steptest.Run(t, actionspec.Deploy(), deploy.Run, map[string]string{"environment": "production", "image": "ghcr.io/acme/erlmcp:1.1.0",
+		"kubeconfig": kc, "contexts": "canary-eu\nprod-eu, prod-us", "slack-token": token, "slack-channel": "C0DEPLOYS"}, env)
+	require.Equal(t, 0, s.Code, s.Log)
+	calls := fake.Calls()
+	var methods []string
+	for _, c := range calls {
+		methods = append(methods, c.Method)
+	}
+	assert.Equal(t, []string{"chat.postMessage", "chat.update", "chat.update", "chat.update"}, methods,
+		"one message: posted when the run starts, updated after each of the two waves and at the end")
+	ts := s.Output("slack-ts")
+	for _, c := range calls[1:] {
+		assert.Equal(t, ts, c.Form.Get("ts"))
+	}
+	afterWave1 := calls[1].Form.Get("blocks") + calls[1].Form.Get("attachments")
+	assert.Contains(t, afterWave1, "canary-eu: succeeded")
+	final := fake.Message(ts)
+	assert.Contains(t, final.Get("blocks")+final.Get("attachments"), "prod-us: succeeded")
+	assert.Empty(t, s.Leaks(token))
 }
 
 func TestUnknownContextChangesNothing(t *testing.T) {
