@@ -529,13 +529,7 @@ func (b *canBench) finish(ctx context.Context, o *canOutcome, w *canWatcher, tr 
 }
 
 func saveCanLog(dir string, o canOutcome) string {
-	path := filepath.Join(dir, o.ns+".log")
-	body := fmt.Sprintf("%s canary %s (%s): verdict %s\n%s", o.tool, o.cc.id, o.cc.image, o.verdict, o.log)
-	if o.err != nil {
-		body += "bench error: " + o.err.Error() + "\n"
-	}
-	_ = os.WriteFile(path, []byte(body), 0o644)
-	return path
+	return writeLog(dir, o.ns, fmt.Sprintf("%s canary %s (%s): verdict %s", o.tool, o.cc.id, o.cc.image, o.verdict), o.log, o.err)
 }
 
 // canWatcher is the independent observer of one canary run: its own watches
@@ -814,11 +808,11 @@ func canEach(runs []canOutcome, f func(canOutcome) string) string {
 }
 
 func canVerdicts(runs []canOutcome, expected string) string {
-	rel := make([]relOutcome, len(runs))
+	rs := make([]ran, len(runs))
 	for i, o := range runs {
-		rel[i] = relOutcome{verdict: o.verdict, err: o.err}
+		rs[i] = ran{verdict: o.verdict, err: o.err, correct: o.verdict == expected}
 	}
-	return relVerdicts(rel, expected)
+	return tally(rs, true, expected != "")
 }
 
 func stableUntouched(o canOutcome) string {

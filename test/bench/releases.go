@@ -439,13 +439,7 @@ func (b *relBench) runKubectl(ctx context.Context, rc relCase, ns string, round 
 }
 
 func saveRelLog(dir string, o relOutcome) string {
-	path := filepath.Join(dir, o.ns+".log")
-	body := fmt.Sprintf("%s release %s (erlmcp %s, dashboard %s): verdict %s\n%s", o.tool, o.rc.id, nextImage, o.rc.dash, o.verdict, o.log)
-	if o.err != nil {
-		body += "bench error: " + o.err.Error() + "\n"
-	}
-	_ = os.WriteFile(path, []byte(body), 0o644)
-	return path
+	return writeLog(dir, o.ns, fmt.Sprintf("%s release %s (erlmcp %s, dashboard %s): verdict %s", o.tool, o.rc.id, nextImage, o.rc.dash, o.verdict), o.log, o.err)
 }
 
 // relWatcher is the independent observer of one release run: its own
@@ -748,40 +742,11 @@ func medianOf(ds []time.Duration, each []string) string {
 // relVerdicts renders the verdicts of runs ("rolled-back ×3"), with ✓/✗
 // against expected when it is not empty.
 func relVerdicts(runs []relOutcome, expected string) string {
-	count := map[string]int{}
-	var order []string
-	ok := true
-	for _, o := range runs {
-		v := o.verdict
-		if o.err != nil {
-			v = "bench error"
-		}
-		if count[v] == 0 {
-			order = append(order, v)
-		}
-		count[v]++
-		ok = ok && o.err == nil && o.verdict == expected
+	rs := make([]ran, len(runs))
+	for i, o := range runs {
+		rs[i] = ran{verdict: o.verdict, err: o.err, correct: o.verdict == expected}
 	}
-	var parts []string
-	for _, v := range order {
-		if count[v] > 1 {
-			parts = append(parts, fmt.Sprintf("`%s` ×%d", v, count[v]))
-		} else {
-			parts = append(parts, "`"+v+"`")
-		}
-	}
-	if len(parts) == 0 {
-		return "—"
-	}
-	s := strings.Join(parts, ", ")
-	switch {
-	case expected == "":
-	case ok:
-		s += " ✓"
-	default:
-		s += " **✗**"
-	}
-	return s
+	return tally(rs, true, expected != "")
 }
 
 // releasesMarkdown renders the section.

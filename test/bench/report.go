@@ -75,6 +75,24 @@ func (r report) benchErrors() []string {
 
 // verdicts renders the statuses of runs, e.g. "rolled-back ×3 ✓".
 func verdicts(runs []outcome) string {
+	rs := make([]ran, len(runs))
+	for i, o := range runs {
+		rs[i] = ran{verdict: o.verdict, err: o.err, correct: o.correct()}
+	}
+	return tally(rs, false, true)
+}
+
+// ran is one run as a verdict cell counts it.
+type ran struct {
+	verdict string
+	err     error
+	correct bool
+}
+
+// tally renders the verdicts of runs in the order first seen, each with its
+// count ("rolled-back ×3"): quoted puts each in backticks (table-cell safe);
+// judged adds " ✓" when every run was measured and correct, " **✗**" otherwise.
+func tally(runs []ran, quoted, judged bool) string {
 	count := map[string]int{}
 	var order []string
 	ok := true
@@ -87,24 +105,31 @@ func verdicts(runs []outcome) string {
 			order = append(order, v)
 		}
 		count[v]++
-		ok = ok && o.err == nil && o.correct()
+		ok = ok && o.err == nil && o.correct
 	}
 	var parts []string
 	for _, v := range order {
-		if count[v] > 1 {
-			parts = append(parts, fmt.Sprintf("%s ×%d", v, count[v]))
-		} else {
-			parts = append(parts, v)
+		p := v
+		if quoted {
+			p = "`" + cell(v) + "`"
 		}
+		if count[v] > 1 {
+			p += fmt.Sprintf(" ×%d", count[v])
+		}
+		parts = append(parts, p)
 	}
 	if len(parts) == 0 {
 		return "—"
 	}
-	mark := " ✓"
-	if !ok {
-		mark = " **✗**"
+	s := strings.Join(parts, ", ")
+	switch {
+	case !judged:
+	case ok:
+		s += " ✓"
+	default:
+		s += " **✗**"
 	}
-	return strings.Join(parts, ", ") + mark
+	return s
 }
 
 // score counts, over measured runs: healthy not failed / healthy, doomed

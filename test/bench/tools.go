@@ -299,10 +299,16 @@ func runKubectl(ctx context.Context, c *testcluster.Cluster, kubectl string, bc 
 
 // saveLog writes an outcome's transcript to dir/<ns>.log.
 func saveLog(dir string, o outcome) string {
-	path := filepath.Join(dir, o.ns+".log")
-	body := fmt.Sprintf("%s %s (%s, expected %s): verdict %s\n%s", o.tool, o.bc.id, o.bc.image, o.bc.expected(), o.verdict, o.log)
-	if o.err != nil {
-		body += "bench error: " + o.err.Error() + "\n"
+	return writeLog(dir, o.ns, fmt.Sprintf("%s %s (%s, expected %s): verdict %s", o.tool, o.bc.id, o.bc.image, o.bc.expected(), o.verdict), o.log, o.err)
+}
+
+// writeLog writes one run's transcript to dir/<ns>.log under a heading line
+// (and the bench's own error, if any) and returns its path.
+func writeLog(dir, ns, heading, log string, err error) string {
+	path := filepath.Join(dir, ns+".log")
+	body := heading + "\n" + log
+	if err != nil {
+		body += "bench error: " + err.Error() + "\n"
 	}
 	_ = os.WriteFile(path, []byte(body), 0o644)
 	return path

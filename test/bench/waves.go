@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -438,13 +437,7 @@ func relTo(start, t time.Time) string {
 }
 
 func saveWaveLog(dir string, o waveOutcome) string {
-	path := filepath.Join(dir, o.ns+".log")
-	body := fmt.Sprintf("waves %s (%s): %s (correct: %v)\n%s", o.wc.id, o.wc.title, o.verdict, o.correct, o.log)
-	if o.err != nil {
-		body += "bench error: " + o.err.Error() + "\n"
-	}
-	_ = os.WriteFile(path, []byte(body), 0o644)
-	return path
+	return writeLog(dir, o.ns, fmt.Sprintf("waves %s (%s): %s (correct: %v)", o.wc.id, o.wc.title, o.verdict, o.correct), o.log, o.err)
 }
 
 // clusterSnap is one poll of one cluster's erlmcp Deployment and pods.
@@ -656,35 +649,11 @@ func ratioStat(a, b []time.Duration) string {
 
 // waveVerdicts renders the verdicts of runs ("`succeeded everywhere` ×3 ✓").
 func waveVerdicts(runs []waveOutcome) string {
-	count := map[string]int{}
-	var order []string
-	ok := true
-	for _, o := range runs {
-		v := o.verdict
-		if o.err != nil {
-			v = "bench error"
-		}
-		if count[v] == 0 {
-			order = append(order, v)
-		}
-		count[v]++
-		ok = ok && o.err == nil && o.correct
+	rs := make([]ran, len(runs))
+	for i, o := range runs {
+		rs[i] = ran{verdict: o.verdict, err: o.err, correct: o.correct}
 	}
-	var parts []string
-	for _, v := range order {
-		p := "`" + cell(v) + "`"
-		if count[v] > 1 {
-			p += fmt.Sprintf(" ×%d", count[v])
-		}
-		parts = append(parts, p)
-	}
-	if len(parts) == 0 {
-		return "—"
-	}
-	if ok {
-		return strings.Join(parts, ", ") + " ✓"
-	}
-	return strings.Join(parts, ", ") + " **✗**"
+	return tally(rs, true, true)
 }
 
 // wavesMarkdown renders the section.
