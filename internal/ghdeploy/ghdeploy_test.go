@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,29 +24,10 @@ const (
 	runURL = "https://github.com/acme/erlmcp/actions/runs/42"
 )
 
-// sleeper records the waits instead of waiting.
-type sleeper struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (s *sleeper) Sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.waits = append(s.waits, d)
-	return ctx.Err()
-}
-
-func (s *sleeper) all() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.waits...)
-}
-
 type env struct {
 	t     *testing.T
 	fake  *githubfake.Server
-	sleep *sleeper
+	sleep *githubfake.Sleeps
 	log   *ui.Buffer
 	tr    *Tracker
 }
@@ -60,7 +40,7 @@ func newEnv(t *testing.T, tweak ...func(*Options)) *env {
 	base := fake.APIURL()
 	client, err := github.NewClient(github.WithURLs(&base, &base), github.WithDisableRateLimitCheck(), github.WithAuthToken(token))
 	require.NoError(t, err)
-	e := &env{t: t, fake: fake, sleep: &sleeper{}, log: &ui.Buffer{}}
+	e := &env{t: t, fake: fake, sleep: &githubfake.Sleeps{}, log: &ui.Buffer{}}
 	o := Options{Client: client, Owner: "acme", Repo: "erlmcp", Ref: sha, LogURL: runURL,
 		Retry: ghretry.Policy{Sleep: e.sleep.Sleep}, Log: ui.NewText(e.log, true)}
 	for _, f := range tweak {
@@ -331,7 +311,7 @@ func TestOutage(t *testing.T) {
 	e.tr.Start(context.Background(), spec("production/prod-us", "erlmcp:1.2.0")).Finish(context.Background(), StateSuccess, "done")
 	e.tr.Restored(context.Background(), rollback("erlmcp:1.1.0"), imageIs("erlmcp:1.1.0"))
 	assert.Len(t, e.fake.Calls(), 3, "three tries of the first call, then nothing more this run")
-	assert.Equal(t, []time.Duration{time.Second, 2 * time.Second}, e.sleep.all())
+	assert.Equal(t, []time.Duration{time.Second, 2 * time.Second}, e.sleep.All())
 	w := e.warnings()
 	require.Len(t, w, 1, e.log.String())
 	assert.Contains(t, w[0], "production/prod-eu")
@@ -350,7 +330,7 @@ func TestRateLimitsRecover(t *testing.T) {
 	e.fake.FailNext("POST", "/repos/acme/erlmcp/deployments/", 1, http.StatusBadGateway, nil)
 	e.deploy("production", "erlmcp:1.2.0", StateSuccess)
 	assert.Equal(t, map[string][]string{"production deploy erlmcp:1.2.0": {"in_progress", "success"}}, e.states())
-	assert.Equal(t, []time.Duration{20 * time.Second, 30 * time.Second, 2 * time.Second}, e.sleep.all(),
+	assert.Equal(t, []time.Duration{20 * time.Second, 30 * time.Second, 2 * time.Second}, e.sleep.All(),
 		"the secondary limit's Retry-After, the primary reset capped at 30s, then the backoff before a third try")
 	assert.Empty(t, e.warnings(), "a GitHub failure that recovers is no warning")
 	assert.Contains(t, e.log.String(), "retrying in 20s")
@@ -362,7 +342,7 @@ func TestWaitBudget(t *testing.T) {
 		`{"message":"You have exceeded a secondary rate limit","documentation_url":"https://docs.github.com/rest#secondary-rate-limits"}`)
 	d := e.tr.Start(context.Background(), spec("production", "erlmcp:1.2.0"))
 	assert.Zero(t, d.ID())
-	assert.Equal(t, []time.Duration{25 * time.Second, 25 * time.Second}, e.sleep.all(), "the third wait would pass the budget")
+	assert.Equal(t, []time.Duration{25 * time.Second, 25 * time.Second}, e.sleep.All(), "the third wait would pass the budget")
 	w := e.warnings()
 	require.Len(t, w, 1)
 	assert.Contains(t, w[0], "HTTP 403")
@@ -380,7 +360,7 @@ func TestClientErrors(t *testing.T) {
 		w := e.warnings()
 		require.Len(t, w, 1)
 		assert.Contains(t, w[0], "HTTP 422")
-		assert.Empty(t, e.sleep.all(), "a 422 is not retried")
+		assert.Empty(t, e.sleep.All(), "a 422 is not retried")
 	})
 	t.Run("a missing permission warns once and stops", func(t *testing.T) {
 		e := newEnv(t)

@@ -31,6 +31,7 @@ package githubfake
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -1002,4 +1003,26 @@ func (s *Server) createDeploymentStatus(w http.ResponseWriter, r *http.Request, 
 		}
 	}
 	writeJSON(w, http.StatusCreated, s.statusJSON(d, &st))
+}
+
+// Sleeps stands in for a retry policy's Sleep in tests against the fake: it
+// records each wait the client asks for instead of waiting.
+type Sleeps struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+// Sleep records d and returns at once (ctx's error, if it ended).
+func (s *Sleeps) Sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.waits = append(s.waits, d)
+	return ctx.Err()
+}
+
+// All returns the waits so far, in order.
+func (s *Sleeps) All() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.waits...)
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,29 +34,11 @@ const changelogMD = `# Changelog
 [1.2.0]: https://github.com/acme/erlmcp/compare/v1.1.0...v1.2.0
 `
 
-type sleeper struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (s *sleeper) Sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.waits = append(s.waits, d)
-	return ctx.Err()
-}
-
-func (s *sleeper) all() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.waits...)
-}
-
 type env struct {
 	t     *testing.T
 	fake  *githubfake.Server
 	pub   *Publisher
-	sleep *sleeper
+	sleep *githubfake.Sleeps
 	dir   string
 	log   *bytes.Buffer
 	files map[string][]byte
@@ -71,7 +52,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, fake: fake, sleep: &sleeper{}, dir: t.TempDir(), log: &bytes.Buffer{}, files: map[string][]byte{
+	e := &env{t: t, fake: fake, sleep: &githubfake.Sleeps{}, dir: t.TempDir(), log: &bytes.Buffer{}, files: map[string][]byte{
 		"dist/erlmcp-1.2.0-linux-amd64.tar.gz": bytes.Repeat([]byte("amd64 release tarball "), 4096),
 		"dist/erlmcp-1.2.0-linux-arm64.tar.gz": bytes.Repeat([]byte("arm64 release tarball "), 3000),
 		"dist/sbom.spdx.json":                  []byte(`{"spdxVersion":"SPDX-2.3"}`),
@@ -227,8 +208,8 @@ func TestCreateWithAssets(t *testing.T) {
 	if !(create >= 0 && create < lastUpload && lastUpload < publish) {
 		t.Errorf("order create=%d lastUpload=%d publish=%d: %v", create, lastUpload, publish, calls)
 	}
-	if len(e.sleep.all()) != 0 {
-		t.Errorf("slept %v on the happy path", e.sleep.all())
+	if len(e.sleep.All()) != 0 {
+		t.Errorf("slept %v on the happy path", e.sleep.All())
 	}
 }
 
@@ -324,7 +305,7 @@ func TestUpload500ThenSuccess(t *testing.T) {
 	e.fake.FailNext("POST", "/uploads/", 2, http.StatusInternalServerError, nil)
 	e.run(e.cfg())
 	e.check()
-	if got := e.sleep.all(); len(got) != 2 || got[0] != time.Second || got[1] != 2*time.Second {
+	if got := e.sleep.All(); len(got) != 2 || got[0] != time.Second || got[1] != 2*time.Second {
 		t.Errorf("waits = %v, want [1s 2s] (exponential backoff)", got)
 	}
 }
@@ -335,7 +316,7 @@ func TestUpload429RetryAfter(t *testing.T) {
 	e.fake.FailNext("POST", "/uploads/", 1, http.StatusTooManyRequests, http.Header{"Retry-After": {"7"}})
 	e.run(e.cfg())
 	e.check()
-	if got := e.sleep.all(); len(got) != 1 || got[0] < 7*time.Second {
+	if got := e.sleep.All(); len(got) != 1 || got[0] < 7*time.Second {
 		t.Errorf("waits = %v, want one wait >= 7s", got)
 	}
 }
@@ -350,7 +331,7 @@ func TestSecondaryRateLimit(t *testing.T) {
 			"X-RateLimit-Reset": {fmt.Sprint(time.Now().Add(90 * time.Second).Unix())}})
 	e.run(e.cfg())
 	e.check()
-	got := e.sleep.all()
+	got := e.sleep.All()
 	if len(got) != 2 || got[0] < 80*time.Second || got[1] != 42*time.Second {
 		t.Errorf("waits = %v, want [~90s (primary reset) 42s (secondary Retry-After)]", got)
 	}
@@ -387,7 +368,7 @@ func TestUploadConnectionResetMidBody(t *testing.T) {
 			t.Error("retried upload stored other bytes")
 		}
 	}
-	if got := e.sleep.all(); len(got) != 1 {
+	if got := e.sleep.All(); len(got) != 1 {
 		t.Errorf("waits = %v, want one retry", got)
 	}
 	if !strings.Contains(e.log.String(), "upload erlmcp-1.2.0-linux-amd64.tar.gz failed (attempt 1/5)") {
@@ -407,7 +388,7 @@ func TestHalfFailedRunThenRerun(t *testing.T) {
 	if len(rels) != 1 || !rels[0].Draft || len(rels[0].Assets) != 3 {
 		t.Fatalf("after the failed run: %+v", rels)
 	}
-	if got := e.sleep.all(); len(got) != 4 { // 5 attempts
+	if got := e.sleep.All(); len(got) != 4 { // 5 attempts
 		t.Errorf("waits = %v", got)
 	}
 	e.fake.ClearFaults()
