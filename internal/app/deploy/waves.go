@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/org/erlmcp-deploy/internal/actionspec"
-	"github.com/org/erlmcp-deploy/internal/app/connect"
+	"github.com/org/erlmcp-deploy/internal/app/fleet"
 	"github.com/org/erlmcp-deploy/internal/app/ghdeploys"
 	rollbackapp "github.com/org/erlmcp-deploy/internal/app/rollback"
 	"github.com/org/erlmcp-deploy/internal/app/setup"
@@ -24,7 +23,7 @@ import (
 // deploy in a Fork of rt; one summary, one clusters output, one Slack
 // message updated per wave, one GitHub deployment per context.
 func runWaves(ctx context.Context, rt *ghaction.Runtime) error {
-	plan, namespaces := connect.Targets(rt)
+	plan, namespaces := fleet.Targets(rt)
 	scope, err := waves.ParseScope(rt.Enum("rollback-scope"))
 	if err != nil {
 		rt.Invalid("rollback-scope", err.Error(), "failed, wave or all")
@@ -48,20 +47,13 @@ func runWaves(ctx context.Context, rt *ghaction.Runtime) error {
 	ev.Details = []notify.Field{{Name: "Contexts", Value: strings.Join(lines, "\n")}}
 	slack := setup.Running(ctx, rt, ev)
 
-	var mu sync.Mutex
-	details := map[string]string{}
-	var inputErrs ghaction.InputErrors
+	var reports fleet.Reports
 	r := waves.Runner{
 		Deploy: func(ctx context.Context, t waves.Target) waves.Outcome {
-			child := rt.Fork(actionspec.Deploy(), "["+t.Context+"] ", len(plan[t.Wave-1]) > 1, connect.ForkOverrides(t.Context, namespaces[t.Context]))
+			child := fleet.Fork(rt, actionspec.Deploy(), plan, t, namespaces)
 			err := runOne(ctx, child, gh.Target(env+"/"+t.Context))
 			o := outcome(child, err)
-			mu.Lock()
-			defer mu.Unlock()
-			details[t.Context] = child.Summary().String()
-			if ie, bad := ghaction.AsInputErrors(err); bad {
-				inputErrs = append(inputErrs, ie...)
-			}
+			reports.Add(t.Context, child, err)
 			rt.Infof("[%s] %s", t.Context, describe(o))
 			return o
 		},
@@ -85,16 +77,12 @@ func runWaves(ctx context.Context, rt *ghaction.Runtime) error {
 		},
 	}
 	res := r.Run(ctx, plan, scope)
-	if len(inputErrs) > 0 && !changedAny(res) {
-		return inputErrs
+	if ie := reports.InputErrors(); len(ie) > 0 && !changedAny(res) {
+		return ie
 	}
 	out := render.Clusters{Stage: "Deploy", Environment: env, Image: image, Scope: scope, Result: res, Namespaces: namespaces,
-		Details: details, Duration: time.Since(start)}
-	rendered := out.Render()
-	for _, kv := range rendered.Outputs {
-		rt.SetOutput(kv[0], kv[1])
-	}
-	rt.Summary().Para(rendered.Summary.String())
+		Details: reports.Details(), Duration: time.Since(start)}
+	fleet.Publish(rt, out.Render())
 	status := out.Status()
 	if slack.Enabled() {
 		ev.Status = status
@@ -113,7 +101,7 @@ func runWaves(ctx context.Context, rt *ghaction.Runtime) error {
 // rollbackOverrides are the rollback action's inputs for a rollback-scope
 // rollback of one context to the revision it served before this run.
 func rollbackOverrides(context, namespace, previous, env string) map[string]string {
-	ov := connect.ForkOverrides(context, namespace)
+	ov := fleet.Overrides(context, namespace)
 	ov["to"], ov["confirm"], ov["list"], ov["dry-run"] = previous, env, "false", "false"
 	return ov
 }

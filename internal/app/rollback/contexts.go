@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/org/erlmcp-deploy/internal/actionspec"
-	"github.com/org/erlmcp-deploy/internal/app/connect"
+	"github.com/org/erlmcp-deploy/internal/app/fleet"
 	"github.com/org/erlmcp-deploy/internal/app/ghdeploys"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	render "github.com/org/erlmcp-deploy/internal/report"
@@ -19,18 +18,16 @@ import (
 // wave, each with this action's whole single-cluster run in a Fork of rt. A
 // context that fails does not stop the others: each is worth putting back.
 func runContexts(ctx context.Context, rt *ghaction.Runtime) error {
-	plan, namespaces := connect.Targets(rt)
+	plan, namespaces := fleet.Targets(rt)
 	if err := rt.InputErr(); err != nil {
 		return err
 	}
 	env := rt.String("environment")
 	start := time.Now()
 	gh := ghdeploys.New(ctx, rt)
-	var mu sync.Mutex
-	details := map[string]string{}
-	var inputErrs ghaction.InputErrors
+	var reports fleet.Reports
 	r := waves.Runner{KeepGoing: true, Deploy: func(ctx context.Context, t waves.Target) waves.Outcome {
-		child := rt.Fork(actionspec.Rollback(), "["+t.Context+"] ", len(plan[t.Wave-1]) > 1, connect.ForkOverrides(t.Context, namespaces[t.Context]))
+		child := fleet.Fork(rt, actionspec.Rollback(), plan, t, namespaces)
 		err := runOne(ctx, child)
 		out := child.Outputs()
 		o := waves.Outcome{Status: out["status"], Revision: out["revision"], PreviousRevision: out["from-revision"]}
@@ -45,27 +42,16 @@ func runContexts(ctx context.Context, rt *ghaction.Runtime) error {
 		if o.Status == "unchanged" || o.Status == "listed" {
 			o.Status = waves.StatusSucceeded // nothing to put back is not a failure
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		details[t.Context] = child.Summary().String()
-		if ie, bad := ghaction.AsInputErrors(err); bad {
-			inputErrs = append(inputErrs, ie...)
-		}
+		reports.Add(t.Context, child, err)
 		rt.Infof("[%s] rollback %s", t.Context, o.Status)
 		return o
 	}}
 	res := r.Run(ctx, plan, "")
-	if len(inputErrs) > 0 && len(inputErrs) == countContexts(plan) {
-		return inputErrs
+	if ie := reports.InputErrors(); len(ie) > 0 && len(ie) == countContexts(plan) {
+		return ie
 	}
-	c := render.Clusters{Stage: "Rollback", Environment: env, Result: res, Namespaces: namespaces, Details: details, Duration: time.Since(start)}
-	rendered := c.Render()
-	for _, kv := range rendered.Outputs {
-		if _, ok := actionspec.Rollback().Output(kv[0]); ok {
-			rt.SetOutput(kv[0], kv[1])
-		}
-	}
-	rt.Summary().Para(rendered.Summary.String())
+	c := render.Clusters{Stage: "Rollback", Environment: env, Result: res, Namespaces: namespaces, Details: reports.Details(), Duration: time.Since(start)}
+	fleet.Publish(rt, c.Render())
 	if res.Failed() {
 		var bad []string
 		for _, o := range res.Outcomes {
