@@ -76,9 +76,9 @@ type Options struct {
 	Rollout           rollout.Options
 	Mask              func(string)
 	// OnChange, when set, runs once the plan passed, right before the
-	// first change (the GitHub deployment starts there, so bad input
-	// leaves nothing on GitHub).
-	OnChange func(ctx context.Context)
+	// first change, with the release's images (the GitHub deployment
+	// starts there, so bad input leaves nothing on GitHub).
+	OnChange func(ctx context.Context, images []string)
 }
 
 // Object is one object of the release and what happened to it.
@@ -256,7 +256,7 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	if opts.OnChange != nil {
-		opts.OnChange(ctx)
+		opts.OnChange(ctx, res.Images)
 	}
 	rel := &inventory.Release{Name: opts.Release, Status: inventory.Pending, Images: res.Images, Cause: opts.ChangeCause,
 		Objects: set.refs(), Manifests: set.encoded}

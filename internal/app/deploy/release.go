@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -87,8 +86,11 @@ func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVe
 		opts.ChangeCause = defaultChangeCause(rt, "release "+name)
 	}
 	slack := setup.Running(ctx, rt, releaseEvent(rt, opts, &apply.Result{Release: name}, notify.StatusRunning))
-	gh.Describe("deploy release "+name, map[string]any{"release": name, "image": strings.Join(imageList(opts.Images), ","), "namespace": opts.Namespace})
-	opts.OnChange = gh.Start
+	opts.OnChange = func(ctx context.Context, images []string) {
+		// The release's images as the rollback action reports them, so a rollback finds this deployment.
+		gh.Describe("deploy release "+name, map[string]any{"release": name, "image": strings.Join(images, ","), "namespace": opts.Namespace})
+		gh.Start(ctx)
+	}
 	var res *apply.Result
 	if co != nil {
 		res, err = releaseCanary(ctx, rt, eng, kc, opts, *co)
@@ -161,14 +163,4 @@ func releaseEvent(rt *ghaction.Runtime, opts apply.Options, res *apply.Result, s
 		ev.Details = append(ev.Details, notify.Field{Name: "Duration", Value: res.Duration.Round(100 * time.Millisecond).String()})
 	}
 	return ev
-}
-
-// imageList is the release's image references, sorted.
-func imageList(m manifest.Images) []string {
-	out := make([]string, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -47,7 +47,7 @@ func releaseCanary(ctx context.Context, rt *ghaction.Runtime, eng *apply.Engine,
 			strings.Join(pv.InPlace, ", "))
 	}
 	if opts.OnChange != nil {
-		opts.OnChange(ctx)
+		opts.OnChange(ctx, pv.Images)
 	}
 	undo, err := eng.Prerequisites(ctx, pv)
 	if err != nil {
