@@ -67,6 +67,7 @@ type Reports struct {
 	mu        sync.Mutex
 	details   map[string]string
 	inputErrs ghaction.InputErrors
+	refused   int // contexts whose run found bad input
 }
 
 // Add records the run of context in child, which ended with err.
@@ -79,7 +80,15 @@ func (r *Reports) Add(context string, child *ghaction.Runtime, err error) {
 	r.details[context] = child.Summary().String()
 	if ie, bad := ghaction.AsInputErrors(err); bad {
 		r.inputErrs = append(r.inputErrs, ie...)
+		r.refused++
 	}
+}
+
+// Refused is how many contexts' runs found bad input.
+func (r *Reports) Refused() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.refused
 }
 
 // Details are the contexts' job summaries, by context.

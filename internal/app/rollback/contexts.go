@@ -47,8 +47,8 @@ func runContexts(ctx context.Context, rt *ghaction.Runtime) error {
 		return o
 	}}
 	res := r.Run(ctx, plan, "")
-	if ie := reports.InputErrors(); len(ie) > 0 && len(ie) == countContexts(plan) {
-		return ie
+	if n := reports.Refused(); n > 0 && n == countContexts(plan) {
+		return reports.InputErrors()
 	}
 	c := render.Clusters{Stage: "Rollback", Environment: env, Result: res, Namespaces: namespaces, Details: reports.Details(), Duration: time.Since(start)}
 	fleet.Publish(rt, c.Render())
