@@ -38,10 +38,16 @@ type clusterJSON struct {
 // Status is the run's status output: succeeded when every context
 // succeeded, else the gravest of the contexts' statuses.
 func (c Clusters) Status() string {
-	rank := map[string]int{"succeeded": 0, "unchanged": 0, "halted": 1, "cancelled": 1, "paused": 2, "aborted": 3, "rolled-back": 4, "failed": 5}
+	rank := func(status string) int {
+		r, ok := map[string]int{"succeeded": 0, "unchanged": 0, "halted": 1, "cancelled": 1, "paused": 2, "aborted": 3, "rolled-back": 4}[status]
+		if !ok {
+			return 5 // failed, or a word this renderer does not know: as grave as a failure
+		}
+		return r
+	}
 	worst := "succeeded"
 	for _, o := range c.Result.Outcomes {
-		if r, ok := rank[o.Status]; (ok && r > rank[worst]) || !ok {
+		if rank(o.Status) > rank(worst) {
 			worst = o.Status
 		}
 	}
