@@ -852,10 +852,7 @@ func cell(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|"
 func (r report) canaryMarkdown() string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	rounds := fmt.Sprintf("%d interleaved rounds", r.runs)
-	if r.runs == 1 {
-		rounds = "1 round"
-	}
+	rounds := r.roundCount()
 	alone := " (only this section ran)"
 	if len(r.cases) > 0 || r.releases {
 		alone = "; each round of this section runs right after the same round of the sections above, in the same cluster"

@@ -753,10 +753,7 @@ func relVerdicts(runs []relOutcome, expected string) string {
 func (r report) releasesMarkdown() string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	rounds := fmt.Sprintf("%d interleaved rounds", r.runs)
-	if r.runs == 1 {
-		rounds = "1 round"
-	}
+	rounds := r.roundCount()
 	interleaved := " (only this section ran)"
 	if len(r.cases) > 0 {
 		interleaved = "; each round of this section runs right after the same round of the sections above, in the same cluster (alongside the kubectl image releases still waiting on their deadline)"

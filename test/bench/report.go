@@ -390,6 +390,14 @@ func (r report) method() string {
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 }
 
+// roundCount says how many rounds ran: "1 round" or "3 interleaved rounds".
+func (r report) roundCount() string {
+	if r.runs == 1 {
+		return "1 round"
+	}
+	return fmt.Sprintf("%d interleaved rounds", r.runs)
+}
+
 func (r report) roundsText() string {
 	if r.runs <= 1 {
 		return "One round: every release once, one at a time."
