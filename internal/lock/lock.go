@@ -9,7 +9,9 @@ package lock
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -47,13 +49,39 @@ func (e *HeldError) Error() string {
 		e.Holder.ID, e.Holder.Action, e.Holder.Target, e.Holder.Environment, e.Expires.UTC().Format(time.RFC3339))
 }
 
+// LostError is why a held lock was lost: another run took it over, or it
+// could not be renewed before it expired.
+type LostError struct {
+	Lease string
+	// By is the run that holds it now ("" when renewal failed).
+	By  string
+	Err error
+}
+
+// Error says the lock is gone and that this run stops changing things.
+func (e *LostError) Error() string {
+	if e.By != "" {
+		return fmt.Sprintf("lost the deploy lock %s: %s took it over; this run stops changing things", e.Lease, e.By)
+	}
+	return fmt.Sprintf("lost the deploy lock %s: it could not be renewed before it expired (%v); this run stops changing things", e.Lease, e.Err)
+}
+
+// Unwrap is the renewal's error.
+func (e *LostError) Unwrap() error { return e.Err }
+
 // Lock is a held lock.
 type Lock struct {
 	client    kubernetes.Interface
 	namespace string
 	name      string
 	holder    Holder
-	expires   time.Time
+	ttl       time.Duration
+
+	mu      sync.Mutex
+	expires time.Time
+	lost    *LostError
+	stop    chan struct{}
+	done    chan struct{}
 	// TookOver is the holder whose unexpired lock was taken with force (nil otherwise).
 	TookOver *HeldError
 	// Expired is the holder whose expired lock was taken over (nil otherwise).
@@ -67,7 +95,7 @@ func Name(deployment string) string { return "erlmcp-deploy." + deployment }
 // is taken over (reported in Lock.Expired); a live one held by another run
 // is a *HeldError unless force, which takes it (reported in Lock.TookOver).
 func Acquire(ctx context.Context, client kubernetes.Interface, namespace, deployment string, h Holder, ttl time.Duration, force bool) (*Lock, error) {
-	l := &Lock{client: client, namespace: namespace, name: Name(deployment), holder: h}
+	l := &Lock{client: client, namespace: namespace, name: Name(deployment), holder: h, ttl: ttl}
 	leases := client.CoordinationV1().Leases(namespace)
 	for attempt := 0; attempt < 3; attempt++ {
 		now := metav1.NewMicroTime(time.Now())
@@ -129,9 +157,113 @@ func heldBy(l *coordinationv1.Lease) *HeldError {
 	return e
 }
 
-// Release gives the lock back if this run still holds it. It works on a
-// cancelled ctx too: a run stopped by the runner must not leave its lock.
+// RenewEvery is how often Hold renews a lock of ttl: a third of it, so two
+// renewals may fail before it expires.
+func RenewEvery(ttl time.Duration) time.Duration { return max(ttl/3, 100*time.Millisecond) }
+
+// Hold renews the lock (every RenewEvery of its TTL) until Release, so a run
+// longer than the TTL keeps it, and returns ctx cancelled with a *LostError
+// (context.Cause) once the lock is lost: taken over by another run, or not
+// renewed before it expired. A run must stop changing things then.
+func (l *Lock) Hold(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancelCause(ctx)
+	l.mu.Lock()
+	if l.stop != nil {
+		l.mu.Unlock()
+		panic("lock: Hold called twice")
+	}
+	l.stop, l.done = make(chan struct{}), make(chan struct{})
+	l.mu.Unlock()
+	go func() {
+		defer close(l.done)
+		defer cancel(nil)
+		tick := time.NewTicker(RenewEvery(l.ttl))
+		defer tick.Stop()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if lost := l.renew(ctx); lost != nil {
+				l.mu.Lock()
+				l.lost = lost
+				l.mu.Unlock()
+				cancel(lost)
+				return
+			}
+		}
+	}()
+	return ctx
+}
+
+// Lost is why the lock was lost (nil while it is held).
+func (l *Lock) Lost() *LostError {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lost
+}
+
+// renew moves the lease's renew time to now; it returns a *LostError when
+// another run holds the lease or it expired before it could be renewed.
+func (l *Lock) renew(ctx context.Context) *LostError {
+	rctx, cancel := context.WithTimeout(ctx, RenewEvery(l.ttl))
+	defer cancel()
+	leases := l.client.CoordinationV1().Leases(l.namespace)
+	err := func() error {
+		cur, err := leases.Get(rctx, l.name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if h := heldBy(cur); h.Holder.ID != l.holder.ID {
+			return &LostError{Lease: l.namespace + "/" + l.name, By: h.Holder.ID}
+		}
+		now := metav1.NewMicroTime(time.Now())
+		cur.Spec.RenewTime = &now
+		cur.Spec.LeaseDurationSeconds = ptr.To(int32(max(l.ttl.Seconds(), 1)))
+		if _, err := leases.Update(rctx, cur, metav1.UpdateOptions{FieldManager: "erlmcp-deploy"}); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		l.expires = now.Add(l.ttl)
+		l.mu.Unlock()
+		return nil
+	}()
+	var lost *LostError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &lost):
+		return lost
+	case apierrors.IsNotFound(err):
+		return &LostError{Lease: l.namespace + "/" + l.name, Err: fmt.Errorf("the lease was deleted: %w", err)}
+	}
+	l.mu.Lock()
+	expired := time.Now().After(l.expires)
+	l.mu.Unlock()
+	if expired {
+		return &LostError{Lease: l.namespace + "/" + l.name, Err: err}
+	}
+	return nil // a conflict or a passing API error: the next tick tries again
+}
+
+// Release stops Hold's renewals and gives the lock back if this run still
+// holds it. It works on a cancelled ctx too: a run stopped by the runner
+// must not leave its lock.
 func (l *Lock) Release(ctx context.Context) error {
+	l.mu.Lock()
+	stop, done := l.stop, l.done
+	l.stop = nil
+	l.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+	if lost := l.Lost(); lost != nil {
+		return nil // someone else's now: nothing to give back
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	leases := l.client.CoordinationV1().Leases(l.namespace)
@@ -140,8 +272,11 @@ func (l *Lock) Release(ctx context.Context) error {
 		return nil
 	}
 	if err != nil {
+		l.mu.Lock()
+		expires := l.expires
+		l.mu.Unlock()
 		return fmt.Errorf("release deploy lock %s/%s (it expires at %s; until then another deploy needs force: true): %w",
-			l.namespace, l.name, l.expires.UTC().Format(time.RFC3339), err)
+			l.namespace, l.name, expires.UTC().Format(time.RFC3339), err)
 	}
 	if h := heldBy(cur); h.Holder.ID != l.holder.ID {
 		return fmt.Errorf("release deploy lock %s/%s: it was taken over by %s", l.namespace, l.name, h.Holder.ID)
