@@ -285,12 +285,7 @@ func (w *Watch) judge(d *appsv1.Deployment, rss []*appsv1.ReplicaSet, pods []*co
 		s.Deployment = d
 		s.NewReplicaSet = history.NewReplicaSet(d, rss)
 		if s.NewReplicaSet != nil {
-			s.Pods = OwnedPods(s.NewReplicaSet, pods)
-			for _, p := range pods {
-				if ref := metav1.GetControllerOf(p); ref == nil || ref.UID != s.NewReplicaSet.UID {
-					s.OldPods = append(s.OldPods, p)
-				}
-			}
+			s.Pods, s.OldPods = SplitPods(d, s.NewReplicaSet, rss, pods)
 		}
 	}
 	mem.Observe(now, s.NewReplicaSet, s.Pods, s.OldPods)
@@ -373,6 +368,30 @@ func (s *scaleUps) check(mem *Memory, pods []*corev1.Pod, now time.Time) {
 			mem.SawScaleUp(p.UID, e.Reason, e.Message)
 		}
 	}
+}
+
+// SplitPods splits the pods d's selector matches into those of its new
+// ReplicaSet and those of its other ReplicaSets; pods of other workloads
+// that d's selector also matches (a canary's, a baseline's, a green's) are
+// in neither. A pure function.
+func SplitPods(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, rss []*appsv1.ReplicaSet, pods []*corev1.Pod) (own, old []*corev1.Pod) {
+	ours := map[types.UID]bool{}
+	for _, rs := range rss {
+		if ref := metav1.GetControllerOf(rs); ref != nil && ref.UID == d.UID {
+			ours[rs.UID] = true
+		}
+	}
+	for _, p := range pods {
+		ref := metav1.GetControllerOf(p)
+		switch {
+		case ref == nil:
+		case ref.UID == newRS.UID:
+			own = append(own, p)
+		case ours[ref.UID]:
+			old = append(old, p)
+		}
+	}
+	return own, old
 }
 
 // OwnedPods returns the pods controlled by rs.
