@@ -170,6 +170,19 @@ func (r *Runtime) SetDefaults(file string, values map[string]Default) {
 	r.defaults = defaults
 }
 
+// DefaultTo makes value the input's value when the run did not give it (no
+// flag, INPUT_ variable or config file): a default that depends on the
+// environment, such as the kube context's namespace.
+func (r *Runtime) DefaultTo(name, value string) {
+	if r.Has(name) {
+		return
+	}
+	if r.defaults == nil {
+		r.defaults = map[string]string{}
+	}
+	r.defaults[name] = value
+}
+
 // nearest is the candidate within two edits of s (the closest; "" when none).
 func nearest(s string, candidates []string) string {
 	best, bestD := "", 3

@@ -28,10 +28,20 @@ func Kube(rt *ghaction.Runtime) (*kube.Client, error) {
 	if c.Config.BearerToken != "" {
 		rt.Mask(c.Config.BearerToken)
 	}
+	if c.Namespace != "" && hasInput(rt, "namespace") && !rt.Has("namespace") {
+		// As kubectl does: the context's namespace, unless the run names one.
+		rt.DefaultTo("namespace", c.Namespace)
+		rt.Infof("namespace %s (the namespace of context %s; set the namespace input to choose another)", c.Namespace, c.Context)
+	}
 	ctx := c.Context
 	if ctx == "" {
 		ctx = "-"
 	}
 	rt.Infof("cluster %s (context %s, credentials from %s)", c.Config.Host, ctx, c.Origin)
 	return c, nil
+}
+
+func hasInput(rt *ghaction.Runtime, name string) bool {
+	_, ok := rt.Spec().Input(name)
+	return ok
 }

@@ -18,7 +18,8 @@ const ContextsAccepted = "kubeconfig contexts, one wave per line, the contexts o
 
 // Targets reads the contexts input and checks every context against the
 // kubeconfig before anything changes: the waves and each context's
-// namespace (the kubeconfig's, else the namespace input). Problems are
+// namespace (the namespace input when given, else the context's, else the
+// input's default). Problems are
 // recorded as invalid inputs.
 func Targets(rt *ghaction.Runtime) ([][]string, map[string]string) {
 	plan, err := waves.Parse(rt.String("contexts"))
@@ -40,9 +41,9 @@ func Targets(rt *ghaction.Runtime) ([][]string, map[string]string) {
 			for _, k := range kc.Kubeconfigs {
 				rt.MaskKubeconfig(k)
 			}
-			ns[c] = kc.Namespace
-			if ns[c] == "" {
-				ns[c] = rt.String("namespace")
+			ns[c] = rt.String("namespace") // as kubectl: the run's namespace, else the context's, else the default
+			if !rt.Has("namespace") && kc.Namespace != "" {
+				ns[c] = kc.Namespace
 			}
 		}
 	}
