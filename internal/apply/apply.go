@@ -75,6 +75,10 @@ type Options struct {
 	Recheck           time.Duration
 	Rollout           rollout.Options
 	Mask              func(string)
+	// Progressive: this apply is the promotion of the release's canary,
+	// which owns the progressive state of its Deployments; otherwise what an
+	// unfinished canary or blue-green of them left is undone first.
+	Progressive bool
 	// OnChange, when set, runs once the plan passed, right before the
 	// first change, with the release's images (the GitHub deployment
 	// starts there, so bad input leaves nothing on GitHub).

@@ -7,11 +7,11 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/org/erlmcp-deploy/internal/progressive"
 	"github.com/org/erlmcp-deploy/internal/rollout"
 )
 
@@ -88,37 +88,26 @@ func templateChanged(en planned) bool {
 
 // Prerequisites creates the objects of the kinds a pod template names
 // (ConfigMaps, Secrets, ServiceAccounts, claims) that the release adds, so
-// a canary's pods find them; undo deletes them again (the canary was aborted).
-func (e *Engine) Prerequisites(ctx context.Context, pv *Preview) (undo func(context.Context) error, err error) {
-	var created []int
-	undo = func(ctx context.Context) error {
-		var errs []string
-		for _, i := range created {
-			o := pv.set.objects[i]
-			if err := e.resource(pv.set, i).Delete(ctx, o.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, err.Error())
-			}
-		}
-		if len(errs) > 0 {
-			return fmt.Errorf("remove the release's new objects: %s", strings.Join(errs, "; "))
-		}
-		return nil
-	}
+// a canary's pods find them, and returns those it created (also on error),
+// for the canary's state: progressive.Settle removes them once the canary
+// is gone, unless a promotion made them the release's.
+func (e *Engine) Prerequisites(ctx context.Context, pv *Preview) ([]progressive.Ref, error) {
+	var created []progressive.Ref
 	for i, en := range pv.plan.entries {
 		if en.action != ActionCreate || en.deferred || !prerequisiteKinds[en.obj.GetKind()] {
 			continue
 		}
 		body, err := json.Marshal(en.obj.Object)
 		if err != nil {
-			return undo, err
+			return created, err
 		}
 		force := true
 		if _, err := e.resource(pv.set, i).Patch(ctx, en.obj.GetName(), types.ApplyPatchType, body,
 			metav1.PatchOptions{FieldManager: rollout.FieldManager, Force: &force}); err != nil {
-			return undo, fmt.Errorf("create %s for the canary: %w", en.name, err)
+			return created, fmt.Errorf("create %s for the canary: %w", en.name, err)
 		}
-		created = append(created, i)
+		created = append(created, progressive.Ref{Kind: en.obj.GetKind(), Name: en.obj.GetName()})
 		e.Log.Infof("created %s (new in the release; the canary's pods may need it)", en.name)
 	}
-	return undo, nil
+	return created, nil
 }

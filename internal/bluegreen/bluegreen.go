@@ -17,7 +17,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -26,16 +25,17 @@ import (
 	"github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/lock"
+	"github.com/org/erlmcp-deploy/internal/progressive"
 	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/ui"
 	"github.com/org/erlmcp-deploy/internal/verify"
 )
 
 // Track is the green Deployment's track label value.
-const Track = "green"
+const Track = progressive.TrackGreen
 
 // HashLabel is the label the live Service is pinned by.
-const HashLabel = appsv1.DefaultDeploymentUniqueLabelKey
+const HashLabel = progressive.HashLabel
 
 // Options are one blue-green deploy's settings.
 type Options struct {
@@ -61,18 +61,9 @@ type Result struct {
 	Reason     string
 }
 
-// State is a blue-green deploy under way, on the stable Deployment.
-type State struct {
-	Strategy string    `json:"strategy"`
-	Image    string    `json:"image"`
-	Run      string    `json:"run"`
-	Started  time.Time `json:"started"`
-	Service  string    `json:"service"`
-	// Blue and Green are the pod-template-hashes of the old and new pods.
-	Blue     string `json:"blue"`
-	Green    string `json:"green,omitempty"`
-	Switched bool   `json:"switched,omitempty"`
-}
+// State is a blue-green deploy under way, on the stable Deployment (package
+// progressive owns the record).
+type State = progressive.State
 
 // BlueGreen runs blue-green deploys against one cluster.
 type BlueGreen struct {
@@ -90,7 +81,7 @@ func (b *BlueGreen) now() time.Time {
 }
 
 // Run deploys opts.Deploy.Image blue-green (see the package comment).
-func (b *BlueGreen) Run(ctx context.Context, opts Options) (*Result, error) {
+func (b *BlueGreen) Run(ctx context.Context, opts Options) (_ *Result, err error) {
 	o := opts.Deploy
 	if opts.Service == "" {
 		opts.Service = o.Deployment
@@ -104,14 +95,36 @@ func (b *BlueGreen) Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	end := b.Log.Group(fmt.Sprintf("Blue-green pre-flight: deployment %s/%s behind service %s (%s)", o.Namespace, o.Deployment, opts.Service, o.Environment))
-	cleaned, err := Cleanup(ctx, b.Client, o.Namespace, o.Deployment)
+	lk, err := lock.Acquire(ctx, b.Client, o.Namespace, o.Deployment,
+		lock.Holder{ID: o.Holder, Environment: o.Environment, Action: "blue-green", Target: o.Image}, 3*o.Timeout+5*time.Minute, o.Force)
+	if err != nil {
+		end()
+		return fail(fmt.Errorf("%w (nothing was changed)", err))
+	}
+	ctx = lk.Hold(ctx)
+	unlocked := false
+	unlock := func() {
+		if !unlocked {
+			unlocked = true
+			_ = lk.Release(context.WithoutCancel(ctx))
+		}
+	}
+	defer func() {
+		unlock()
+		if lost := lk.Lost(); lost != nil && err != nil {
+			b.Log.Errorf("%v; the blue-green is left as it is, for the run that holds the lock now", lost)
+			res.Deploy.Status, res.Deploy.FailureReason = deploy.StatusFailed, lost.Error()
+			err = fmt.Errorf("%w (%w)", lost, err)
+		}
+	}()
+	settled, err := progressive.Settle(ctx, b.Client, o.Namespace, o.Deployment)
 	if err != nil {
 		end()
 		return fail(err)
 	}
-	if cleaned != "" {
-		res.Cleaned = cleaned
-		b.Log.Warnf("%s", cleaned)
+	if settled.Did() {
+		res.Cleaned = settled.String()
+		b.Log.Warnf("%s", res.Cleaned)
 	}
 	blue, rs, err := b.serving(ctx, o)
 	if err != nil {
@@ -133,27 +146,14 @@ func (b *BlueGreen) Run(ctx context.Context, opts Options) (*Result, error) {
 		return fail(fmt.Errorf("%w (nothing was changed)", err))
 	}
 	res.Deploy.PreviousImages = history.Images(&blue.Spec.Template)
-	lk, err := lock.Acquire(ctx, b.Client, o.Namespace, o.Deployment,
-		lock.Holder{ID: o.Holder, Environment: o.Environment, Action: "blue-green", Target: o.Image}, 3*o.Timeout+opts.Keep+5*time.Minute, o.Force)
 	end()
-	if err != nil {
-		return fail(fmt.Errorf("%w (nothing was changed)", err))
-	}
-	unlocked := false
-	unlock := func() {
-		if !unlocked {
-			unlocked = true
-			_ = lk.Release(context.WithoutCancel(ctx))
-		}
-	}
-	defer unlock()
 
-	st := State{Strategy: "blue-green", Image: o.Image, Run: o.Holder, Started: b.now(), Service: svc.Name, Blue: rs.Labels[HashLabel]}
+	st := State{Strategy: progressive.StrategyBlueGreen, Image: o.Image, Run: o.Holder, Started: b.now(), Service: svc.Name, Blue: rs.Labels[HashLabel]}
 	if err := b.record(ctx, o, &st); err != nil {
 		return fail(err)
 	}
 	// Pin the live Service to the serving pods: the green pods carry its labels too.
-	if err := b.selectHash(ctx, o.Namespace, svc.Name, st.Blue); err != nil {
+	if err := progressive.SelectHash(ctx, b.Client, o.Namespace, svc.Name, st.Blue); err != nil {
 		return fail(err)
 	}
 	end = b.Log.Group(fmt.Sprintf("Green: %s on %s", o.Deployment+"-"+Track, o.Image))
@@ -197,7 +197,7 @@ func (b *BlueGreen) Run(ctx context.Context, opts Options) (*Result, error) {
 		end()
 		return b.abort(ctx, opts, res, err.Error())
 	}
-	if err := b.selectHash(ctx, o.Namespace, svc.Name, st.Green); err != nil {
+	if err := progressive.SelectHash(ctx, b.Client, o.Namespace, svc.Name, st.Green); err != nil {
 		end()
 		return b.abort(ctx, opts, res, err.Error())
 	}
@@ -232,7 +232,8 @@ func (b *BlueGreen) Run(ctx context.Context, opts Options) (*Result, error) {
 // on green meanwhile), moves the Service to it and removes green.
 func (b *BlueGreen) finish(ctx context.Context, opts Options, res *Result, st *State) (*Result, error) {
 	o := opts.Deploy
-	o.HealthCheck = nil // the Service still points at green: checked below, once it follows
+	o.HealthCheck = nil  // the Service still points at green: checked below, once it follows
+	o.Progressive = true // the state is ours: finished below
 	dres, err := b.Deployer.Run(ctx, o)
 	if err != nil || dres.Status != deploy.StatusSucceeded {
 		b.Log.Errorf("rolling deployment %s to %s failed after the switch; green keeps serving: %v", o.Deployment, o.Image, err)
@@ -248,14 +249,15 @@ func (b *BlueGreen) finish(ctx context.Context, opts Options, res *Result, st *S
 	if err != nil {
 		return res, err
 	}
-	if err := b.unpin(ctx, o.Namespace, st.Service); err != nil {
+	if err := progressive.Unpin(ctx, b.Client, o.Namespace, st.Service); err != nil {
 		return res, err
 	}
-	if err := b.removeGreen(ctx, o.Namespace, o.Deployment, st.Service); err != nil {
+	// What is left (green, the preview Service, the record) is removed as
+	// any later run would; green runs the image that now serves anyway.
+	if settled, err := progressive.Settle(ctx, b.Client, o.Namespace, o.Deployment); err != nil {
 		b.Log.Warnf("%v", err)
-	}
-	if err := b.clearState(ctx, o.Namespace, o.Deployment); err != nil {
-		b.Log.Warnf("%v", err)
+	} else if settled.Did() {
+		b.Log.Infof("%s", settled)
 	}
 	dres.PreviousImages = res.Deploy.PreviousImages
 	res.Deploy = dres
@@ -268,7 +270,7 @@ func (b *BlueGreen) finish(ctx context.Context, opts Options, res *Result, st *S
 func (b *BlueGreen) abort(ctx context.Context, opts Options, res *Result, why string) (*Result, error) {
 	o := opts.Deploy
 	b.Log.Errorf("blue-green of %s aborted: %s", o.Image, why)
-	msg, err := Cleanup(context.WithoutCancel(ctx), b.Client, o.Namespace, o.Deployment)
+	msg, err := progressive.Settle(context.WithoutCancel(ctx), b.Client, o.Namespace, o.Deployment)
 	res.Deploy.Status, res.Reason, res.Deploy.FailureReason = deploy.StatusAborted, why, why
 	if err != nil {
 		return res, fmt.Errorf("blue-green aborted (%s) and its clean-up failed: %w", why, err)
@@ -339,127 +341,8 @@ func (b *BlueGreen) previewService(ctx context.Context, live *corev1.Service, ha
 	return p.Name, nil
 }
 
-// selectHash pins the Service's selector to one set of pods.
-func (b *BlueGreen) selectHash(ctx context.Context, ns, svc, hash string) error {
-	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"selector": map[string]any{HashLabel: hash}}})
-	if _, err := b.Client.CoreV1().Services(ns).Patch(ctx, svc, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: rollout.FieldManager}); err != nil {
-		return fmt.Errorf("switch service %s to %s=%s: %w", svc, HashLabel, hash, err)
-	}
-	return nil
-}
-
-func (b *BlueGreen) unpin(ctx context.Context, ns, svc string) error {
-	patch := []byte(`{"spec":{"selector":{"` + HashLabel + `":null}}}`)
-	if _, err := b.Client.CoreV1().Services(ns).Patch(ctx, svc, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: rollout.FieldManager}); err != nil {
-		return fmt.Errorf("restore the selector of service %s: %w", svc, err)
-	}
-	return nil
-}
-
-func (b *BlueGreen) removeGreen(ctx context.Context, ns, deployment, svc string) error {
-	name := deployment + "-" + Track
-	green, err := b.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return fmt.Errorf("read deployment %s: %w", name, err)
-	default:
-		fg := metav1.DeletePropagationForeground
-		if err := b.Client.AppsV1().Deployments(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete deployment %s: %w", name, err)
-		}
-		if err := b.waitGone(ctx, ns, green); err != nil {
-			return err
-		}
-	}
-	if err := b.Client.CoreV1().Services(ns).Delete(ctx, svc+"-preview", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete service %s-preview: %w", svc, err)
-	}
-	return nil
-}
-
-// greenGoneTimeout bounds the wait for green's pods to terminate.
-const greenGoneTimeout = 2 * time.Minute
-
-// waitGone waits until green's Deployment is gone and no pod of it is left
-// that is not terminating, so that unpinning the live Service afterwards
-// cannot select one of them (the garbage collector deletes them after the
-// Deployment was asked to go, not with it).
-func (b *BlueGreen) waitGone(ctx context.Context, ns string, green *appsv1.Deployment) error {
-	sel, err := metav1.LabelSelectorAsSelector(green.Spec.Selector)
-	if err != nil {
-		return fmt.Errorf("deployment %s selector: %w", green.Name, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, greenGoneTimeout)
-	defer cancel()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		_, gerr := b.Client.AppsV1().Deployments(ns).Get(ctx, green.Name, metav1.GetOptions{})
-		pods, err := b.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-		if err == nil && apierrors.IsNotFound(gerr) {
-			left := 0
-			for _, p := range pods.Items {
-				if p.DeletionTimestamp == nil {
-					left++
-				}
-			}
-			if left == 0 {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("pods of deployment %s still running after %s: the live service stays pinned to the old pods", green.Name, greenGoneTimeout)
-		case <-tick.C:
-		}
-	}
-}
-
 func (b *BlueGreen) record(ctx context.Context, o deploy.Options, st *State) error {
-	return canary.WriteState(ctx, b.Client, o.Namespace, o.Deployment, st)
-}
-
-func (b *BlueGreen) clearState(ctx context.Context, ns, deployment string) error {
-	return canary.WriteState(ctx, b.Client, ns, deployment, nil)
-}
-
-// Cleanup puts back what an unfinished blue-green of deployment left: the
-// live Service pinned to the old pods, then unpinned, the green Deployment
-// and the preview Service removed, the state cleared. It says what it did
-// ("" when there was nothing). The old pods were never touched, so this is
-// also the rollback of a switch: seconds, no pod started.
-func Cleanup(ctx context.Context, client kubernetes.Interface, namespace, deployment string) (string, error) {
-	deps := client.AppsV1().Deployments(namespace)
-	d, err := deps.Get(ctx, deployment, metav1.GetOptions{})
-	if err != nil {
-		return "", fmt.Errorf("read deployment %s: %w", deployment, err)
-	}
-	raw := d.Annotations[canary.StateAnnotation]
-	var st State
-	if raw == "" || json.Unmarshal([]byte(raw), &st) != nil || st.Strategy != "blue-green" {
-		return "", nil
-	}
-	b := &BlueGreen{Client: client, Log: ui.Discard{}}
-	if st.Blue != "" {
-		if err := b.selectHash(ctx, namespace, st.Service, st.Blue); err != nil && !apierrors.IsNotFound(err) {
-			return "", err
-		}
-	}
-	if err := b.removeGreen(ctx, namespace, deployment, st.Service); err != nil {
-		return "", err
-	}
-	if err := b.unpin(ctx, namespace, st.Service); err != nil && !apierrors.IsNotFound(err) {
-		return "", err
-	}
-	if err := b.clearState(ctx, namespace, deployment); err != nil {
-		return "", err
-	}
-	what := "before the switch"
-	if st.Switched {
-		what = "after the switch: service " + st.Service + " was switched back to the old pods"
-	}
-	return fmt.Sprintf("removed the unfinished blue-green of %s started by %s at %s (%s)", st.Image, st.Run, st.Started.UTC().Format(time.RFC3339), what), nil
+	return progressive.Write(ctx, b.Client, o.Namespace, o.Deployment, st)
 }
 
 func selects(selector, labels map[string]string) bool {
@@ -482,17 +365,4 @@ func ptrOr(p *int32, def int32) int32 {
 		return def
 	}
 	return *p
-}
-
-// Pending is the state of an unfinished blue-green of deployment (nil when there is none).
-func Pending(ctx context.Context, client kubernetes.Interface, namespace, deployment string) (*State, error) {
-	d, err := client.AppsV1().Deployments(namespace).Get(ctx, deployment, metav1.GetOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("read deployment %s: %w", deployment, err)
-	}
-	var st State
-	if raw := d.Annotations[canary.StateAnnotation]; raw == "" || json.Unmarshal([]byte(raw), &st) != nil || st.Strategy != "blue-green" {
-		return nil, nil
-	}
-	return &st, nil
 }

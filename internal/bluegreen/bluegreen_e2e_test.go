@@ -20,6 +20,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/bluegreen"
 	"github.com/org/erlmcp-deploy/internal/canary"
 	"github.com/org/erlmcp-deploy/internal/deploy"
+	"github.com/org/erlmcp-deploy/internal/progressive"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 	"github.com/org/erlmcp-deploy/internal/ui"
 )
@@ -185,9 +186,143 @@ func TestKilledDuringKeepIsSwitchedBackByTheNextRun(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.NotEqual(t, e.bluePods, e.selected("erlmcp"), "green serves after the switch")
 
-	msg, err := bluegreen.Cleanup(e.ctx, cluster.Client, e.ns, "erlmcp")
+	settled, err := progressive.Settle(e.ctx, cluster.Client, e.ns, "erlmcp")
 	require.NoError(t, err)
-	assert.Contains(t, msg, "switched back to the old pods")
+	assert.True(t, settled.SwitchedBack)
+	assert.Contains(t, settled.String(), "switched back to the old pods")
 	assert.Equal(t, e.bluePods, e.selected("erlmcp"))
 	e.assertNothingLeft()
+}
+
+// killDuringKeep starts a blue-green of image and kills it while it keeps
+// the old pods: green serves, the live Service is pinned to green's pods.
+func (e *env) killDuringKeep(image string) []string {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(e.ctx)
+	o := e.opts(image)
+	o.Keep = time.Hour
+	o.Deploy.HealthCheck = func(context.Context) error {
+		go func() { time.Sleep(500 * time.Millisecond); cancel() }()
+		return nil
+	}
+	_, err := e.bg.Run(ctx, o)
+	require.ErrorIs(e.t, err, context.Canceled)
+	green := e.selected("erlmcp")
+	require.Len(e.t, green, 3)
+	for _, p := range green {
+		require.True(e.t, strings.HasPrefix(p, "erlmcp-green-"), "green serves after the switch: %s", p)
+	}
+	return green
+}
+
+// allReady reports whether every pod the live Service selects is Ready.
+func (e *env) allReady() bool {
+	e.t.Helper()
+	for _, name := range e.selected("erlmcp") {
+		p, err := cluster.Client.CoreV1().Pods(e.ns).Get(e.ctx, name, metav1.GetOptions{})
+		require.NoError(e.t, err)
+		ready := false
+		for _, c := range p.Status.Conditions {
+			ready = ready || (c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue)
+		}
+		if !ready {
+			return false
+		}
+	}
+	return true
+}
+
+// A canary after a killed blue-green first undoes the blue-green (the
+// Service back on the old pods, green gone, unpinned), so the canary's pods
+// take traffic; once promoted, the Service selects the new Ready pods and
+// nothing of either strategy is left.
+func TestCanaryAfterAKilledBlueGreen(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.killDuringKeep("ghcr.io/acme/erlmcp:1.1.0")
+
+	c := &canary.Canary{Client: e.bg.Client, Log: e.bg.Log, Deployer: e.bg.Deployer}
+	o := e.opts("ghcr.io/acme/erlmcp:1.2.0").Deploy
+	var duringStep []string
+	res, err := c.Run(e.ctx, canary.Options{Deploy: o, Steps: []int{50}, Interval: 500 * time.Millisecond, Count: 2,
+		Checks: func(ctx context.Context, deployment string) error {
+			duringStep = e.selected("erlmcp")
+			return nil
+		}})
+	require.NoError(t, err, "log:\n%s", e.log)
+	assert.Equal(t, deploy.StatusSucceeded, res.Deploy.Status)
+	assert.Contains(t, res.Cleaned, "undid the unfinished blue-green of ghcr.io/acme/erlmcp:1.1.0")
+	assert.Contains(t, res.Cleaned, "switched back to the old pods")
+	canaryPods := 0
+	for _, p := range duringStep {
+		assert.False(t, strings.HasPrefix(p, "erlmcp-green-"), "green no longer serves during the canary: %s", p)
+		if strings.HasPrefix(p, "erlmcp-canary-") {
+			canaryPods++
+		}
+	}
+	assert.Equal(t, 2, canaryPods, "the live Service selects the canary's pods (50%% of 3)")
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.2.0", e.image())
+	e.assertNothingLeft()
+	_, err = cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp-canary", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the canary is gone: %v", err)
+	assert.True(t, e.allReady(), "the live Service selects Ready pods only")
+	for _, p := range e.selected("erlmcp") {
+		assert.True(t, strings.HasPrefix(p, "erlmcp-"), p)
+		assert.False(t, strings.HasPrefix(p, "erlmcp-green-") || strings.HasPrefix(p, "erlmcp-canary-"), p)
+	}
+}
+
+// A rolling deploy whose undo of a killed blue-green fails (the deployer
+// may no longer patch Services) stops before it changes anything: green
+// keeps serving through the pinned Service, the Deployment's template is
+// untouched, the record stays and the error says what to run. Its twin,
+// once the permission is back, undoes the blue-green and rolls out.
+func TestRollingDeployStopsWhenTheBlueGreenCannotBeUndone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	green := e.killDuringKeep("ghcr.io/acme/erlmcp:1.1.0")
+	pinned := e.selector()
+
+	role, err := cluster.Client.RbacV1().Roles(e.ns).Get(e.ctx, "erlmcp-deployer", metav1.GetOptions{})
+	require.NoError(t, err)
+	orig := role.DeepCopy()
+	for i, r := range role.Rules {
+		if len(r.Resources) == 1 && r.Resources[0] == "services" {
+			role.Rules[i].Verbs = []string{"get", "list"}
+		}
+	}
+	_, err = cluster.Client.RbacV1().Roles(e.ns).Update(e.ctx, role, metav1.UpdateOptions{})
+	require.NoError(t, err)
+
+	o := e.opts("ghcr.io/acme/erlmcp:1.2.0").Deploy
+	res, err := e.bg.Deployer.Run(e.ctx, o)
+	require.Error(t, err)
+	var se *progressive.SettleError
+	require.ErrorAs(t, err, &se)
+	assert.Contains(t, err.Error(), "could not undo the unfinished blue-green of ghcr.io/acme/erlmcp:1.1.0 on deployment erlmcp")
+	assert.Contains(t, err.Error(), "run deploy again or the rollback action with to: cleanup")
+	assert.Equal(t, deploy.StatusFailed, res.Status)
+	assert.Equal(t, v1, e.image(), "the Deployment was not touched")
+	assert.Equal(t, pinned, e.selector(), "the Service is intact")
+	assert.Equal(t, green, e.selected("erlmcp"), "green still serves")
+	assert.True(t, e.allReady())
+	d, err := cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Contains(t, d.Annotations, progressive.StateAnnotation, "the state is left for the next run")
+	_, err = cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp-green", metav1.GetOptions{})
+	assert.NoError(t, err, "green was not removed under a Service that selects it")
+
+	orig.ResourceVersion = ""
+	cur, err := cluster.Client.RbacV1().Roles(e.ns).Get(e.ctx, "erlmcp-deployer", metav1.GetOptions{})
+	require.NoError(t, err)
+	orig.ResourceVersion = cur.ResourceVersion
+	_, err = cluster.Client.RbacV1().Roles(e.ns).Update(e.ctx, orig, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	res, err = e.bg.Deployer.Run(e.ctx, o)
+	require.NoError(t, err, "log:\n%s", e.log)
+	assert.Equal(t, deploy.StatusSucceeded, res.Status)
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.2.0", e.image())
+	e.assertNothingLeft()
+	assert.True(t, e.allReady())
+	assert.Contains(t, e.log.String(), "undid the unfinished blue-green of ghcr.io/acme/erlmcp:1.1.0")
 }

@@ -2,13 +2,15 @@ package canary
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -18,6 +20,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/lock"
+	"github.com/org/erlmcp-deploy/internal/progressive"
 	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/ui"
 	"github.com/org/erlmcp-deploy/internal/verify"
@@ -59,6 +62,12 @@ type Release struct {
 	Templates []*appsv1.Deployment
 	// Promote applies the release as a whole (with its own verdict and rollback).
 	Promote func(ctx context.Context) (*deploy.Result, error)
+	// Prepare, when set, creates what the canaries' pods need (the release's
+	// new ConfigMaps, Secrets, ...) once the canary holds the lock, and
+	// returns what it created (also on error): they are recorded in the
+	// canary's state, so an abort — or the next run after a cancelled one —
+	// removes them once the canaries are gone; a promotion keeps them.
+	Prepare func(ctx context.Context) ([]progressive.Ref, error)
 }
 
 // unit is one stable Deployment and how its canary and baseline are built.
@@ -74,8 +83,10 @@ type StepResult struct {
 	Verdict        string
 	// ChecksFailed is why the canary's checks (Options.Checks) failed.
 	ChecksFailed string
-	Analysis     *analysis.Result
-	Elapsed      time.Duration
+	// Unsteady is why the canary's pods stopped being steady during the bake.
+	Unsteady string
+	Analysis *analysis.Result
+	Elapsed  time.Duration
 }
 
 // Result is a canary's outcome: the promotion's deploy result, or an abort.
@@ -111,10 +122,13 @@ func (c *Canary) now() time.Time {
 	return time.Now()
 }
 
-// Run rolls opts.Deploy.Image out as a canary: each step sizes the canary,
-// verifies it (fail-fast) and runs the analysis; a failure aborts (stable
+// Run rolls opts.Deploy.Image out as a canary: under the deploy lock it
+// first undoes what an unfinished canary or blue-green left
+// (progressive.Settle), then each step sizes the canary, verifies it
+// (fail-fast), and holds it for its bake time while the checks and the
+// analysis run and the canary's pods are watched; a failure aborts (stable
 // untouched), success through the last step promotes it.
-func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
+func (c *Canary) Run(ctx context.Context, opts Options) (_ *Result, err error) {
 	o := opts.Deploy
 	res := &Result{Deploy: &deploy.Result{Image: o.Image, Digest: o.Digest, Status: deploy.StatusFailed}}
 	start := c.now()
@@ -132,14 +146,50 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 		return res, err
 	}
 	if opts.Decision != "" {
-		end()
-		return c.decide(ctx, opts, stable, state, res)
-	}
-	if (state != nil && state.Strategy == "canary") || c.leftovers(ctx, stable) {
-		if res.Cleaned, err = Cleanup(ctx, c.Client, o.Namespace, o.Deployment); err != nil {
+		if err := c.checkDecision(ctx, opts, stable, state); err != nil {
 			end()
 			return res, err
 		}
+	}
+	if opts.Decision == "" && ptrOr(stable.Spec.Replicas, 1) == 0 {
+		end()
+		return res, fmt.Errorf("deployment %s has 0 replicas: a canary of it would take all of its traffic; deploy with strategy: rolling, or scale it first (nothing was changed)", o.Deployment)
+	}
+	lk, err := lock.Acquire(ctx, c.Client, o.Namespace, o.Deployment,
+		lock.Holder{ID: o.Holder, Environment: o.Environment, Action: "canary", Target: o.Image}, o.Timeout*3+5*time.Minute, o.Force)
+	if err != nil {
+		end()
+		return res, fmt.Errorf("%w (nothing was changed)", err)
+	}
+	ctx = lk.Hold(ctx)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			if err := lk.Release(context.WithoutCancel(ctx)); err != nil {
+				c.Log.Warnf("%v", err)
+			}
+		}
+	}
+	defer func() {
+		release()
+		if lost := lk.Lost(); lost != nil && err != nil {
+			c.Log.Errorf("%v; the canary is left as it is, for the run that holds the lock now", lost)
+			res.Deploy.Status, res.Deploy.FailureReason = deploy.StatusFailed, lost.Error()
+			err = fmt.Errorf("%w (%w)", lost, err)
+		}
+	}()
+	if opts.Decision != "" {
+		end()
+		return c.decide(ctx, opts, res)
+	}
+	settled, err := progressive.Settle(ctx, c.Client, o.Namespace, o.Deployment)
+	if err != nil {
+		end()
+		return res, err
+	}
+	if settled.Did() {
+		res.Cleaned = settled.String()
 		c.Log.Warnf("%s", res.Cleaned)
 		if stable, err = c.Client.AppsV1().Deployments(o.Namespace).Get(ctx, o.Deployment, metav1.GetOptions{}); err != nil {
 			end()
@@ -155,25 +205,10 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 	if stable.Status.AvailableReplicas < ptrOr(stable.Spec.Replicas, 1) {
 		c.Log.Warnf("stable is not fully available (%s): the canary is compared with a degraded service", rollout.Describe(stable))
 	}
-	lk, err := lock.Acquire(ctx, c.Client, o.Namespace, o.Deployment,
-		lock.Holder{ID: o.Holder, Environment: o.Environment, Action: "canary", Target: o.Image}, o.Timeout*3+time.Duration(len(opts.Steps)*opts.Count)*opts.Interval, o.Force)
 	end()
-	if err != nil {
-		return res, fmt.Errorf("%w (nothing was changed)", err)
-	}
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			if err := lk.Release(context.WithoutCancel(ctx)); err != nil {
-				c.Log.Warnf("%v", err)
-			}
-		}
-	}
-	defer release()
 
 	baseline := opts.Baseline || (opts.Analysis != nil && opts.Analysis.NeedsBaseline())
-	st := State{Strategy: "canary", Image: o.Image, Run: o.Holder, Started: c.now()}
+	st := State{Strategy: progressive.StrategyCanary, Image: o.Image, Run: o.Holder, Started: c.now(), Identity: identity(units), Step: 1, Percent: opts.Steps[0]}
 	for _, u := range units {
 		st.Workloads = append(st.Workloads, u.stable.Name+"-"+TrackCanary)
 		if baseline {
@@ -181,6 +216,19 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	canaryStart := c.now()
+	if opts.Release != nil && opts.Release.Prepare != nil {
+		created, err := opts.Release.Prepare(ctx)
+		st.Created = created
+		if rerr := c.record(context.WithoutCancel(ctx), o, &st); rerr != nil {
+			return res, errors.Join(err, rerr)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, err
+			}
+			return c.abort(ctx, opts, res, canaryStart, "preparing the canary failed: "+err.Error())
+		}
+	}
 	for i, pct := range opts.Steps {
 		st.Step, st.Percent = i+1, pct
 		if err := c.record(ctx, o, &st); err != nil {
@@ -190,7 +238,7 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 		res.Steps = append(res.Steps, sr)
 		res.MaxShare = max(res.MaxShare, Share(sr.Canary, sr.Stable))
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil && lk.Lost() == nil {
 				c.Log.Errorf("cancelled during canary step %d (%d%%): the canary is left running and recorded on deployment %s; the next deploy or the rollback action (to: cleanup) removes it",
 					i+1, pct, o.Deployment)
 			}
@@ -200,6 +248,9 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 		case sr.Verdict != "":
 			res.Deploy.Diagnostics = out.Diagnostics
 			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%): the canary's rollout failed: %s", i+1, pct, sr.Verdict))
+		case sr.Unsteady != "":
+			res.Deploy.Diagnostics = out.Diagnostics
+			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%): %s", i+1, pct, sr.Unsteady))
 		case sr.ChecksFailed != "":
 			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%): canary checks failed: %s", i+1, pct, sr.ChecksFailed))
 		case sr.Analysis != nil && sr.Analysis.Outcome == analysis.Fail:
@@ -219,10 +270,19 @@ func (c *Canary) Run(ctx context.Context, opts Options) (*Result, error) {
 			}
 			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%) inconclusive (inconclusive: abort): %s", i+1, pct, sr.Analysis.Reason))
 		}
-		c.Log.Infof("canary step %d (%d%%, %d canary / %d stable pods) passed", i+1, pct, sr.Canary, sr.Stable)
+		c.Log.Infof("canary step %d (%d%%, %d canary / %d stable pods) passed after %s", i+1, pct, sr.Canary, sr.Stable, sr.Elapsed.Round(100*time.Millisecond))
 	}
-	release() // the promotion takes the lock itself
-	return c.promote(ctx, opts, res)
+	return c.promote(ctx, opts, res, &st)
+}
+
+// identity is a digest of the canaries' pod templates: what the canary tries.
+func identity(units []unit) string {
+	h := sha256.New()
+	for _, u := range units {
+		raw, _ := json.Marshal(u.canary(1).Spec.Template)
+		h.Write(raw)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // units are the stable Deployments the canary runs next to: the one of an
@@ -317,39 +377,98 @@ func (c *Canary) step(ctx context.Context, opts Options, units []unit, pct int, 
 			return sr, out, nil
 		}
 	}
-	can := cans[0]
+	// The step holds for its bake time, the canaries' pods watched
+	// throughout, while the checks and the analysis run.
+	interval, count := opts.schedule()
+	until := c.now().Add(interval * time.Duration(count))
+	jctx, judged := context.WithCancel(ctx)
+	defer judged()
+	type baked struct {
+		problem string
+		rep     *diagnose.Report
+	}
+	bakeDone := make(chan baked, 1)
+	unsteady := make(chan struct{})
+	bctx, stopBake := context.WithCancel(ctx)
+	defer stopBake()
+	go func() {
+		p, rep := c.bake(bctx, cans, until, ro)
+		if p != "" {
+			close(unsteady)
+			judged()
+		}
+		bakeDone <- baked{p, rep}
+	}()
+	end := c.Log.Group(fmt.Sprintf("Canary step %d%%: bake for %s (until %s), the canary's pods watched", pct, interval*time.Duration(count), until.UTC().Format(time.TimeOnly)))
+	sr, jerr := c.judge(jctx, opts, cans[0], pct, stepStart, sr)
+	select {
+	case <-unsteady:
+	default:
+		if jerr == nil && (sr.ChecksFailed != "" || (sr.Analysis != nil && sr.Analysis.Outcome != analysis.Pass)) {
+			stopBake() // judged already: no need to bake on
+		}
+	}
+	b := <-bakeDone
+	end()
+	sr.Elapsed = c.now().Sub(stepStart)
+	if b.problem != "" {
+		sr.Unsteady, sr.ChecksFailed, sr.Analysis = b.problem, "", nil
+		out.Diagnostics = b.rep
+		c.Log.Errorf("%s", b.problem)
+		return sr, out, nil
+	}
+	if ctx.Err() != nil {
+		return sr, out, ctx.Err()
+	}
+	if jerr != nil {
+		return sr, out, jerr
+	}
+	if sr.ChecksFailed == "" && sr.Analysis == nil {
+		c.Log.Infof("the canary's pods stayed Ready through the bake, without a restart")
+	}
+	return sr, out, nil
+}
+
+// schedule is a step's measurement interval and count: the analysis
+// file's when it sets them, else canary-interval and canary-analysis-count.
+// Their product is the step's bake time.
+func (o Options) schedule() (time.Duration, int) {
+	interval, count := o.Interval, o.Count
+	if o.Analysis != nil && o.Analysis.Interval > 0 {
+		interval = time.Duration(o.Analysis.Interval)
+	}
+	if o.Analysis != nil && o.Analysis.Count > 0 {
+		count = o.Analysis.Count
+	}
+	return interval, max(count, 1)
+}
+
+// judge runs the canary's checks and its analysis (each when set).
+func (c *Canary) judge(ctx context.Context, opts Options, can *appsv1.Deployment, pct int, stepStart time.Time, sr StepResult) (StepResult, error) {
 	if opts.Checks != nil {
 		if err := opts.Checks(ctx, can.Name); err != nil {
-			sr.Elapsed = c.now().Sub(stepStart)
 			if ctx.Err() != nil {
-				return sr, out, ctx.Err()
+				return sr, ctx.Err()
 			}
 			sr.ChecksFailed = err.Error()
-			return sr, out, nil
+			return sr, nil
 		}
 	}
 	if opts.Analysis != nil {
 		ar, err := c.analyse(ctx, opts, pct, stepStart)
 		sr.Analysis = ar
 		if err != nil {
-			return sr, out, err
+			return sr, err
 		}
 	}
-	sr.Elapsed = c.now().Sub(stepStart)
-	return sr, out, nil
+	return sr, nil
 }
 
 // analyse measures every interval until the analysis concludes.
 func (c *Canary) analyse(ctx context.Context, opts Options, pct int, from time.Time) (*analysis.Result, error) {
 	o := opts.Deploy
 	spec := opts.Analysis
-	interval, count := opts.Interval, opts.Count
-	if spec.Interval > 0 {
-		interval = time.Duration(spec.Interval)
-	}
-	if spec.Count > 0 {
-		count = spec.Count
-	}
+	interval, count := opts.schedule()
 	end := c.Log.Group(fmt.Sprintf("Canary step %d%%: analysis, %d measurements every %s", pct, count, interval))
 	defer end()
 	var all []analysis.Measurement
@@ -391,33 +510,14 @@ func (c *Canary) ensure(ctx context.Context, d *appsv1.Deployment) (*appsv1.Depl
 
 // record writes the canary's state on the stable Deployment.
 func (c *Canary) record(ctx context.Context, o deploy.Options, st *State) error {
-	return WriteState(ctx, c.Client, o.Namespace, o.Deployment, st)
-}
-
-// WriteState records a progressive rollout's state (a canary's or a
-// blue-green's) in the StateAnnotation of the stable Deployment; nil clears it.
-func WriteState(ctx context.Context, client kubernetes.Interface, namespace, deployment string, state any) error {
-	value := any(nil)
-	if state != nil {
-		raw, err := json.Marshal(state)
-		if err != nil {
-			return err
-		}
-		value = string(raw)
-	}
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{StateAnnotation: value}}})
-	if _, err := client.AppsV1().Deployments(namespace).Patch(ctx, deployment, types.MergePatchType, patch,
-		metav1.PatchOptions{FieldManager: rollout.FieldManager}); err != nil {
-		return fmt.Errorf("record the rollout's state on deployment %s: %w", deployment, err)
-	}
-	return nil
+	return progressive.Write(ctx, c.Client, o.Namespace, o.Deployment, st)
 }
 
 // abort deletes the canary and baseline; stable was never touched.
 func (c *Canary) abort(ctx context.Context, opts Options, res *Result, canaryStart time.Time, why string) (*Result, error) {
 	o := opts.Deploy
 	c.Log.Errorf("canary of %s aborted: %s", o.Image, why)
-	cleaned, err := Cleanup(context.WithoutCancel(ctx), c.Client, o.Namespace, o.Deployment)
+	cleaned, err := progressive.Settle(context.WithoutCancel(ctx), c.Client, o.Namespace, o.Deployment)
 	res.TimeToAbort = c.now().Sub(canaryStart)
 	res.AbortReason, res.Deploy.FailureReason = why, why
 	res.Deploy.Status = deploy.StatusAborted
@@ -443,9 +543,16 @@ func (c *Canary) stableState(ctx context.Context, o deploy.Options) string {
 }
 
 // promote rolls stable to the canary's image with every verdict rule, then
-// removes the canary (kept until then: it serves during the promotion).
-func (c *Canary) promote(ctx context.Context, opts Options, res *Result) (*Result, error) {
+// removes the canary (kept until then: it serves during the promotion). The
+// objects a release canary created become the release's own.
+func (c *Canary) promote(ctx context.Context, opts Options, res *Result, st *State) (*Result, error) {
 	o := opts.Deploy
+	if len(st.Created) > 0 {
+		st.Created = nil
+		if err := c.record(ctx, o, st); err != nil {
+			return res, err
+		}
+	}
 	var dres *deploy.Result
 	var err error
 	if opts.Release != nil {
@@ -453,36 +560,78 @@ func (c *Canary) promote(ctx context.Context, opts Options, res *Result) (*Resul
 		dres, err = opts.Release.Promote(ctx)
 	} else {
 		c.Log.Infof("promoting %s: rolling deploy of deployment %s", o.Image, o.Deployment)
+		o.Progressive = true // its state is ours: removed below, once stable serves
 		dres, err = c.Deployer.Run(ctx, o)
 	}
 	if dres != nil {
 		dres.PreviousImages = res.Deploy.PreviousImages
 		res.Deploy = dres
 	}
-	cleaned, cerr := Cleanup(context.WithoutCancel(ctx), c.Client, o.Namespace, o.Deployment)
+	cleaned, cerr := progressive.Settle(context.WithoutCancel(ctx), c.Client, o.Namespace, o.Deployment)
 	if cerr != nil {
-		c.Log.Warnf("the canary could not be removed: %v (the next deploy or rollback removes it)", cerr)
+		c.Log.Warnf("the canary could not be removed: %v", cerr)
 	} else {
 		c.Log.Infof("%s", cleaned)
 	}
 	return res, err
 }
 
-// decide finishes a canary that waits for a person.
-func (c *Canary) decide(ctx context.Context, opts Options, stable *appsv1.Deployment, st *State, res *Result) (*Result, error) {
+// CheckDecision says whether opts.Decision has a canary to decide on: one
+// that waits for a decision and tried what opts would deploy (the same
+// image, the same pod templates). It changes nothing; the error is a
+// *DecisionError for bad input.
+func (c *Canary) CheckDecision(ctx context.Context, opts Options) error {
 	o := opts.Deploy
-	if st == nil || !st.Waiting {
-		return res, &DecisionError{Msg: fmt.Sprintf("no canary of deployment %s waits for a decision", o.Deployment)}
+	stable, err := c.Client.AppsV1().Deployments(o.Namespace).Get(ctx, o.Deployment, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("read deployment %s/%s: %w (nothing was changed)", o.Namespace, o.Deployment, err)
+	}
+	st, err := ReadState(stable)
+	if err != nil {
+		return err
+	}
+	return c.checkDecision(ctx, opts, stable, st)
+}
+
+func (c *Canary) checkDecision(ctx context.Context, opts Options, stable *appsv1.Deployment, st *State) error {
+	o := opts.Deploy
+	if st == nil || !st.Waiting || st.Strategy != progressive.StrategyCanary {
+		return &DecisionError{Msg: fmt.Sprintf("no canary of deployment %s waits for a decision", o.Deployment)}
 	}
 	if st.Image != o.Image {
-		return res, &DecisionError{Msg: fmt.Sprintf("the waiting canary runs %s, not %s", st.Image, o.Image)}
+		return &DecisionError{Msg: fmt.Sprintf("the waiting canary runs %s, not %s", st.Image, o.Image)}
+	}
+	units, err := c.units(ctx, opts, stable)
+	if err != nil {
+		return err
+	}
+	if id := identity(units); st.Identity != "" && st.Identity != id {
+		return &DecisionError{Msg: fmt.Sprintf("the waiting canary of %s tried other pod templates than these inputs give (tried %s, now %s): a decision applies only to what the canary tried; deploy without canary-decision to start a new canary", st.Image, st.Identity, id)}
+	}
+	return nil
+}
+
+// decide finishes a canary that waits for a person; the check is made
+// again under the lock, on the Deployment as it is now.
+func (c *Canary) decide(ctx context.Context, opts Options, res *Result) (*Result, error) {
+	o := opts.Deploy
+	stable, err := c.Client.AppsV1().Deployments(o.Namespace).Get(ctx, o.Deployment, metav1.GetOptions{})
+	if err != nil {
+		return res, fmt.Errorf("read deployment %s/%s: %w", o.Namespace, o.Deployment, err)
+	}
+	st, err := ReadState(stable)
+	if err != nil {
+		return res, err
+	}
+	if err := c.checkDecision(ctx, opts, stable, st); err != nil {
+		return res, err
 	}
 	res.Deploy.PreviousImages = imagesOf(stable)
 	if opts.Decision == "abort" {
 		return c.abort(ctx, opts, res, c.now(), "aborted by canary-decision: abort ("+st.Reason+")")
 	}
 	c.Log.Infof("canary-decision: promote (the analysis was inconclusive: %s)", st.Reason)
-	return c.promote(ctx, opts, res)
+	return c.promote(ctx, opts, res, st)
 }
 
 // DecisionError is a canary-decision with nothing (or something else) to decide.
@@ -490,53 +639,6 @@ type DecisionError struct{ Msg string }
 
 // Error is the message.
 func (e *DecisionError) Error() string { return e.Msg }
-
-// leftovers reports whether canary or baseline Deployments of stable exist.
-func (c *Canary) leftovers(ctx context.Context, stable *appsv1.Deployment) bool {
-	list, err := c.Client.AppsV1().Deployments(stable.Namespace).List(ctx, metav1.ListOptions{LabelSelector: OfLabel + "=" + stable.Name + "," + TrackLabel + " in (" + TrackCanary + "," + TrackBaseline + ")"})
-	return err == nil && len(list.Items) > 0
-}
-
-// Cleanup removes what a canary of deployment left (its canary and baseline
-// Deployments, its state annotation) and says what it removed. Used by the
-// next deploy, the rollback action and the pipeline's clean-up step.
-func Cleanup(ctx context.Context, client kubernetes.Interface, namespace, deployment string) (string, error) {
-	deps := client.AppsV1().Deployments(namespace)
-	list, err := deps.List(ctx, metav1.ListOptions{LabelSelector: OfLabel + "=" + deployment + "," + TrackLabel + " in (" + TrackCanary + "," + TrackBaseline + ")"})
-	if err != nil {
-		return "", fmt.Errorf("list the canary workloads of %s: %w", deployment, err)
-	}
-	var removed []string
-	bg := metav1.DeletePropagationBackground
-	for _, d := range list.Items {
-		if err := deps.Delete(ctx, d.Name, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
-			return "", fmt.Errorf("delete deployment %s: %w", d.Name, err)
-		}
-		removed = append(removed, fmt.Sprintf("%s (%s)", d.Name, strings.Join(imagesOf(&d), ", ")))
-	}
-	stable, err := deps.Get(ctx, deployment, metav1.GetOptions{})
-	var st *State
-	if err == nil {
-		st, _ = ReadState(stable)
-		if st != nil && st.Strategy != "canary" {
-			st = nil // another strategy's (blue-green cleans its own)
-		} else if _, ok := stable.Annotations[StateAnnotation]; ok {
-			if err := WriteState(ctx, client, namespace, deployment, nil); err != nil {
-				return "", err
-			}
-		}
-	} else if !apierrors.IsNotFound(err) {
-		return "", fmt.Errorf("read deployment %s: %w", deployment, err)
-	}
-	switch {
-	case len(removed) == 0 && st == nil:
-		return "no canary to clean up", nil
-	case st != nil:
-		return fmt.Sprintf("removed the canary of %s started by %s at %s (step %d, %d%%): %s", st.Image, st.Run,
-			st.Started.UTC().Format(time.RFC3339), st.Step, st.Percent, joinOr(removed, "no workloads left")), nil
-	}
-	return "removed canary workloads: " + strings.Join(removed, ", "), nil
-}
 
 func imageOf(d *appsv1.Deployment, container string) string {
 	for _, c := range d.Spec.Template.Spec.Containers {

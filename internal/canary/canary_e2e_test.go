@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -237,5 +238,84 @@ func TestJudgeComparesCanaryWithBaseline(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, deploy.StatusAborted, res.Deploy.Status)
 	assert.Contains(t, res.AbortReason, "significantly worse")
+	e.assertNoCanaryLeft()
+}
+
+// newBakeEnv is a namespace with a 4-replica stable erlmcp serving v1 and
+// the deployer identity, without Prometheus (the bake needs none).
+func newBakeEnv(t *testing.T) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	ns := fmt.Sprintf("canary-%d", seq.Add(1))
+	id, err := cluster.Deployer(ctx, ns)
+	require.NoError(t, err)
+	require.NoError(t, cluster.CreateAvailable(ctx, ns, testcluster.Deployment("erlmcp", v1, 4)))
+	e := &env{t: t, ctx: ctx, ns: ns, log: &ui.Buffer{}}
+	log := ui.NewText(e.log, false)
+	e.c = &canary.Canary{Client: id.Client, Log: log, Deployer: &deploy.Deployer{Client: id.Client, Log: log}}
+	e.stablePods = e.podsOf("erlmcp")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", e.log.String())
+		}
+	})
+	return e
+}
+
+func (e *env) bakeOpts(image string) canary.Options {
+	return canary.Options{
+		Deploy: deploy.Options{Environment: "production", Namespace: e.ns, Deployment: "erlmcp", Image: image, Timeout: 2 * time.Minute,
+			FailFast: true, RollbackOnFailure: true, Holder: e.t.Name(), BackupDir: e.t.TempDir()},
+		Steps: []int{50}, Interval: time.Second, Count: 5,
+	}
+}
+
+// A canary that is Ready at once and crashes 2 s later is judged through
+// its bake (5 × 1 s), not only until its first Ready: it is aborted, with
+// stable untouched and nothing left.
+func TestCanaryThatCrashesAfterItsFirstReadyIsAborted(t *testing.T) {
+	t.Parallel()
+	e := newBakeEnv(t)
+	res, err := e.c.Run(e.ctx, e.bakeOpts("ghcr.io/acme/erlmcp:1.1.0-crashafter-2s"))
+	require.Error(t, err)
+	assert.Equal(t, deploy.StatusAborted, res.Deploy.Status)
+	require.Len(t, res.Steps, 1)
+	assert.Empty(t, res.Steps[0].Verdict, "the canary passed its first verification")
+	assert.Regexp(t, `canary pod erlmcp-canary-\S+ (restarted during its bake|stopped being Ready during its bake)`, res.AbortReason)
+	require.NotNil(t, res.Deploy.Diagnostics, "the evidence is collected before the canary goes")
+	assert.Equal(t, v1, e.stableImage())
+	assert.Equal(t, e.stablePods, e.podsOf("erlmcp"), "stable's pods are the same")
+	e.assertNoCanaryLeft()
+}
+
+// The twin: a canary that stays Ready through its bake is promoted, and
+// the step held for the bake time before it passed.
+func TestCanaryThatStaysReadyThroughItsBakeIsPromoted(t *testing.T) {
+	t.Parallel()
+	e := newBakeEnv(t)
+	res, err := e.c.Run(e.ctx, e.bakeOpts("ghcr.io/acme/erlmcp:1.1.0"))
+	require.NoError(t, err)
+	assert.Equal(t, deploy.StatusSucceeded, res.Deploy.Status)
+	require.Len(t, res.Steps, 1)
+	assert.GreaterOrEqual(t, res.Steps[0].Elapsed, 5*time.Second, "the step is held for its bake")
+	assert.Contains(t, e.log.String(), "stayed Ready through the bake")
+	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", e.stableImage())
+	e.assertNoCanaryLeft()
+}
+
+// A stable Deployment scaled to 0 gets no canary (it would take all of its
+// traffic): refused before anything changes.
+func TestCanaryOfAStableAtZeroIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newBakeEnv(t)
+	_, err := cluster.Client.AppsV1().Deployments(e.ns).UpdateScale(e.ctx, "erlmcp", &autoscalingv1.Scale{
+		ObjectMeta: metav1.ObjectMeta{Name: "erlmcp", Namespace: e.ns}, Spec: autoscalingv1.ScaleSpec{Replicas: 0}}, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	res, err := e.c.Run(e.ctx, e.bakeOpts("ghcr.io/acme/erlmcp:1.1.0"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "has 0 replicas: a canary of it would take all of its traffic")
+	assert.Contains(t, err.Error(), "nothing was changed")
+	assert.Empty(t, res.Steps)
 	e.assertNoCanaryLeft()
 }

@@ -8,32 +8,31 @@
 package canary
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/org/erlmcp-deploy/internal/progressive"
 )
 
-// Labels and annotations of the canary's workloads.
+// Labels and annotations of the canary's workloads (owned by package progressive).
 const (
 	// TrackLabel tells the canary's and baseline's pods from stable's ("canary", "baseline").
-	TrackLabel = "erlmcp-deploy.io/track"
+	TrackLabel = progressive.TrackLabel
 	// OfLabel names the stable Deployment a canary or baseline belongs to.
-	OfLabel = "erlmcp-deploy.io/canary-of"
+	OfLabel = progressive.OfLabel
 	// StateAnnotation on the stable Deployment records a canary under way.
-	StateAnnotation = "erlmcp-deploy.io/progressive"
+	StateAnnotation = progressive.StateAnnotation
 )
 
 // Tracks.
 const (
-	TrackCanary   = "canary"
-	TrackBaseline = "baseline"
+	TrackCanary   = progressive.TrackCanary
+	TrackBaseline = progressive.TrackBaseline
 )
 
 // ParseSteps reads canary-steps ("10,50" or one per line): increasing
@@ -124,32 +123,9 @@ func merge(a, b map[string]string) map[string]string {
 	return out
 }
 
-// State is a canary under way, recorded on the stable Deployment so the next
-// run (or the rollback action) can finish or clean it if this run dies.
-type State struct {
-	Strategy string    `json:"strategy"`
-	Image    string    `json:"image"`
-	Run      string    `json:"run"`
-	Started  time.Time `json:"started"`
-	Step     int       `json:"step"`
-	Percent  int       `json:"percent"`
-	// Workloads are the Deployments the canary created.
-	Workloads []string `json:"workloads"`
-	// Waiting: the analysis was inconclusive and a person decides (canary-decision).
-	Waiting bool   `json:"waiting,omitempty"`
-	Reason  string `json:"reason,omitempty"`
-}
+// State is a canary under way, recorded on the stable Deployment (package
+// progressive owns the record).
+type State = progressive.State
 
 // ReadState reads the state annotation of d (nil when there is none).
-func ReadState(d *appsv1.Deployment) (*State, error) {
-	raw, ok := d.Annotations[StateAnnotation]
-	if !ok || raw == "" {
-		return nil, nil
-	}
-	var s State
-	if err := json.Unmarshal([]byte(raw), &s); err != nil {
-		return nil, fmt.Errorf("deployment %s: annotation %s: %w", d.Name, StateAnnotation, err)
-	}
-	sort.Strings(s.Workloads)
-	return &s, nil
-}
+func ReadState(d *appsv1.Deployment) (*State, error) { return progressive.Read(d) }

@@ -26,6 +26,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/imageref"
 	"github.com/org/erlmcp-deploy/internal/lock"
+	"github.com/org/erlmcp-deploy/internal/progressive"
 	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/ui"
 	"github.com/org/erlmcp-deploy/internal/verify"
@@ -74,6 +75,10 @@ type Options struct {
 	// Recheck bounds the re-read after the API server failed until the
 	// deadline (default verify.DefaultRecheck).
 	Recheck time.Duration
+	// Progressive: this deploy is the last step of a canary or blue-green of
+	// the Deployment, which owns its progressive state; otherwise whatever an
+	// unfinished canary or blue-green left is undone first (progressive.Settle).
+	Progressive bool
 	// Rollout tunes the verdict's rules (FailFast above wins over Rollout.FailFast).
 	Rollout rollout.Options
 	// Mask, when set, is given every value that must not be printed: the
@@ -142,7 +147,7 @@ func (dp *Deployer) now() time.Time {
 
 // Run deploys opts.Image. The error is nil only when the new image is
 // serving (status succeeded); the Result is always filled for the outputs.
-func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
+func (dp *Deployer) Run(ctx context.Context, opts Options) (_ *Result, err error) {
 	start := dp.now()
 	res := &Result{Image: opts.Image, Digest: opts.Digest, DryRun: opts.DryRun, Status: StatusFailed}
 	defer func() { res.Duration = dp.now().Sub(start) }()
@@ -166,12 +171,21 @@ func (dp *Deployer) Run(ctx context.Context, opts Options) (*Result, error) {
 			res.FailureReason = "cancelled during pre-flight: nothing was changed"
 			dp.Log.Errorf("%s (%s)", res.FailureReason, dp.state(ctx, opts))
 		}
+		if se := (*progressive.SettleError)(nil); errors.As(err, &se) {
+			return fail(err) // it says what it changed and what is left
+		}
 		return fail(&PreflightError{Err: err})
 	}
 	if lk != nil {
+		ctx = lk.Hold(ctx)
 		defer func() {
-			if err := lk.Release(ctx); err != nil {
-				dp.Log.Warnf("%v", err)
+			if rerr := lk.Release(ctx); rerr != nil {
+				dp.Log.Warnf("%v", rerr)
+			}
+			if lost := lk.Lost(); lost != nil && err != nil {
+				dp.Log.Errorf("%v: %s", lost, dp.state(context.WithoutCancel(ctx), opts))
+				res.Status, res.FailureReason = StatusFailed, lost.Error()
+				err = fmt.Errorf("%w (%w)", lost, err)
 			}
 		}()
 	}
@@ -504,6 +518,16 @@ func (dp *Deployer) preflight(ctx context.Context, opts Options) (*appsv1.Deploy
 		dp.Log.Warnf("took over an expired deploy lock of %s (expired %s)", lk.Expired.Holder.ID, lk.Expired.Expires.UTC().Format(time.RFC3339))
 	}
 	dp.Log.Infof("deploy lock taken (lease %s)", lock.Name(opts.Deployment))
+	if !opts.Progressive {
+		settled, err := progressive.Settle(ctx, dp.Client, opts.Namespace, opts.Deployment)
+		if err != nil {
+			lk.Release(ctx)
+			return nil, "", nil, err
+		}
+		if settled.Did() {
+			dp.Log.Warnf("%s", settled)
+		}
+	}
 	// Read again under the lock: the template we back up and patch is current.
 	d, err = dp.Client.AppsV1().Deployments(opts.Namespace).Get(ctx, opts.Deployment, metav1.GetOptions{})
 	if err != nil {

@@ -215,22 +215,16 @@ func blueGreenOptions(rt *ghaction.Runtime) bluegreen.Options {
 	return o
 }
 
-// pickStrategy is the strategy input's implementation. Whatever it is, an
-// unfinished blue-green of the Deployment is switched back first (its pods
-// may hold the live Service).
-func pickStrategy(ctx context.Context, rt *ghaction.Runtime, kc *kube.Client, co canary.Options, bo bluegreen.Options, opts engine.Options) strategy {
+// pickStrategy is the strategy input's implementation. Whatever it is, it
+// first undoes what an unfinished canary or blue-green of the Deployment
+// left, under the deploy lock (progressive.Settle); a failure to do so stops it.
+func pickStrategy(rt *ghaction.Runtime, kc *kube.Client, co canary.Options, bo bluegreen.Options) strategy {
 	dp := &engine.Deployer{Client: kc.Clientset, Log: rt}
 	switch rt.Enum("strategy") {
 	case "canary":
 		return canaryStrategy{rt: rt, c: &canary.Canary{Client: kc.Clientset, Log: rt, Deployer: dp}, opts: co}
 	case "blue-green":
 		return blueGreen{rt: rt, b: &bluegreen.BlueGreen{Client: kc.Clientset, Log: rt, Deployer: dp}, opts: bo}
-	}
-	if msg, err := bluegreen.Cleanup(ctx, kc.Clientset, opts.Namespace, opts.Deployment); err == nil && msg != "" {
-		rt.Warnf("%s", msg)
-	}
-	if msg, err := canary.Cleanup(ctx, kc.Clientset, opts.Namespace, opts.Deployment); err == nil && msg != "no canary to clean up" {
-		rt.Warnf("%s", msg)
 	}
 	return rolling{dp: dp}
 }

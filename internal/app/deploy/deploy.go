@@ -90,6 +90,7 @@ func runOne(ctx context.Context, rt *ghaction.Runtime, gh *ghdeploys.Target) err
 	}
 	end := rt.Group("Connect")
 	kc, err := connect.Kube(rt)
+	opts.Namespace = rt.String("namespace") // the context's when the run names none
 	if err == nil && rt.Bool("resolve-digest") && ref.Digest == "" {
 		var d string
 		d, err = imageref.Resolve(ctx, ref, resolveOpts...)
@@ -113,7 +114,7 @@ func runOne(ctx context.Context, rt *ghaction.Runtime, gh *ghdeploys.Target) err
 	if !opts.DryRun && co.Decision == "" {
 		gh.Start(ctx) // a canary-decision with nothing to decide is bad input: nothing on GitHub then
 	}
-	res, err := pickStrategy(ctx, rt, kc, co, bo, opts).run(ctx, opts)
+	res, err := pickStrategy(rt, kc, co, bo).run(ctx, opts)
 	if _, bad := ghaction.AsInputErrors(err); bad {
 		return err
 	}

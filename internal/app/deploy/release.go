@@ -58,6 +58,7 @@ func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVe
 	}
 	end := rt.Group("Connect")
 	kc, err := connect.Kube(rt)
+	opts.Namespace = rt.String("namespace") // the context's when the run names none
 	if err == nil && ref.Name() != "" && rt.Bool("resolve-digest") && ref.Digest == "" {
 		var d string
 		if d, err = imageref.Resolve(ctx, ref, verdictOpts.resolve...); err == nil {

@@ -14,6 +14,7 @@ import (
 	engine "github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/kube"
+	"github.com/org/erlmcp-deploy/internal/progressive"
 	render "github.com/org/erlmcp-deploy/internal/report"
 )
 
@@ -46,19 +47,12 @@ func releaseCanary(ctx context.Context, rt *ghaction.Runtime, eng *apply.Engine,
 		rt.Warnf("changed in place, so applied only at the promotion and not tried by the canary: %s (a ConfigMap with a new name per release, e.g. from kustomize's configMapGenerator, is tried by it)",
 			strings.Join(pv.InPlace, ", "))
 	}
-	if opts.OnChange != nil {
-		opts.OnChange(ctx, pv.Images)
-	}
-	undo, err := eng.Prerequisites(ctx, pv)
-	if err != nil {
-		if uerr := undo(context.WithoutCancel(ctx)); uerr != nil {
-			rt.Warnf("%v", uerr)
-		}
-		return &apply.Result{Release: opts.Release, Status: apply.StatusFailed, Images: pv.Images, FailureReason: err.Error()}, err
-	}
-
 	var promoted *apply.Result
-	co.Release = &canary.Release{Templates: templates, Promote: func(ctx context.Context) (*engine.Result, error) {
+	co.Release = &canary.Release{Templates: templates, Prepare: func(ctx context.Context) ([]progressive.Ref, error) {
+		return eng.Prerequisites(ctx, pv)
+	}, Promote: func(ctx context.Context) (*engine.Result, error) {
+		opts := opts
+		opts.Progressive = true // the canary's state is the canary's: it removes it after the promotion
 		r, err := eng.Run(ctx, opts)
 		promoted = r
 		return &engine.Result{Status: engine.Status(r.Status), FailureReason: r.FailureReason, Duration: r.Duration,
@@ -68,20 +62,30 @@ func releaseCanary(ctx context.Context, rt *ghaction.Runtime, eng *apply.Engine,
 		Image: "release " + opts.Release + " (" + strings.Join(pv.Images, ", ") + ")", Timeout: opts.Timeout, FailFast: opts.FailFast,
 		Holder: opts.Holder, Force: opts.Force, Rollout: opts.Rollout, Recheck: opts.Recheck}
 	c := &canary.Canary{Client: kc.Clientset, Log: rt}
+	if co.Decision != "" {
+		// Bad input changes nothing: a decision needs a canary that waits for one and tried these manifests.
+		if err := c.CheckDecision(ctx, co); err != nil {
+			var de *canary.DecisionError
+			if errors.As(err, &de) {
+				return &apply.Result{Release: opts.Release, Status: apply.StatusFailed, Images: pv.Images, FailureReason: de.Msg},
+					ghaction.InputErrors{{Name: "canary-decision", Reason: de.Msg, Accepted: "promote or abort, only while a canary waits for a decision on the same manifests and images"}}
+			}
+			return &apply.Result{Release: opts.Release, Status: apply.StatusFailed, Images: pv.Images, FailureReason: err.Error()}, err
+		}
+	}
+	if opts.OnChange != nil {
+		opts.OnChange(ctx, pv.Images)
+	}
 	cres, err := c.Run(ctx, co)
 	rt.SetOutput("canary-share", strconv.FormatFloat(cres.MaxShare, 'f', 3, 64))
 	var de *canary.DecisionError
 	if errors.As(err, &de) {
-		return nil, ghaction.InputErrors{{Name: "canary-decision", Reason: de.Msg, Accepted: "promote or abort, only while a canary waits for a decision"}}
+		return &apply.Result{Release: opts.Release, Status: apply.StatusFailed, Images: pv.Images, FailureReason: de.Msg},
+			ghaction.InputErrors{{Name: "canary-decision", Reason: de.Msg, Accepted: "promote or abort, only while a canary waits for a decision"}}
 	}
 	rt.Summary().Para(render.Canary(cres).String())
 	if promoted != nil {
 		return promoted, err
-	}
-	if cres.Deploy.Status == engine.StatusAborted || (err != nil && cres.Deploy.Status != engine.StatusPaused) {
-		if uerr := undo(context.WithoutCancel(ctx)); uerr != nil {
-			rt.Warnf("%v", uerr)
-		}
 	}
 	return &apply.Result{Release: opts.Release, Status: apply.Status(cres.Deploy.Status), Images: pv.Images, FailureReason: cres.Deploy.FailureReason,
 		Advice: cres.Deploy.Advice, Diagnostics: cres.Deploy.Diagnostics, Duration: cres.Deploy.Duration}, err

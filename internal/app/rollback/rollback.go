@@ -77,8 +77,9 @@ func runOne(ctx context.Context, rt *ghaction.Runtime) error {
 		done, err := settleProgressive(ctx, rt, kc.Clientset, ns, name)
 		switch {
 		case err != nil:
-			// The rollback itself reports the cluster's problem in its own terms.
-			rt.Debugf("could not look for an unfinished canary or blue-green: %v", err)
+			rt.SetOutput("status", string(engine.StatusFailed))
+			rt.SetOutput("failure-reason", err.Error())
+			return err
 		case done:
 			return nil
 		case rt.String("to") == "cleanup":
