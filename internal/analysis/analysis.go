@@ -300,13 +300,15 @@ func (s *Spec) CheckSamples(interval time.Duration, count int) error {
 		}
 		why := fmt.Sprintf("the smallest two-sided Mann–Whitney p for %d a side is %.4g, not below α = %.4g (confidence %g): it could never fail",
 			have, judge.MinP(have, have), alpha, m.Judge.Confidence)
+		or := "a lower confidence"
 		if judge.MinP(have, have) < alpha {
 			why = fmt.Sprintf("judge.minSamples is %d: it would never have data", m.Judge.MinSamples)
+			or = "a lower judge.minSamples"
 		}
 		return &FileError{File: s.path, Line: m.line, Msg: fmt.Sprintf(
 			"metric %q: its judge compares %d samples a side per step (count %d%s × interval %s%s ÷ judge.step %s), and %s; "+
-				"it needs at least %d a side: count %d at this interval and step, a shorter judge.step, or a lower confidence",
-			m.Name, have, count, cWhat, interval, ivWhat, step, why, need, minCount)}
+				"it needs at least %d a side: count %d at this interval and step, a shorter judge.step, or %s",
+			m.Name, have, count, cWhat, interval, ivWhat, step, why, need, minCount, or)}
 	}
 	return nil
 }

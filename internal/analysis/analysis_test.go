@@ -175,7 +175,7 @@ func TestPureParseJudgeCanFail(t *testing.T) {
 		{"4 a side at α = 0.05 is fine", 4, "{confidence: 0.95}", ""},
 		{"3 a side at α = 0.05 is refused, naming 4", 3, "{confidence: 0.95}", "not below α = 0.05 (confidence 0.95): it could never fail; it needs at least 4 a side: count 4"},
 		{"a shorter step gives 6 a side", 3, "{step: 5s}", ""},
-		{"minSamples above what a step gives never has data", 3, "{step: 2s, minSamples: 20}", "compares 15 samples a side per step (count 3 × interval 10s ÷ judge.step 2s), and judge.minSamples is 20: it would never have data; it needs at least 20 a side: count 4"},
+		{"minSamples above what a step gives never has data", 3, "{step: 2s, minSamples: 20}", "compares 15 samples a side per step (count 3 × interval 10s ÷ judge.step 2s), and judge.minSamples is 20: it would never have data; it needs at least 20 a side: count 4 at this interval and step, a shorter judge.step, or a lower judge.minSamples"},
 		{"minSamples below what α needs is refused", 30, "{minSamples: 3}", `a.yaml:4: metric "latency": judge.minSamples 3 cannot reach confidence 0.98: with 3 a side the smallest Mann–Whitney p is 0.1, not below 0.02; at least 5 can`},
 		{"twin: minSamples 4 at α = 0.05", 30, "{minSamples: 4, confidence: 0.95}", ""},
 		{"confidence 1 is refused", 30, "{confidence: 1}", "judge.confidence 1 must be between 0 and 1"},
