@@ -3,6 +3,7 @@ package analysis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -14,8 +15,8 @@ import (
 	"github.com/org/erlmcp-deploy/internal/analysis"
 )
 
-const good = `interval: 10s
-count: 3
+const good = `interval: 30s
+count: 4
 metrics:
   - name: error-rate
     query: sum(rate(http_requests_total{track="{{track}}",code=~"5.."}[1m])) / sum(rate(http_requests_total{track="{{track}}"}[1m]))
@@ -29,7 +30,9 @@ metrics:
 func TestPureParse(t *testing.T) {
 	s, err := analysis.Parse("analysis.yaml", []byte(good))
 	require.NoError(t, err)
-	assert.Equal(t, 10*time.Second, time.Duration(s.Interval))
+	assert.Equal(t, 30*time.Second, time.Duration(s.Interval))
+	assert.Equal(t, 0.98, s.Metrics[1].Judge.Confidence, "the judge's defaults are set")
+	assert.Equal(t, 5, s.Metrics[1].Judge.MinSamples, "the fewest a side that can reach α = 0.02")
 	assert.Equal(t, "abort", s.Inconclusive)
 	assert.Equal(t, "inconclusive", s.Metrics[0].NoData, "no data is inconclusive unless said otherwise")
 	assert.True(t, s.NeedsBaseline())
@@ -58,7 +61,10 @@ type fake struct {
 	ranges  map[string][]float64
 	err     error
 	calls   map[string]int
+	windows []window // every range query's from and to
 }
+
+type window struct{ from, to time.Time }
 
 func (f *fake) track(q string) string {
 	for _, t := range []string{"canary", "baseline", "stable"} {
@@ -89,7 +95,8 @@ func (f *fake) Instant(_ context.Context, q string, _ time.Time) (float64, bool,
 	return vals[i], true, nil
 }
 
-func (f *fake) Range(_ context.Context, q string, _, _ time.Time, _ time.Duration) ([]float64, error) {
+func (f *fake) Range(_ context.Context, q string, from, to time.Time, _ time.Duration) ([]float64, error) {
+	f.windows = append(f.windows, window{from, to})
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -137,7 +144,7 @@ func TestPureMeasureAndConclude(t *testing.T) {
 			var res analysis.Result
 			at := time.Unix(0, 0)
 			for i := 1; i <= tc.count; i++ {
-				ms = append(ms, s.Measure(context.Background(), tc.src, analysis.Target{Namespace: "n", Deployment: "d"}, at, at.Add(time.Duration(i)*time.Minute))...)
+				ms = append(ms, s.Measure(context.Background(), tc.src, analysis.Target{Namespace: "n", Deployment: "d"}, at, at.Add(time.Duration(i)*time.Minute), i == tc.count)...)
 				res = s.Conclude(ms, i == tc.count)
 				if res.Outcome != "" {
 					if tc.early > 0 {
@@ -148,6 +155,161 @@ func TestPureMeasureAndConclude(t *testing.T) {
 			}
 			assert.Equal(t, tc.want, res.Outcome, res.Reason)
 			assert.NotEmpty(t, res.Reason)
+		})
+	}
+}
+
+// A judge that cannot reach its α is an error in the file, at the metric's line, naming the smallest size that can.
+func TestPureParseJudgeCanFail(t *testing.T) {
+	const head = "interval: 10s\ncount: %d\nmetrics:\n  - name: latency\n    query: l{track=\"{{track}}\"}\n    judge: %s\n"
+	for _, tc := range []struct {
+		name  string
+		count int
+		judge string
+		want  string // "" : accepted
+	}{
+		{"3 a side at α = 0.02 is refused, naming 5", 3, "{}",
+			`a.yaml:4: metric "latency": its judge compares 3 samples a side per step (count 3 × interval 10s ÷ judge.step 10s), and the smallest two-sided Mann–Whitney p for 3 a side is 0.1, not below α = 0.02 (confidence 0.98): it could never fail; it needs at least 5 a side: count 5 at this interval and step`},
+		{"4 a side at α = 0.02 is refused (smallest p 0.029)", 4, "{}", "the smallest two-sided Mann–Whitney p for 4 a side is 0.02857, not below α = 0.02"},
+		{"twin: 5 a side at α = 0.02 is fine", 5, "{}", ""},
+		{"4 a side at α = 0.05 is fine", 4, "{confidence: 0.95}", ""},
+		{"3 a side at α = 0.05 is refused, naming 4", 3, "{confidence: 0.95}", "not below α = 0.05 (confidence 0.95): it could never fail; it needs at least 4 a side: count 4"},
+		{"a shorter step gives 6 a side", 3, "{step: 5s}", ""},
+		{"minSamples above what a step gives never has data", 3, "{step: 2s, minSamples: 20}", "compares 15 samples a side per step (count 3 × interval 10s ÷ judge.step 2s), and judge.minSamples is 20: it would never have data; it needs at least 20 a side: count 4 at this interval and step, a shorter judge.step, or a lower judge.minSamples"},
+		{"minSamples below what α needs is refused", 30, "{minSamples: 3}", `a.yaml:4: metric "latency": judge.minSamples 3 cannot reach confidence 0.98: with 3 a side the smallest Mann–Whitney p is 0.1, not below 0.02; at least 5 can`},
+		{"twin: minSamples 4 at α = 0.05", 30, "{minSamples: 4, confidence: 0.95}", ""},
+		{"confidence 1 is refused", 30, "{confidence: 1}", "judge.confidence 1 must be between 0 and 1"},
+		{"confidence as a percentage is refused", 30, "{confidence: 98}", "judge.confidence 98 must be between 0 and 1"},
+		{"a negative effect size is refused", 30, "{effectSize: -0.1}", "judge.effectSize -0.1 must be more than 0"},
+		{"a decrease of more than 100% cannot happen", 30, "{direction: decrease, effectSize: 2}", "judge.effectSize 2 with direction decrease could never fail"},
+		{"twin: an increase of 200% can", 30, "{direction: increase, effectSize: 2}", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := analysis.Parse("a.yaml", []byte(fmt.Sprintf(head, tc.count, tc.judge)))
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			var fe *analysis.FileError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, 4, fe.Line, "the metric's line")
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	for _, tc := range []struct{ name, text, want string }{
+		{"a judge's failureLimit would never fail", "metrics:\n  - name: l\n    query: up\n    judge: {}\n    failureLimit: 2\n",
+			`a.yaml:2: metric "l": a judge compares once per step, so failureLimit 2 would let it never fail`},
+		{"a judge's inconclusiveLimit would pass without data", "metrics:\n  - name: l\n    query: up\n    judge: {}\n    inconclusiveLimit: 1\n",
+			`a.yaml:2: metric "l": a judge compares once per step, so inconclusiveLimit 1 would pass a step without its data`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := analysis.Parse("a.yaml", []byte(tc.text))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// CheckSamples: the samples per step with the action's canary-interval and canary-analysis-count.
+func TestPureCheckSamples(t *testing.T) {
+	const judgeOnly = "metrics:\n  - name: errors\n    query: e{track=\"{{track}}\"}\n    max: 0.1\n  - name: latency\n    query: l{track=\"{{track}}\"}\n    judge: %s\n"
+	for _, tc := range []struct {
+		name     string
+		file     string
+		interval time.Duration
+		count    int
+		want     string // "": enough
+	}{
+		{"the action's defaults (1m × 3 at 10s: 18 a side)", fmt.Sprintf(judgeOnly, "{}"), time.Minute, 3, ""},
+		{"3 a side from the inputs at α = 0.02 is refused, naming 5", fmt.Sprintf(judgeOnly, "{}"), 10 * time.Second, 3,
+			`a.yaml:5: metric "latency": its judge compares 3 samples a side per step (count 3 (canary-analysis-count) × interval 10s (canary-interval) ÷ judge.step 10s), and the smallest two-sided Mann–Whitney p for 3 a side is 0.1, not below α = 0.02 (confidence 0.98): it could never fail; it needs at least 5 a side: count 5 at this interval and step`},
+		{"4 a side from the inputs at α = 0.05 is fine", fmt.Sprintf(judgeOnly, "{confidence: 0.95}"), 10 * time.Second, 4, ""},
+		{"the smallest count is rounded up (7s × 3 at 10s: 2 a side; 8 give 5)", fmt.Sprintf(judgeOnly, "{}"), 7 * time.Second, 3, "compares 2 samples a side per step (count 3 (canary-analysis-count) × interval 7s (canary-interval) ÷ judge.step 10s), and the smallest two-sided Mann–Whitney p for 2 a side is 0.3333, not below α = 0.02 (confidence 0.98): it could never fail; it needs at least 5 a side: count 8"},
+		{"the file's count wins over the input's", "count: 2\n" + fmt.Sprintf(judgeOnly, "{}"), 10 * time.Second, 100, "(count 2 × interval 10s (canary-interval) ÷ judge.step 10s)"},
+		{"the file's interval wins over the input's", "interval: 1s\n" + fmt.Sprintf(judgeOnly, "{}"), time.Minute, 3, "(count 3 (canary-analysis-count) × interval 1s ÷ judge.step 10s)"},
+		{"thresholds only: nothing to check", "metrics:\n  - name: errors\n    query: e\n    max: 0.1\n", time.Second, 1, ""},
+		{"an invalid input is the input's error, not this one", fmt.Sprintf(judgeOnly, "{}"), 0, 3, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := analysis.Parse("a.yaml", []byte(tc.file))
+			require.NoError(t, err, "the file alone does not decide the samples")
+			err = s.CheckSamples(tc.interval, tc.count)
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			var fe *analysis.FileError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, "a.yaml", fe.File)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	assert.Equal(t, 18, analysis.SamplesPerStep(time.Minute, 3, 10*time.Second))
+	assert.Equal(t, 0, analysis.SamplesPerStep(time.Minute, 3, 0))
+}
+
+// A step's measurements: thresholds every time, a judge once, at the last,
+// on the samples from the step's start (not a growing window re-tested).
+func TestPureJudgeOncePerStep(t *testing.T) {
+	s, err := analysis.Parse("a.yaml", []byte("metrics:\n  - name: errors\n    query: e{track=\"{{track}}\"}\n    max: 0.1\n  - name: latency\n    query: l{track=\"{{track}}\"}\n    judge: {}\n"))
+	require.NoError(t, err)
+	src := &fake{instant: map[string][]float64{"canary": {0.01}},
+		ranges: map[string][]float64{"baseline": {1, 1.1, 0.9, 1, 1.05, 0.95}, "canary": {1, 1.05, 0.95, 1, 1.1, 0.9}}}
+	stepStart := time.Unix(1000, 0)
+	var ms []analysis.Measurement
+	var last time.Time
+	for i := 1; i <= 3; i++ {
+		last = stepStart.Add(time.Duration(i) * time.Minute)
+		got := s.Measure(context.Background(), src, analysis.Target{}, stepStart, last, i == 3)
+		ms = append(ms, got...)
+		if i < 3 {
+			assert.Len(t, got, 1, "measurement %d: the threshold only", i)
+			assert.Equal(t, analysis.Outcome(""), s.Conclude(ms, false).Outcome, "under way")
+		}
+	}
+	assert.Equal(t, []window{{stepStart, last}, {stepStart, last}}, src.windows, "one look per step, canary and baseline, over the step's window")
+	res := s.Conclude(ms, true)
+	assert.Equal(t, analysis.Pass, res.Outcome, res.Reason)
+	assert.Equal(t, 3, res.Metrics[0].Passed)
+	assert.Equal(t, 1, res.Metrics[1].Passed)
+	assert.Contains(t, res.Metrics[1].Last.Reason, "6 baseline and 6 canary samples")
+
+	// Complete without the judge's look (the loop ended early): never measured is inconclusive, never a pass.
+	res = s.Conclude(ms[:1], true)
+	assert.Equal(t, analysis.Inconclusive, res.Outcome)
+	assert.Contains(t, res.Reason, "latency (never measured)")
+}
+
+// The judge's edge cases through one step's look.
+func TestPureJudgeEdgeCases(t *testing.T) {
+	base := []float64{0.010, 0.012, 0.011, 0.009, 0.013, 0.010}
+	times50 := []float64{0.50, 0.60, 0.55, 0.45, 0.65, 0.50}
+	zeros := []float64{0, 0, 0, 0, 0, 0}
+	for _, tc := range []struct {
+		name         string
+		judge        string
+		base, canary []float64
+		want         analysis.Outcome
+		reason       string
+	}{
+		{"a canary 50x worse with 6 a side fails", "{}", base, times50, analysis.Fail, "significantly worse at 98% confidence"},
+		{"a canary 50x worse with 3 a side (scrapes missing) is no data, never a pass", "{}", base[:3], times50[:3], analysis.Inconclusive, "not enough data: 3 baseline and 3 canary samples (at least 5 each)"},
+		{"a canary 50x worse with 4 a side at α = 0.05 fails", "{confidence: 0.95}", base[:4], times50[:4], analysis.Fail, "p=0.02857"},
+		{"every value tied passes: no evidence of a difference", "{}", []float64{3, 3, 3, 3, 3}, []float64{3, 3, 3, 3, 3}, analysis.Pass, "p=1: no significant difference"},
+		{"zero baseline, zero canary passes", "{direction: either}", zeros, zeros, analysis.Pass, "p=1"},
+		{"zero baseline, errors in the canary fail whatever the effect size", "{effectSize: 3}", zeros, []float64{0, 0.02, 0.03, 0.05, 0.04, 0.02}, analysis.Fail, "(from a baseline of 0), Mann–Whitney p=0.01515"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := analysis.Parse("a.yaml", []byte("metrics:\n  - name: l\n    query: l{track=\"{{track}}\"}\n    judge: "+tc.judge+"\n"))
+			require.NoError(t, err)
+			src := &fake{ranges: map[string][]float64{"baseline": tc.base, "canary": tc.canary}}
+			at := time.Unix(0, 0)
+			ms := s.Measure(context.Background(), src, analysis.Target{}, at, at.Add(time.Minute), true)
+			require.Len(t, ms, 1)
+			assert.False(t, math.IsInf(ms[0].Value, 0), "the canary's median")
+			res := s.Conclude(ms, true)
+			assert.Equal(t, tc.want, res.Outcome, res.Reason)
+			assert.Contains(t, res.Metrics[0].Last.Reason, tc.reason)
 		})
 	}
 }

@@ -42,11 +42,19 @@ type Measurement struct {
 	Reason string
 }
 
-// Measure takes one measurement of every metric at `at`; judges compare
-// the canary's and the baseline's samples since `from`.
-func (s *Spec) Measure(ctx context.Context, src Source, t Target, from, at time.Time) []Measurement {
+// Measure takes one measurement at `at` of every threshold metric, and
+// with last (the step's last measurement) of every judge too: a judge
+// compares the canary's and the baseline's samples between `from` (the
+// step's start) and `at` once per step. Judging at every measurement
+// would re-test a growing, overlapping window, and each look is another
+// chance of a false failure; one look per step on that step's samples
+// keeps the false-failure rate at α per step.
+func (s *Spec) Measure(ctx context.Context, src Source, t Target, from, at time.Time, last bool) []Measurement {
 	out := make([]Measurement, 0, len(s.Metrics))
 	for _, m := range s.Metrics {
+		if m.Judge != nil && !last {
+			continue
+		}
 		out = append(out, m.measure(ctx, src, t, from, at))
 	}
 	return out
@@ -74,6 +82,9 @@ func (m Metric) measure(ctx context.Context, src Source, t Target, from, at time
 		}
 		v := judge.Compare(base, canary, judge.Criteria{Direction: m.Judge.Direction, Confidence: m.Judge.Confidence,
 			EffectSize: m.Judge.EffectSize, MinSamples: m.Judge.MinSamples})
+		if v.Outcome != judge.NoData {
+			v.Reason = fmt.Sprintf("%d baseline and %d canary samples: %s", v.Test.N1, v.Test.N2, v.Reason)
+		}
 		switch v.Outcome {
 		case judge.NoData:
 			return noData(v.Reason)
@@ -135,9 +146,11 @@ type Result struct {
 // Conclude aggregates measurements: a pure function. A metric fails when
 // its failed measurements exceed its failure limit (a critical one at the
 // first), is inconclusive when its measurements without data exceed its
-// limit; the analysis fails on any failed metric, else is inconclusive on
-// any inconclusive one, else passes. Before every planned measurement is
-// in (complete false) it can only fail (early) or be under way ("").
+// limit, or when it was never measured once every measurement is in (a
+// judge without its step's look); the analysis fails on any failed metric,
+// else is inconclusive on any inconclusive one, else passes. Before every
+// planned measurement is in (complete false) it can only fail (early) or
+// be under way ("").
 func (s *Spec) Conclude(ms []Measurement, complete bool) Result {
 	res := Result{Outcome: Pass}
 	var failed, unknown []string
@@ -164,6 +177,9 @@ func (s *Spec) Conclude(ms []Measurement, complete bool) Result {
 		case mr.Nodata > m.InconclusiveLimit:
 			mr.Outcome = Inconclusive
 			unknown = append(unknown, fmt.Sprintf("%s (%d measurements without data, limit %d; last: %s)", m.Name, mr.Nodata, m.InconclusiveLimit, mr.Last.Reason))
+		case complete && mr.Passed+mr.Failed+mr.Nodata == 0:
+			mr.Outcome = Inconclusive
+			unknown = append(unknown, m.Name+" (never measured)")
 		}
 		res.Metrics = append(res.Metrics, mr)
 	}

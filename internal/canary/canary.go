@@ -478,7 +478,7 @@ func (c *Canary) analyse(ctx context.Context, opts Options, pct int, from time.T
 			return nil, ctx.Err()
 		case <-time.After(interval):
 		}
-		ms := spec.Measure(ctx, opts.Source, analysis.Target{Namespace: o.Namespace, Deployment: o.Deployment}, from, c.now())
+		ms := spec.Measure(ctx, opts.Source, analysis.Target{Namespace: o.Namespace, Deployment: o.Deployment}, from, c.now(), i == count)
 		for _, m := range ms {
 			c.Log.Infof("measurement %d/%d %s: %s — %s", i, count, m.Metric, m.Outcome, m.Reason)
 		}

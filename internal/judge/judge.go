@@ -22,12 +22,16 @@ const (
 type Criteria struct {
 	Direction Direction
 	// Confidence of the test (default 0.98, Kayenta's): the difference must
-	// have a two-sided p-value below 1 - Confidence.
+	// have a two-sided p-value below α = 1 - Confidence.
 	Confidence float64
 	// EffectSize is the smallest relative change of the median that matters
 	// (0.1 = 10 %; default 0.1). A significant change smaller than it passes.
+	// From a baseline median of 0 there is no relative change: any
+	// significant change in the bad direction matters (see Verdict.FromZero).
 	EffectSize float64
-	// MinSamples each side needs (default 3); fewer is no data.
+	// MinSamples each side needs (default MinSamples(α): 5 at the default
+	// confidence); fewer is no data. Sizes whose MinP is not below α are no
+	// data too, whatever MinSamples says: they could only pass.
 	MinSamples int
 }
 
@@ -42,7 +46,7 @@ func (c Criteria) withDefaults() Criteria {
 		c.EffectSize = 0.1
 	}
 	if c.MinSamples <= 0 {
-		c.MinSamples = 3
+		c.MinSamples = MinSamples(1 - c.Confidence)
 	}
 	return c
 }
@@ -61,48 +65,68 @@ const (
 type Verdict struct {
 	Outcome Outcome
 	Test    Test
-	// Baseline and Canary are the samples' medians; Change is (canary - baseline) / |baseline| (±Inf when the baseline is 0).
+	// Baseline and Canary are the samples' medians; Change is
+	// (canary - baseline) / |baseline|. From a baseline median of 0
+	// (FromZero) Change is the sign of the canary's median (±1, 0 when both
+	// are 0): never ±Inf or NaN.
 	Baseline, Canary, Change float64
+	FromZero                 bool
 	Reason                   string
 }
 
-// Compare judges the canary's samples against the baseline's.
+// Compare judges the canary's samples against the baseline's: it fails
+// when the Mann–Whitney p is below α = 1 - Confidence, the medians moved in
+// the bad Direction, and by at least EffectSize (any amount from a baseline
+// median of 0). Too few samples, or sizes that cannot reach α, are no data.
 func Compare(baseline, canary []float64, c Criteria) Verdict {
 	c = c.withDefaults()
+	alpha := 1 - c.Confidence
 	baseline, canary = finite(baseline), finite(canary)
 	if len(baseline) < c.MinSamples || len(canary) < c.MinSamples {
 		return Verdict{Outcome: NoData, Reason: fmt.Sprintf("not enough data: %d baseline and %d canary samples (at least %d each)",
 			len(baseline), len(canary), c.MinSamples)}
 	}
+	if p := MinP(len(baseline), len(canary)); p >= alpha {
+		return Verdict{Outcome: NoData, Reason: fmt.Sprintf("not enough data: with %d baseline and %d canary samples the smallest Mann–Whitney p is %.4g, not below α = %.4g (%d each can reach it)",
+			len(baseline), len(canary), p, alpha, MinSamples(alpha))}
+	}
 	v := Verdict{Test: MannWhitney(baseline, canary), Baseline: median(baseline), Canary: median(canary)}
-	v.Change = relChange(v.Baseline, v.Canary)
-	alpha := 1 - c.Confidence
+	v.Change, v.FromZero = relChange(v.Baseline, v.Canary)
 	bad := (c.Direction == Increase && v.Canary > v.Baseline) || (c.Direction == Decrease && v.Canary < v.Baseline) ||
 		(c.Direction == Either && v.Canary != v.Baseline)
-	describe := fmt.Sprintf("canary median %.4g vs baseline %.4g (%+.1f%%), Mann–Whitney p=%.4g", v.Canary, v.Baseline, 100*v.Change, v.Test.P)
+	change := fmt.Sprintf("%+.1f%%", 100*v.Change)
+	if v.FromZero {
+		change = "from a baseline of 0"
+	}
+	describe := fmt.Sprintf("canary median %.4g vs baseline %.4g (%s), Mann–Whitney p=%.4g", v.Canary, v.Baseline, change, v.Test.P)
 	switch {
 	case v.Test.P >= alpha:
-		v.Outcome, v.Reason = Pass, describe+fmt.Sprintf(": no significant difference at %.0f%% confidence", 100*c.Confidence)
+		v.Outcome, v.Reason = Pass, describe+fmt.Sprintf(": no significant difference at %.4g%% confidence", 100*c.Confidence)
+	case v.Canary == v.Baseline:
+		v.Outcome, v.Reason = Pass, describe+": significant, but the median did not move"
 	case !bad:
 		v.Outcome, v.Reason = Pass, describe+": a significant change in the good direction"
-	case math.Abs(v.Change) < c.EffectSize:
-		v.Outcome, v.Reason = Pass, describe+fmt.Sprintf(": significant but smaller than the %.0f%% effect size", 100*c.EffectSize)
+	case !v.FromZero && math.Abs(v.Change) < c.EffectSize:
+		v.Outcome, v.Reason = Pass, describe+fmt.Sprintf(": significant but smaller than the %.4g%% effect size", 100*c.EffectSize)
 	default:
-		v.Outcome, v.Reason = Fail, describe+fmt.Sprintf(": significantly worse at %.0f%% confidence", 100*c.Confidence)
+		v.Outcome, v.Reason = Fail, describe+fmt.Sprintf(": significantly worse at %.4g%% confidence", 100*c.Confidence)
 	}
 	return v
 }
 
-func relChange(base, canary float64) float64 {
+// relChange is (canary - base) / |base|; from a base of 0 there is no
+// relative change, so it is the canary's sign (fromZero: any change is
+// beyond every effect size).
+func relChange(base, canary float64) (change float64, fromZero bool) {
 	switch {
 	case base != 0:
-		return (canary - base) / math.Abs(base)
+		return (canary - base) / math.Abs(base), false
 	case canary > 0:
-		return math.Inf(1)
+		return 1, true
 	case canary < 0:
-		return math.Inf(-1)
+		return -1, true
 	}
-	return 0
+	return 0, true
 }
 
 // finite drops NaN and ±Inf samples (a query over no requests gives NaN).

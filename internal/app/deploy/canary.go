@@ -85,6 +85,9 @@ func canaryOptions(rt *ghaction.Runtime) canary.Options {
 			rt.Invalid("analysis", err.Error(), "a YAML analysis file")
 		}
 		o.Analysis = spec
+		if spec != nil {
+			checkSamples(rt, spec, o.Interval, o.Count)
+		}
 		url := rt.String("prometheus-url")
 		if url == "" {
 			rt.Invalid("prometheus-url", "is required with analysis", "the base URL of a Prometheus server, e.g. http://prometheus.monitoring:9090")
@@ -93,6 +96,23 @@ func canaryOptions(rt *ghaction.Runtime) canary.Options {
 		}
 	}
 	return o
+}
+
+// checkSamples refuses an analysis whose judges cannot reach their α with
+// the samples a step gives them. The file's count: decides, or else the
+// canary-analysis-count input, so that is the input the error names.
+func checkSamples(rt *ghaction.Runtime, spec *analysis.Spec, interval time.Duration, count int) {
+	err := spec.CheckSamples(interval, count)
+	var fe *analysis.FileError
+	switch {
+	case err == nil:
+	case !errors.As(err, &fe):
+		rt.Invalid("analysis", err.Error(), "a YAML analysis file")
+	case spec.Count > 0:
+		rt.InvalidAt("analysis", fe.Msg, "a count:, interval: and judge.step that give every judge metric enough samples per step (see docs/canary.md)", fe.File, fe.Line)
+	default:
+		rt.Invalid("canary-analysis-count", fe.Error(), "enough measurements per step for every judge metric of the analysis file to reach its confidence (see docs/canary.md)")
+	}
 }
 
 // canaryChecks runs the canary-checks file against a Ready pod of the
