@@ -181,7 +181,7 @@ func (c *Canary) Run(ctx context.Context, opts Options) (_ *Result, err error) {
 	}()
 	if opts.Decision != "" {
 		end()
-		return c.decide(ctx, opts, res)
+		return c.decide(ctx, opts, res, release)
 	}
 	settled, err := progressive.Settle(ctx, c.Client, o.Namespace, o.Deployment)
 	if err != nil {
@@ -272,7 +272,7 @@ func (c *Canary) Run(ctx context.Context, opts Options) (_ *Result, err error) {
 		}
 		c.Log.Infof("canary step %d (%d%%, %d canary / %d stable pods) passed after %s", i+1, pct, sr.Canary, sr.Stable, sr.Elapsed.Round(100*time.Millisecond))
 	}
-	return c.promote(ctx, opts, res, &st)
+	return c.promote(ctx, opts, res, &st, release)
 }
 
 // identity is a digest of the canaries' pod templates: what the canary tries.
@@ -545,7 +545,7 @@ func (c *Canary) stableState(ctx context.Context, o deploy.Options) string {
 // promote rolls stable to the canary's image with every verdict rule, then
 // removes the canary (kept until then: it serves during the promotion). The
 // objects a release canary created become the release's own.
-func (c *Canary) promote(ctx context.Context, opts Options, res *Result, st *State) (*Result, error) {
+func (c *Canary) promote(ctx context.Context, opts Options, res *Result, st *State, release func()) (*Result, error) {
 	o := opts.Deploy
 	if len(st.Created) > 0 {
 		st.Created = nil
@@ -553,6 +553,7 @@ func (c *Canary) promote(ctx context.Context, opts Options, res *Result, st *Sta
 			return res, err
 		}
 	}
+	release() // the promotion takes the lock itself
 	var dres *deploy.Result
 	var err error
 	if opts.Release != nil {
@@ -613,7 +614,7 @@ func (c *Canary) checkDecision(ctx context.Context, opts Options, stable *appsv1
 
 // decide finishes a canary that waits for a person; the check is made
 // again under the lock, on the Deployment as it is now.
-func (c *Canary) decide(ctx context.Context, opts Options, res *Result) (*Result, error) {
+func (c *Canary) decide(ctx context.Context, opts Options, res *Result, release func()) (*Result, error) {
 	o := opts.Deploy
 	stable, err := c.Client.AppsV1().Deployments(o.Namespace).Get(ctx, o.Deployment, metav1.GetOptions{})
 	if err != nil {
@@ -631,7 +632,7 @@ func (c *Canary) decide(ctx context.Context, opts Options, res *Result) (*Result
 		return c.abort(ctx, opts, res, c.now(), "aborted by canary-decision: abort ("+st.Reason+")")
 	}
 	c.Log.Infof("canary-decision: promote (the analysis was inconclusive: %s)", st.Reason)
-	return c.promote(ctx, opts, res, st)
+	return c.promote(ctx, opts, res, st, release)
 }
 
 // DecisionError is a canary-decision with nothing (or something else) to decide.

@@ -82,6 +82,7 @@ type Lock struct {
 	lost    *LostError
 	stop    chan struct{}
 	done    chan struct{}
+	cancel  context.CancelCauseFunc
 	// TookOver is the holder whose unexpired lock was taken with force (nil otherwise).
 	TookOver *HeldError
 	// Expired is the holder whose expired lock was taken over (nil otherwise).
@@ -164,7 +165,9 @@ func RenewEvery(ttl time.Duration) time.Duration { return max(ttl/3, 100*time.Mi
 // Hold renews the lock (every RenewEvery of its TTL) until Release, so a run
 // longer than the TTL keeps it, and returns ctx cancelled with a *LostError
 // (context.Cause) once the lock is lost: taken over by another run, or not
-// renewed before it expired. A run must stop changing things then.
+// renewed before it expired. A run must stop changing things then. Release
+// only stops the renewals: the context lives on (a run may release its lock
+// before a last step that takes its own).
 func (l *Lock) Hold(ctx context.Context) context.Context {
 	ctx, cancel := context.WithCancelCause(ctx)
 	l.mu.Lock()
@@ -174,9 +177,9 @@ func (l *Lock) Hold(ctx context.Context) context.Context {
 	}
 	l.stop, l.done = make(chan struct{}), make(chan struct{})
 	l.mu.Unlock()
+	l.cancel = cancel
 	go func() {
 		defer close(l.done)
-		defer cancel(nil)
 		tick := time.NewTicker(RenewEvery(l.ttl))
 		defer tick.Stop()
 		for {
