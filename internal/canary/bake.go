@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/org/erlmcp-deploy/internal/diagnose"
@@ -134,4 +135,36 @@ func (c *Canary) pods(ctx context.Context, d *appsv1.Deployment) ([]*corev1.Pod,
 		out[i] = &list.Items[i]
 	}
 	return out, nil
+}
+
+// countedBy names the HPAs and PodDisruptionBudgets of stable that will also
+// count a canary's pods (its pods carry stable's labels, so that the Service
+// selects them): an HPA scaling stable averages their metrics with stable's,
+// a PDB counts them as healthy pods of stable. Stable's selector is
+// immutable, so this is said, not changed. A kind it may not list is
+// named in a debug line.
+func (c *Canary) countedBy(ctx context.Context, stable *appsv1.Deployment, canaryLabels map[string]string) []string {
+	var out []string
+	hpas, err := c.Client.AutoscalingV2().HorizontalPodAutoscalers(stable.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		c.Log.Debugf("cannot tell whether an HPA counts the canary's pods: %v", err)
+	} else {
+		for _, h := range hpas.Items {
+			if r := h.Spec.ScaleTargetRef; r.Kind == "Deployment" && r.Name == stable.Name {
+				out = append(out, "HorizontalPodAutoscaler "+h.Name+" (it averages the canary's metrics with stable's)")
+			}
+		}
+	}
+	pdbs, err := c.Client.PolicyV1().PodDisruptionBudgets(stable.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		c.Log.Debugf("cannot tell whether a PodDisruptionBudget counts the canary's pods: %v", err)
+	} else {
+		for _, p := range pdbs.Items {
+			sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector)
+			if err == nil && !sel.Empty() && sel.Matches(labels.Set(canaryLabels)) {
+				out = append(out, "PodDisruptionBudget "+p.Name+" (it counts the canary's pods as healthy pods of stable)")
+			}
+		}
+	}
+	return out
 }

@@ -202,6 +202,11 @@ func (c *Canary) Run(ctx context.Context, opts Options) (_ *Result, err error) {
 		end()
 		return res, fmt.Errorf("%w (nothing was changed)", err)
 	}
+	for _, u := range units {
+		if counted := c.countedBy(ctx, u.stable, u.canary(1).Spec.Template.Labels); len(counted) > 0 {
+			c.Log.Warnf("the canary's pods of %s also count in %s: stable's selector matches them (docs/canary.md)", u.stable.Name, strings.Join(counted, ", "))
+		}
+	}
 	if stable.Status.AvailableReplicas < ptrOr(stable.Spec.Replicas, 1) {
 		c.Log.Warnf("stable is not fully available (%s): the canary is compared with a degraded service", rollout.Describe(stable))
 	}

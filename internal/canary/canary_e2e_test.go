@@ -12,8 +12,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	"github.com/org/erlmcp-deploy/internal/analysis"
 	"github.com/org/erlmcp-deploy/internal/canary"
@@ -294,8 +297,12 @@ func TestCanaryThatCrashesAfterItsFirstReadyIsAborted(t *testing.T) {
 func TestCanaryThatStaysReadyThroughItsBakeIsPromoted(t *testing.T) {
 	t.Parallel()
 	e := newBakeEnv(t)
+	_, err := cluster.Client.PolicyV1().PodDisruptionBudgets(e.ns).Create(e.ctx, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "erlmcp"},
+		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(3)), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "erlmcp"}}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
 	res, err := e.c.Run(e.ctx, e.bakeOpts("ghcr.io/acme/erlmcp:1.1.0"))
 	require.NoError(t, err)
+	assert.Contains(t, e.log.String(), "also count in PodDisruptionBudget erlmcp (it counts the canary's pods as healthy pods of stable)")
 	assert.Equal(t, deploy.StatusSucceeded, res.Deploy.Status)
 	require.Len(t, res.Steps, 1)
 	assert.GreaterOrEqual(t, res.Steps[0].Elapsed, 5*time.Second, "the step is held for its bake")

@@ -411,9 +411,13 @@ func (r *ReleaseRoller) run(ctx context.Context, opts ReleaseOptions) (*ReleaseR
 		end()
 		return res, fmt.Errorf("%w; nothing was changed", err)
 	}
+	ctx = lk.Hold(ctx)
 	defer func() {
 		if err := lk.Release(context.WithoutCancel(ctx)); err != nil {
 			r.Log.Warnf("%v", err)
+		}
+		if lost := lk.Lost(); lost != nil {
+			r.Log.Errorf("%v", lost)
 		}
 	}()
 	if lk.Expired != nil {

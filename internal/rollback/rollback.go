@@ -262,9 +262,13 @@ func (r *Roller) run(ctx context.Context, opts Options) (*Result, error) {
 			end()
 			return res, fmt.Errorf("%w; nothing was changed", err)
 		}
+		ctx = lk.Hold(ctx)
 		defer func() {
 			if err := lk.Release(ctx); err != nil {
 				r.Log.Warnf("%v", err)
+			}
+			if lost := lk.Lost(); lost != nil {
+				r.Log.Errorf("%v", lost)
 			}
 		}()
 		if lk.Expired != nil {
