@@ -404,7 +404,7 @@ func (c *Canary) step(ctx context.Context, opts Options, units []unit, pct int, 
 		}
 		bakeDone <- baked{p, rep}
 	}()
-	end := c.Log.Group(fmt.Sprintf("Canary step %d%%: bake for %s (until %s), the canary's pods watched", pct, interval*time.Duration(count), until.UTC().Format(time.TimeOnly)))
+	c.Log.Infof("canary step %d%%: held for its bake, %s (until %s), the canary's pods watched", pct, interval*time.Duration(count), until.UTC().Format(time.TimeOnly))
 	sr, jerr := c.judge(jctx, opts, cans[0], pct, stepStart, sr)
 	select {
 	case <-unsteady:
@@ -414,7 +414,6 @@ func (c *Canary) step(ctx context.Context, opts Options, units []unit, pct int, 
 		}
 	}
 	b := <-bakeDone
-	end()
 	sr.Elapsed = c.now().Sub(stepStart)
 	if b.problem != "" {
 		sr.Unsteady, sr.ChecksFailed, sr.Analysis = b.problem, "", nil

@@ -2,6 +2,7 @@ package canary_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
@@ -196,6 +198,26 @@ func TestNoDataIsInconclusive(t *testing.T) {
 	require.NoError(t, err, "the canary is left running")
 	o := e.opts("ghcr.io/acme/erlmcp:1.1.0", "", 25)
 	o.Decision = "promote"
+
+	// A decision applies only to what the canary tried: with stable's pod
+	// template changed since (another writer), promote is refused as bad
+	// input and nothing changes; back as it was, it is accepted.
+	note := func(v any) {
+		patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{"annotations": map[string]any{"note": v}}}}})
+		_, err := cluster.Client.AppsV1().Deployments(e.ns).Patch(e.ctx, "erlmcp", types.MergePatchType, patch, metav1.PatchOptions{})
+		require.NoError(t, err)
+		require.NoError(t, cluster.WaitAvailable(e.ctx, e.ns, "erlmcp"))
+	}
+	note("edited by hand")
+	_, err = e.c.Run(e.ctx, o)
+	var de *canary.DecisionError
+	require.ErrorAs(t, err, &de)
+	assert.Contains(t, de.Msg, "tried other pod templates than these inputs give")
+	_, err = cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp-canary", metav1.GetOptions{})
+	require.NoError(t, err, "the canary is still there")
+	assert.Equal(t, v1, e.stableImage())
+	note(nil)
+
 	res, err = e.c.Run(e.ctx, o)
 	require.NoError(t, err)
 	assert.Equal(t, deploy.StatusSucceeded, res.Deploy.Status)

@@ -85,7 +85,7 @@ func TestDeployActionCanaryChecks(t *testing.T) {
 		t.Parallel()
 		ns, kc, hits := canaryTarget(t, "1.1.0")
 		s := runAction(t, map[string]string{"environment": "production", "namespace": ns, "kubeconfig": kc, "image": "ghcr.io/acme/erlmcp:1.1.0",
-			"strategy": "canary", "canary-steps": "50", "canary-checks": checksFile(t, canaryChecksFile)})
+			"strategy": "canary", "canary-steps": "50", "canary-interval": "1s", "canary-analysis-count": "2", "canary-checks": checksFile(t, canaryChecksFile)})
 		require.Equal(t, 0, s.Code, s.Log)
 		assert.Equal(t, "succeeded", s.Output("status"))
 		assert.Contains(t, s.Log, "::group::Canary checks: 1 check(s) against deployment/erlmcp-canary:8080")
@@ -103,7 +103,7 @@ func TestDeployActionCanaryChecks(t *testing.T) {
 		ns, kc, hits := canaryTarget(t, "1.0.0")
 		before := stablePods(t, ns)
 		s := runAction(t, map[string]string{"environment": "production", "namespace": ns, "kubeconfig": kc, "image": "ghcr.io/acme/erlmcp:1.1.0",
-			"strategy": "canary", "canary-steps": "50", "canary-checks": checksFile(t, canaryChecksFile)})
+			"strategy": "canary", "canary-steps": "50", "canary-interval": "1s", "canary-analysis-count": "2", "canary-checks": checksFile(t, canaryChecksFile)})
 		assert.Equal(t, ghaction.ExitFailed, s.Code, s.Log)
 		assert.Equal(t, "aborted", s.Output("status"))
 		assert.Contains(t, s.Log, "✗ check: version")

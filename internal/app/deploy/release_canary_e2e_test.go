@@ -40,6 +40,18 @@ func TestDeployActionReleaseCanary(t *testing.T) {
 
 	in["strategy"], in["canary-steps"], in["canary-interval"], in["canary-analysis-count"] = "canary", "25,50", "1s", "1"
 	in["image"], in["images"] = "ghcr.io/acme/erlmcp:1.2.0", "ghcr.io/acme/erlmcp-dashboard=ghcr.io/acme/erlmcp-dashboard:1.2.0-fault-crashloop"
+
+	// A decision with no canary waiting for one is bad input, found before anything changes (before, a panic after
+	// the release's new ConfigMap was created).
+	in["canary-decision"] = "promote"
+	s = runAction(t, in)
+	assert.Equal(t, ghaction.ExitBadInput, s.Code, s.Log)
+	assert.Contains(t, s.Log, "::error title=Invalid input canary-decision::no canary of deployment erlmcp waits for a decision")
+	_, err = cluster.Client.CoreV1().ConfigMaps(ns).Get(ctx, "erlmcp-config-v2", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "nothing was created: %v", err)
+	assertNoCanaries(t, ns)
+	delete(in, "canary-decision")
+
 	s = runAction(t, in)
 	if os.Getenv("SHOW_LOG") != "" {
 		t.Log(s.Log)
