@@ -248,7 +248,7 @@ func TestKilledCanaryIsCleanedByTheNextRun(t *testing.T) {
 
 	res, err := e.c.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.2.0", errorRate, 50))
 	require.NoError(t, err)
-	assert.Contains(t, res.Cleaned, "removed the canary of ghcr.io/acme/erlmcp:1.1.0")
+	assert.Contains(t, res.Cleaned, "undid the unfinished canary of ghcr.io/acme/erlmcp:1.1.0")
 	assert.Equal(t, "ghcr.io/acme/erlmcp:1.2.0", e.stableImage())
 	e.assertNoCanaryLeft()
 }

@@ -16,7 +16,7 @@ func Canary(res *canary.Result) *summary.Summary {
 	s := summary.New()
 	s.Heading(3, "Canary")
 	var rows [][2]string
-	if res.Cleaned != "" && res.Cleaned != "no canary to clean up" {
+	if res.Cleaned != "" {
 		rows = append(rows, [2]string{"Cleaned first", res.Cleaned})
 	}
 	rows = append(rows, [2]string{"Largest share on the new image", fmt.Sprintf("%.1f%% of pods", 100*res.MaxShare)})

@@ -67,7 +67,7 @@ func TestRollbackSwitchesABlueGreenBack(t *testing.T) {
 	s = runAction(t, id.Kubeconfig, map[string]string{"environment": "production", "confirm": "production", "namespace": ns, "to": "cleanup"})
 	require.Equal(t, 0, s.Code, s.Log)
 	assert.Equal(t, "unchanged", s.Output("status"))
-	assert.Contains(t, s.Log, "removed canary workloads: erlmcp-canary")
+	assert.Contains(t, s.Log, "undid left-over canary/blue-green workloads: deployment erlmcp-canary removed")
 	_, err = cluster.Client.AppsV1().Deployments(ns).Get(ctx, "erlmcp-canary", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err))
 }
