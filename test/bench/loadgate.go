@@ -29,8 +29,10 @@ const (
 	lgDur      = 5 * time.Second
 	lgWarmup   = time.Second
 	lgPath     = "/health/live"
-	peerOurs   = "load gate"
-	peerWrk    = "wrk"
+	// lgDefaultRounds is -loadgate-rounds' default.
+	lgDefaultRounds = 5
+	peerOurs        = "load gate"
+	peerWrk         = "wrk"
 )
 
 // lgRun is one run of one peer.
@@ -334,11 +336,20 @@ func (s *lgSection) markdown() string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	ours, theirs := s.runs[peerOurs], s.runs[peerWrk]
-	w("\n## Load gate vs wrk\n\nMeasured by `go run ./test/bench -cases %s` at commit `%s` on %s (%s).\n\n", loadgateID, s.commit, s.date.Format("2006-01-02 15:04 MST"), s.roundWords())
+	flags := "-cases " + loadgateID
+	if s.rounds != lgDefaultRounds {
+		flags += fmt.Sprintf(" -loadgate-rounds %d", s.rounds)
+	}
+	w("\n## Load gate vs wrk\n\nCommit `%s`, %s, %s (this section alone: `go run ./test/bench %s`).\n\n",
+		s.commit, s.date.Format("2006-01-02 15:04 MST"), s.roundWords(), flags)
 	w("- **Server**: `test/erlmcpd` (built from this tree) in a process of its own on `127.0.0.1:<free port>`, one process for every run; the load is `GET %s`.\n", lgPath)
 	w("- **load gate**: `internal/loadgate.Run` (closed loop, %d connections, %s), in a process of its own: `test/bench/loadgen -c %d -d %s` prints its result as JSON.\n",
 		lgConc, fmtSecs(lgDur), lgConc, lgDur)
 	w("- **wrk** (%s): `wrk -t2 -c%d -d%ds --latency`, the same connections and duration; wrk prints no p95.\n", s.wrk, lgConc, int(lgDur.Seconds()))
+	w("- **Latencies**: both tools time a request from just before its write to its parsed answer. The load gate's closed-loop percentiles are raw; " +
+		"wrk's include its coordinated-omission correction (`stats_correct`: for each latency above twice a connection's mean interval it adds samples at that latency " +
+		"less 1, 2, … intervals), which raises its p99 and mean, so the p99 row is not like for like. wrk takes a request's start when its event loop gets to the write, " +
+		"so a connection's wait for its thread between an answer and the next request is outside wrk's latencies; the load gate's worker writes the next request at once.\n")
 	w("- **Order**: one uncounted %s warm-up run of each, then %s, the order alternating (load gate, wrk; wrk, load gate; …), one process at a time. "+
 		"req/s and percentiles are each tool's own figures; *served* is the server's own count of 200 answers (`erlmcp_requests_total`, read before and after each run) ÷ %s. "+
 		"Cells: **median** (runs, in round order); the ratio column is the ratio of the medians, then the ratio per round.\n",

@@ -53,7 +53,7 @@ func main() {
 	var only string
 	flag.StringVar(&cfg.out, "out", "BENCHMARKS.md", "markdown file to write")
 	flag.IntVar(&cfg.runs, "runs", 3, "erlmcp-deploy runs (interleaved rounds) per release")
-	flag.IntVar(&cfg.lgRounds, "loadgate-rounds", 5, "interleaved rounds of the load-gate section (load gate and wrk, once each per round)")
+	flag.IntVar(&cfg.lgRounds, "loadgate-rounds", lgDefaultRounds, "interleaved rounds of the load-gate section (load gate and wrk, once each per round)")
 	flag.StringVar(&cfg.logs, "logs", "", "directory for the transcript of every run (default: a new temporary directory)")
 	flag.StringVar(&only, "cases", "", "comma-separated case ids to run (default: all; \""+releasesID+"\" is the manifest-release section, \""+canaryID+"\" the canary section, \""+wavesID+"\" the multi-cluster section, \""+loadgateID+"\" the load-gate section); for trying the bench, not for BENCHMARKS.md")
 	flag.BoolVar(&cfg.kubectl, "kubectl", true, "run the kubectl peer (each doomed release waits 600 s)")
