@@ -342,7 +342,7 @@ func (s *lgSection) markdown() string {
 	}
 	w("\n## Load gate vs wrk\n\nCommit `%s`, %s, %s (this section alone: `go run ./test/bench %s`).\n\n",
 		s.commit, s.date.Format("2006-01-02 15:04 MST"), s.roundWords(), flags)
-	w("- **Server**: `test/erlmcpd` (built from this tree) in a process of its own on `127.0.0.1:<free port>`, one process for every run; the load is `GET %s`.\n", lgPath)
+	w("- **Server**: `test/erlmcpd` (built from this tree) in a process of its own on `127.0.0.1:<free port>`, the same process for all the runs; the load is `GET %s`.\n", lgPath)
 	w("- **load gate**: `internal/loadgate.Run` (closed loop, %d connections, %s), in a process of its own: `test/bench/loadgen -c %d -d %s` prints its result as JSON.\n",
 		lgConc, fmtSecs(lgDur), lgConc, lgDur)
 	w("- **wrk** (%s): `wrk -t2 -c%d -d%ds --latency`, the same connections and duration; wrk prints no p95.\n", s.wrk, lgConc, int(lgDur.Seconds()))
