@@ -137,7 +137,8 @@ func TestAStaleConnectionIsRetriedOnce(t *testing.T) {
 	res := run(t, loadgate.Options{URL: "http://" + ln.Addr().String(), Concurrency: 2})
 	assert.Zero(t, res.Errors, res.ErrorKinds)
 	assert.Greater(t, res.Requests, int64(30))
-	assert.Greater(t, connections.Load(), res.Requests/3, "reconnected")
+	// Each connection carries 3 requests, so a worker that sent a multiple of 3 has exactly n/3 connections.
+	assert.GreaterOrEqual(t, connections.Load(), res.Requests/3, "reconnected")
 	assert.InDelta(t, res.Requests, requests.Load(), 2, "no request counted twice (give or take the ones cut at the end)")
 }
 
