@@ -40,7 +40,7 @@ func newSender(ctx context.Context, opts Options) (sender, error) {
 	if err := req.Write(&wire); err != nil {
 		return nil, fmt.Errorf("load gate: request: %w", err)
 	}
-	return &connSender{opts: opts, req: req, wire: wire.Bytes()}, nil
+	return &connSender{opts: opts, req: req, wire: wire.Bytes(), quick: req.Method != http.MethodHead}, nil
 }
 
 // clientSender sends through an http.Client (used behind proxies).
@@ -62,11 +62,13 @@ func (s *clientSender) send(context.Context) (int, error) {
 func (s *clientSender) close() { s.client.CloseIdleConnections() }
 
 // connSender owns one connection and sends one request at a time over it,
-// reconnecting when the server closes it. Answers are parsed by net/http.
+// reconnecting when the server closes it. The common answer is read by
+// quickHead in the read buffer; any other by net/http.
 type connSender struct {
 	opts   Options
 	req    *http.Request
 	wire   []byte // the serialized request
+	quick  bool   // answers may take the fast path (not to HEAD requests: no body)
 	conn   net.Conn
 	cr     *countReader // counts the bytes that came back on conn
 	br     *bufio.Reader
@@ -113,6 +115,27 @@ func (s *connSender) try(ctx context.Context) (int, error) {
 	if _, err := s.conn.Write(s.wire); err != nil {
 		return 0, s.wrap(err, reused && s.cr.n+int64(s.br.Buffered()) == before)
 	}
+	if s.quick {
+		h, ok, err := s.peekHead()
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // as net/http says it
+			}
+			return 0, s.wrap(err, reused && s.cr.n == before)
+		}
+		if ok && h.length <= bodyLimit {
+			if _, err := s.br.Discard(h.size + int(h.length)); err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return h.status, fmt.Errorf("read body: %w", err)
+			}
+			if h.close {
+				s.close()
+			}
+			return h.status, nil
+		}
+	}
 	resp, err := http.ReadResponse(s.br, s.req)
 	if err != nil {
 		return 0, s.wrap(err, reused && s.cr.n == before)
@@ -127,6 +150,27 @@ func (s *connSender) try(ctx context.Context) (int, error) {
 		s.close()
 	}
 	return resp.StatusCode, nil
+}
+
+// peekHead waits until the answer's head is whole in the buffer and parses
+// it with quickHead, without consuming anything: ok is false for an answer
+// net/http must read (not the common kind, or a head longer than the
+// buffer).
+func (s *connSender) peekHead() (h head, ok bool, err error) {
+	for n := 1; ; {
+		if _, err := s.br.Peek(n); err != nil {
+			return head{}, false, err
+		}
+		buf, _ := s.br.Peek(s.br.Buffered())
+		if end, whole := headEnd(buf); whole {
+			h, ok = quickHead(buf[:end])
+			return h, ok, nil
+		}
+		if len(buf) == s.br.Size() {
+			return head{}, false, nil
+		}
+		n = len(buf) + 1
+	}
 }
 
 // wrap names the request in err, the way http.Client does; stale marks a

@@ -8,9 +8,11 @@
 // coordinated omission). Latencies go into an HDR histogram.
 //
 // Like wrk, each worker owns one keep-alive HTTP/1.1 connection and sends its
-// requests over it without net/http's per-connection goroutines (answers are
-// still parsed by net/http), so on a small runner the gate measures the
-// server, not the client: on the 2-core bench machine it matches wrk's req/s.
+// requests over it without net/http's per-connection goroutines, and reads
+// the common answer (HTTP/1.1 with a Content-Length) in place without
+// allocating; any other answer is parsed by net/http. So on a small runner
+// the gate spends little of the CPU the server needs; BENCHMARKS.md compares
+// it with wrk.
 //
 // The run is bounded: it always stops at Duration plus a short drain, and it
 // never sends more than MaxRequests requests.

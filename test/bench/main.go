@@ -2,7 +2,7 @@
 // `kubectl set image` + `kubectl rollout status` (+ `kubectl rollout undo`)
 // on the local control plane, and writes BENCHMARKS.md.
 //
-//	go run ./test/bench [-out BENCHMARKS.md] [-runs 3] [-logs DIR] [-cases id,id] [-kubectl=false] [-extras=false]
+//	go run ./test/bench [-out BENCHMARKS.md] [-runs 3] [-loadgate-rounds 5] [-logs DIR] [-cases id,id] [-kubectl=false] [-extras=false]
 //
 // -cases releases runs only the manifest-release section (releases.go): a
 // whole release (examples/kubernetes/erlmcp) by `erlmcp-deploy deploy
@@ -15,6 +15,9 @@
 // control planes next to the bench's own, one `deploy --contexts` wave
 // against three single-context deploys in a row, and a failing wave 2 with
 // `--rollback-scope wave`.
+// -cases loadgate runs only the load-gate section (loadgate.go): the load
+// gate against wrk on a test server, each in a process of its own, in
+// -loadgate-rounds interleaved rounds; it needs no control plane.
 //
 // Every release of the matrix (doomed ones and healthy-but-noisy ones) is run
 // by the erlmcp-deploy CLI as a subprocess, -runs interleaved rounds, and once
@@ -40,7 +43,7 @@ import (
 
 type config struct {
 	out, logs      string
-	runs           int
+	runs, lgRounds int
 	only           map[string]bool
 	kubectl, extra bool
 }
@@ -50,10 +53,11 @@ func main() {
 	var only string
 	flag.StringVar(&cfg.out, "out", "BENCHMARKS.md", "markdown file to write")
 	flag.IntVar(&cfg.runs, "runs", 3, "erlmcp-deploy runs (interleaved rounds) per release")
+	flag.IntVar(&cfg.lgRounds, "loadgate-rounds", lgDefaultRounds, "interleaved rounds of the load-gate section (load gate and wrk, once each per round)")
 	flag.StringVar(&cfg.logs, "logs", "", "directory for the transcript of every run (default: a new temporary directory)")
-	flag.StringVar(&only, "cases", "", "comma-separated case ids to run (default: all; \""+releasesID+"\" is the manifest-release section, \""+canaryID+"\" the canary section, \""+wavesID+"\" the multi-cluster section); for trying the bench, not for BENCHMARKS.md")
+	flag.StringVar(&only, "cases", "", "comma-separated case ids to run (default: all; \""+releasesID+"\" is the manifest-release section, \""+canaryID+"\" the canary section, \""+wavesID+"\" the multi-cluster section, \""+loadgateID+"\" the load-gate section); for trying the bench, not for BENCHMARKS.md")
 	flag.BoolVar(&cfg.kubectl, "kubectl", true, "run the kubectl peer (each doomed release waits 600 s)")
-	flag.BoolVar(&cfg.extra, "extras", true, "measure the load gate, the binaries and the release API calls")
+	flag.BoolVar(&cfg.extra, "extras", true, "measure the binaries and the release API calls, and without -cases the load-gate section")
 	flag.Parse()
 	if only != "" {
 		cfg.only = map[string]bool{}
@@ -96,8 +100,21 @@ func run(cfg config) error {
 	releases := cfg.only == nil || cfg.only[releasesID]
 	canaries := cfg.only == nil || cfg.only[canaryID]
 	wavesOn := cfg.only == nil || cfg.only[wavesID]
-	if len(selected) == 0 && !releases && !canaries && !wavesOn {
+	lgOn := (cfg.only == nil && cfg.extra) || cfg.only[loadgateID]
+	clusterOn := len(selected) > 0 || releases || canaries || wavesOn
+	if !clusterOn && !lgOn {
 		return fmt.Errorf("no case matches -cases")
+	}
+	if cfg.lgRounds < 1 {
+		return fmt.Errorf("-loadgate-rounds %d: want at least 1", cfg.lgRounds)
+	}
+	if !clusterOn { // the load-gate section alone: no control plane, nothing else measured
+		logf("commit %s; the load-gate section only, no control plane", commit)
+		lg, err := benchLoadGate(ctx, root, commit, cfg.lgRounds)
+		if err != nil {
+			return err
+		}
+		return writeReport(cfg, report{commit: commit, date: begin.UTC(), runs: cfg.runs, partial: true, loadgate: lg}, begin)
 	}
 
 	bindir, err := os.MkdirTemp("", "erlmcp-bench-cli-bin-")
@@ -223,9 +240,15 @@ func run(cfg config) error {
 		logf("stop the control plane: %v", err)
 	}
 
+	var lg *lgSection
+	if lgOn {
+		if lg, err = benchLoadGate(ctx, root, commit, cfg.lgRounds); err != nil {
+			return err
+		}
+	}
 	var extras [][]string
 	if cfg.extra {
-		for _, extra := range []func(context.Context) ([][]string, error){benchLoadGate, benchBinaries, benchReleaseCalls} {
+		for _, extra := range []func(context.Context) ([][]string, error){benchBinaries, benchReleaseCalls} {
 			more, err := extra(ctx)
 			if err != nil {
 				return err
@@ -235,7 +258,12 @@ func run(cfg config) error {
 	}
 	rep := report{commit: commit, date: begin.UTC(), runs: cfg.runs, cases: selected, ours: ours, theirs: theirs,
 		kubectl: kubectl != "", extras: extras, partial: cfg.only != nil, releases: releases, relOurs: relOurs, relTheirs: relTheirs,
-		canary: canaries, canOurs: canOurs, canTheirs: canTheirs, waves: wavesOn, waveRuns: waveRuns}
+		canary: canaries, canOurs: canOurs, canTheirs: canTheirs, waves: wavesOn, waveRuns: waveRuns, loadgate: lg}
+	return writeReport(cfg, rep, begin)
+}
+
+// writeReport writes rep to cfg.out, then fails when a run could not be measured.
+func writeReport(cfg config, rep report, begin time.Time) error {
 	rep.wall = time.Since(begin)
 	if err := os.WriteFile(cfg.out, []byte(rep.markdown()), 0o644); err != nil {
 		return err

@@ -28,6 +28,8 @@ type report struct {
 
 	waves    bool            // the multi-cluster section ran
 	waveRuns [][]waveOutcome // per waveCases entry, one per round
+
+	loadgate *lgSection // the load-gate section, when it ran
 }
 
 func (r report) benchErrors() []string {
@@ -62,6 +64,9 @@ func (r report) benchErrors() []string {
 				}
 			}
 		}
+	}
+	if r.loadgate != nil {
+		errs = append(errs, r.loadgate.errors()...)
 	}
 	for _, runs := range r.waveRuns {
 		for _, o := range runs {
@@ -325,13 +330,21 @@ func (r report) markdown() string {
 		w("%s", r.wavesMarkdown())
 	}
 
+	if r.loadgate != nil {
+		w("%s", r.loadgate.markdown())
+	}
 	if len(r.extras) > 0 {
-		w("\n## Other measurements\n\n| measurement | target | erlmcp-deploy | peer, same run: wrk |\n| --- | --- | --- | --- |\n")
+		w("\n## Other measurements\n\n| measurement | target | erlmcp-deploy |\n| --- | --- | --- |\n")
 		for _, row := range r.extras {
 			w("| %s |\n", strings.Join(row, " | "))
 		}
 	}
-	w("%s", r.method())
+	if len(r.cases) > 0 || r.releases || r.canary || r.waves {
+		w("%s", r.method())
+	} else { // the load-gate section alone: no control plane ran
+		w("\n## Method\n\n- **Machine:** %s/%s, %d CPUs, %s; shared with whatever else runs there (no control plane in this run).\n",
+			runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	}
 	return b.String()
 }
 
@@ -382,8 +395,7 @@ func (r report) method() string {
   changes nothing, so it has no patch and no times.
 - **Precision** here is healthy releases not failed / healthy releases (no false alarm); **recall** is doomed releases
   failed / doomed releases (no false success); both are counted over every run.
-- **Load gate:** closed loop, 10 connections, 5 s against an in-process erlmcp-like /health/live, then `+"`wrk -t2 -c10 -d5s --latency`"+`
-  against the same endpoint (wrk prints no p95: its p90 is shown); measured after the control plane has stopped.
+- **Load gate vs wrk:** the method is in its section; in a whole run it is measured after the control plane has stopped.
   **Release API calls:** the release-notes engine against the in-process GitHub fake (internal/githubfake), counted there.
 - **Machine:** %s/%s, %d CPUs, %s; the whole run shares it with the control plane.
 `, prevImage, scaleUpAfter.Seconds(), ourTimeout, crashloopRestarts, imagePullGrace, unschedulableGrace, r.roundsText(),
