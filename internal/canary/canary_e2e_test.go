@@ -51,27 +51,13 @@ type env struct {
 
 func newEnv(t *testing.T, canaryErrors, canaryLatency float64) *env {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	t.Cleanup(cancel)
-	ns := fmt.Sprintf("canary-%d", seq.Add(1))
-	id, err := cluster.Deployer(ctx, ns)
-	require.NoError(t, err)
-	require.NoError(t, cluster.CreateAvailable(ctx, ns, testcluster.Deployment("erlmcp", v1, 4)))
-	e := &env{t: t, ctx: ctx, ns: ns, log: &ui.Buffer{}}
+	e := newBakeEnv(t)
 	e.canarySvc = testcluster.NewFakeService(t, canaryErrors, canaryLatency)
 	e.bsSvc = testcluster.NewFakeService(t, 0.001, 0.1)
 	e.prom = testcluster.StartPrometheus(t,
 		testcluster.ScrapeTarget{Addr: e.canarySvc.Addr, Labels: map[string]string{"track": "canary"}},
 		testcluster.ScrapeTarget{Addr: e.bsSvc.Addr, Labels: map[string]string{"track": "baseline"}})
-	require.NoError(t, e.prom.WaitScraped(ctx, 2))
-	log := ui.NewText(e.log, false)
-	e.c = &canary.Canary{Client: id.Client, Log: log, Deployer: &deploy.Deployer{Client: id.Client, Log: log}}
-	e.stablePods = e.podsOf("erlmcp")
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("log:\n%s", e.log.String())
-		}
-	})
+	require.NoError(t, e.prom.WaitScraped(e.ctx, 2))
 	return e
 }
 
@@ -270,7 +256,7 @@ func TestJudgeComparesCanaryWithBaseline(t *testing.T) {
 // the deployer identity, without Prometheus (the bake needs none).
 func newBakeEnv(t *testing.T) *env {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	t.Cleanup(cancel)
 	ns := fmt.Sprintf("canary-%d", seq.Add(1))
 	id, err := cluster.Deployer(ctx, ns)
