@@ -10,9 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/fluxcd/pkg/ssa"
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/dynamic"
@@ -195,9 +197,10 @@ func inputError(input string, err error) *InputError {
 }
 
 // Run deploys the release: load → pre-flight → plan (server-side dry run)
-// → record → apply → prune → verify → conclude, and on a doomed verdict the
-// previous verified release restored. The error is nil only when the new
-// release is serving; the Result is always filled for the outputs.
+// → record → apply → verify → prune → conclude, and
+// on a doomed verdict (or a failed apply) the previous verified release
+// restored. The error is nil only when the
+// new release is serving; the Result is always filled for the outputs.
 func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	start := e.now()
 	res := &Result{Release: opts.Release, Status: StatusFailed, DryRun: opts.DryRun}
@@ -266,7 +269,7 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	res.Revision = rel.Revision
 
 	end = e.Log.Group(fmt.Sprintf("Apply revision %d of release %s (%d objects)", rel.Revision, opts.Release, len(set.objects)))
-	applied, err := e.apply(ctx, opts, set, plan, pf)
+	applied, err := e.apply(ctx, opts, set)
 	end()
 	res.Objects = applied.objects(plan, opts.Namespace)
 	if err != nil {
@@ -276,8 +279,7 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 			e.Log.Errorf("cancelled while applying revision %d: some objects may be applied; run deploy again to converge, or rollback to return to revision %d", rel.Revision, res.PreviousRevision)
 			return fail(err)
 		}
-		return e.failed(ctx, opts, pf, res, applied, verify.Conclusion{Kind: verify.Doomed, Reason: err.Error(), RollBack: applied.changedAny(),
-			Advice: "read the apply error above"}, nil)
+		return e.applyFailed(ctx, opts, set, plan, pf, res, applied, err)
 	}
 
 	out, err := e.verifier(opts, fmt.Sprintf("Verify revision %d of release %s", rel.Revision, opts.Release)).RunSet(ctx, applied.members, start.Add(opts.Timeout))
@@ -285,22 +287,31 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	res.Objects = applied.objects(plan, opts.Namespace, out)
 	if err != nil {
 		res.FailureReason = "cancelled while waiting for the release"
-		e.Log.Errorf("cancelled while waiting for revision %d of release %s: no rollback was started; run deploy again to finish, or rollback to return to revision %d",
+		e.Log.Errorf("cancelled while waiting for revision %d of release %s: no rollback was started and nothing was pruned; run deploy again to finish, or rollback to return to revision %d",
 			rel.Revision, opts.Release, res.PreviousRevision)
 		return fail(err)
 	}
 	c := verify.ConcludeSet(out)
 	res.Conclusion = c.Kind
-	if c.Kind == verify.Verified {
-		res.Status = StatusSucceeded
-		if err := e.store(opts.Namespace).SetStatus(ctx, opts.Release, rel.Revision, inventory.Deployed, ""); err != nil {
-			e.Log.Warnf("%v", err)
-		}
-		markVerified(ctx, e, out)
-		e.Log.Infof("revision %d of release %s is serving (%d objects verified in %s)", rel.Revision, opts.Release, len(applied.members), out.Elapsed.Round(100*time.Millisecond))
-		return res, nil
+	if c.Kind != verify.Verified {
+		return e.failed(ctx, opts, pf, res, applied, c, &out)
 	}
-	return e.failed(ctx, opts, pf, res, applied, c, &out)
+	e.prune(ctx, opts, plan, applied, rel.Revision)
+	res.Objects = applied.objects(plan, opts.Namespace, out)
+	res.Status = StatusSucceeded
+	if err := e.store(opts.Namespace).SetStatus(ctx, opts.Release, rel.Revision, inventory.Deployed, ""); err != nil {
+		e.Log.Warnf("%v", err)
+	}
+	markVerified(ctx, e, out)
+	e.Log.Infof("revision %d of release %s is serving (%d objects verified in %s)", rel.Revision, opts.Release, len(applied.members), out.Elapsed.Round(100*time.Millisecond))
+	return res, nil
+}
+
+func revisionOrNone(n int) string {
+	if n == 0 {
+		return "none (there is no earlier verified one)"
+	}
+	return strconv.Itoa(n)
 }
 
 // verifier is the verification step of this release.
@@ -358,6 +369,92 @@ func (e *Engine) failed(ctx context.Context, opts Options, pf *preflight, res *R
 	e.Log.Infof("rolled back in %s: revision %d of release %s is serving again (recorded as revision %d)",
 		res.RollbackDuration.Round(100*time.Millisecond), pf.previous.Revision, opts.Release, r.Revision)
 	return res, cause
+}
+
+// applyFailed undoes a failed apply. What it created is deleted again, by
+// UID (Namespaces and cluster-scoped objects too); when it configured an object, the
+// previous verified revision is restored as a whole. Nothing was pruned
+// (prune waits for a verified release). With rollback-on-failure false
+// everything is left as the apply made it, and said.
+func (e *Engine) applyFailed(ctx context.Context, opts Options, s *set, p *plan, pf *preflight, res *Result, a *applied, applyErr error) (*Result, error) {
+	res.Conclusion, res.FailureReason = verify.Doomed, applyErr.Error()
+	e.Log.Errorf("revision %d of release %s failed to apply: %v", res.Revision, opts.Release, applyErr)
+	cause := fmt.Errorf("release %s revision %d failed: %w", opts.Release, res.Revision, applyErr)
+	rb, err := e.readBack(context.WithoutCancel(ctx), opts, s, p, a)
+	if err != nil {
+		res.Advice = fmt.Sprintf("what the failed apply changed could not be read back (%v): run deploy again to converge, or rollback to return to revision %s",
+			err, revisionOrNone(res.PreviousRevision))
+		e.Log.Errorf("%s", res.Advice)
+		return res, fmt.Errorf("%w; %s", cause, res.Advice)
+	}
+	for _, c := range rb.created {
+		a.actions[c.name] = string(ssa.CreatedAction)
+	}
+	for _, n := range rb.configured {
+		a.actions[n] = string(ssa.ConfiguredAction)
+	}
+	if len(rb.foreign) > 0 {
+		e.Log.Warnf("created meanwhile by another writer, so left alone: %s", strings.Join(rb.foreign, ", "))
+	}
+	defer func() { res.Objects = a.objects(p, opts.Namespace) }()
+	if !opts.RollbackOnFailure {
+		res.Advice = fmt.Sprintf("no rollback (rollback-on-failure is false): the failed apply's changes are left — created: %s; configured: %s",
+			joinOr(names(rb.created), "none"), joinOr(rb.configured, "none"))
+		e.Log.Warnf("%s", res.Advice)
+		return res, fmt.Errorf("%w; %s", cause, res.Advice)
+	}
+
+	nothing := len(rb.created) == 0 && len(rb.configured) == 0
+	var done, left []string
+	deleted, undeleted := e.deleteCreated(ctx, s, rb.created)
+	for _, n := range deleted {
+		a.actions[n], a.states[n] = actionDeleted, "created by the failed apply, deleted again"
+	}
+	if len(deleted) > 0 {
+		done = append(done, "deleted what it had created ("+strings.Join(deleted, ", ")+")")
+		e.Log.Infof("deleted what the failed apply had created: %s", strings.Join(deleted, ", "))
+	}
+	if len(undeleted) > 0 {
+		left = append(left, "could not delete what it created: "+strings.Join(undeleted, "; ")+" — delete them by hand")
+	}
+	switch {
+	case len(rb.configured) == 0:
+	case pf.previous == nil:
+		left = append(left, fmt.Sprintf("it had configured %s, and release %s has no verified revision to restore: they keep revision %d's content",
+			strings.Join(rb.configured, ", "), opts.Release, res.Revision))
+	default:
+		rbStart := e.now()
+		r, err := e.Restore(ctx, RestoreOptions{Options: opts, Target: pf.previous, From: res.Revision})
+		res.RollbackDuration = e.now().Sub(rbStart)
+		res.RollbackTo, res.RollbackRevision = pf.previous.Revision, r.Revision
+		if err != nil {
+			res.RollbackError = err.Error()
+			left = append(left, fmt.Sprintf("it had configured %s, and restoring revision %d failed: %v", strings.Join(rb.configured, ", "), pf.previous.Revision, err))
+			break
+		}
+		res.Status, res.RolledBack = StatusRolledBack, true
+		done = append(done, fmt.Sprintf("restored revision %d as a whole (recorded as revision %d), as it had configured %s",
+			pf.previous.Revision, r.Revision, strings.Join(rb.configured, ", ")))
+	}
+	res.Advice = "fix what the apply error says, then deploy again"
+	var msg string
+	switch {
+	case len(left) > 0:
+		msg = strings.Join(append(done, left...), "; ")
+		res.Advice = "fix what the apply error says; " + strings.Join(left, "; ")
+	case nothing:
+		msg = "the apply changed nothing"
+	case len(rb.configured) == 0:
+		msg = strings.Join(append(done, "nothing of the release was changed"), "; ")
+	default:
+		msg = strings.Join(done, "; ")
+	}
+	if len(left) > 0 {
+		e.Log.Errorf("%s", msg)
+	} else {
+		e.Log.Infof("%s", msg)
+	}
+	return res, fmt.Errorf("%w; %s", cause, msg)
 }
 
 // shortName is how an object is named in logs: Kind/name, with its

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -190,10 +193,13 @@ func TestReleaseLifecycle(t *testing.T) {
 	assert.Contains(t, e.log.String(), "pruned Ingress")
 
 	// 3. A bad release: erlmcp's new image is good, the dashboard's cannot be pulled.
-	// It also changes the config, removes the headless Service and adds a ConfigMap.
+	// It also changes the config, removes the Service erlmcp and adds a ConfigMap.
+	svc, err := cluster.Client.CoreV1().Services(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.NotEmpty(t, svc.Spec.ClusterIP)
 	other := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: erlmcp-new\ndata:\n  x: \"1\"\n"
-	dir3 := release(t, map[string]string{"ingress.yaml": "", "extra.yaml": extra, "other.yaml": other,
-		"service.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: erlmcp\nspec:\n  selector: {app.kubernetes.io/name: erlmcp}\n  ports:\n    - {name: http, port: 80, targetPort: http}\n"},
+	headless := "apiVersion: v1\nkind: Service\nmetadata:\n  name: erlmcp-headless\nspec:\n  clusterIP: None\n  selector: {app.kubernetes.io/name: erlmcp}\n  ports:\n    - {name: epmd, port: 4369, targetPort: epmd}\n"
+	dir3 := release(t, map[string]string{"ingress.yaml": "", "extra.yaml": extra, "other.yaml": other, "service.yaml": headless},
 		"{port, 8080}", "{port, 9999}")
 	start := time.Now()
 	res, err = e.run(e.opts(dir3, erlmcpRepo+":1.2.0", dashboardRepo+":2.0.0-fault-imagepull"))
@@ -206,12 +212,19 @@ func TestReleaseLifecycle(t *testing.T) {
 	assert.Less(t, elapsed, 90*time.Second, "fail-fast, not the 2m timeout")
 	require.NotNil(t, res.Diagnostics)
 
-	// The whole previous set is back.
+	// The whole previous set is back; the Service the bad release left out was never pruned (prune waits for a
+	// verified release): the same object, its ClusterIP kept.
 	assert.Contains(t, e.configData("erlmcp-config", "sys.config"), "{port, 8081}", "the ConfigMap content of revision 2")
-	assert.True(t, e.exists(func() error {
-		_, err := cluster.Client.CoreV1().Services(e.ns).Get(e.ctx, "erlmcp-headless", metav1.GetOptions{})
-		return err
-	}), "the pruned headless Service was re-created")
+	after, err := cluster.Client.CoreV1().Services(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, svc.UID, after.UID, "the Service erlmcp is the same object, never deleted")
+	assert.Equal(t, svc.Spec.ClusterIP, after.Spec.ClusterIP, "its ClusterIP is kept")
+	assert.NotContains(t, e.log.String(), "pruned Service/erlmcp")
+	for _, o := range res.Objects {
+		if o.Name == "Service/erlmcp" {
+			assert.Equal(t, "not pruned", o.Action, "%+v", o)
+		}
+	}
 	assert.False(t, e.exists(func() error {
 		_, err := cluster.Client.CoreV1().ConfigMaps(e.ns).Get(e.ctx, "erlmcp-new", metav1.GetOptions{})
 		return err
@@ -228,6 +241,18 @@ func TestReleaseLifecycle(t *testing.T) {
 	assert.Equal(t, 2, revs[0].RolledBackFrom)
 	assert.Equal(t, inventory.Failed, revs[1].Status)
 	assert.Equal(t, inventory.Superseded, revs[2].Status)
+
+	// 4. Its healthy twin: the same release with good images verifies, and then the Service is pruned.
+	res, err = e.run(e.opts(dir3, erlmcpRepo+":1.2.0", dashboardRepo+":2.0.0"))
+	require.NoError(t, err, e.log.String())
+	assert.Equal(t, apply.StatusSucceeded, res.Status)
+	assert.False(t, e.exists(func() error {
+		_, err := cluster.Client.CoreV1().Services(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+		return err
+	}), "pruned once the release verified")
+	assert.Contains(t, e.log.String(), "pruned Service/erlmcp")
+	log := e.log.String()
+	assert.Less(t, strings.Index(log, "Verify revision 5"), strings.Index(log, "pruned Service/erlmcp"), "prune comes after the verdict")
 }
 
 // TestInvalidReleaseChangesNothing: a manifest the API server rejects, a
@@ -409,7 +434,7 @@ func TestNewNamespaceIsUndoneWhenItsObjectsFail(t *testing.T) {
 	res, err := e.run(e.opts(dir))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "portz")
-	assert.Contains(t, err.Error(), "deleted the namespaces this apply had created ("+ns+")")
+	assert.Contains(t, err.Error(), "deleted what it had created (Namespace/"+ns+"); nothing of the release was changed")
 	assert.Equal(t, apply.StatusFailed, res.Status)
 	require.NoError(t, wait.PollUntilContextTimeout(e.ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		_, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
@@ -486,4 +511,103 @@ func TestRedeployOfTheSameReleaseChangesNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, before.Generation, after.Generation)
 	assert.Equal(t, before.Annotations["kubernetes.io/change-cause"], after.Annotations["kubernetes.io/change-cause"], "the change-cause of the run that changed it stays")
+}
+
+// namespaceGone waits until namespace ns no longer exists.
+func namespaceGone(t *testing.T, ctx context.Context, ns string) bool {
+	t.Helper()
+	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	}) == nil
+}
+
+// TestApplyFailingMidStageLeavesNothing: objects of one ssa stage are
+// applied one after another, so an object the API server refuses at apply
+// time — a ResourceQuota's count reached by the objects created before it in
+// the same stage, which the dry run of each alone passes — stops the stage
+// half-way. Every object the failed apply created is deleted again (a
+// Namespace and a ClusterRole of the first stage included), the object it
+// configured is restored with the previous revision, and the error says
+// so. Its healthy twin, with room in the quota, deploys the same release.
+func TestApplyFailingMidStageLeavesNothing(t *testing.T) {
+	e := adminEnv(t)
+	dir := t.TempDir()
+	cm := func(name, v string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\ndata: {v: \"" + v + "\"}\n"
+	}
+	extraNS, reader := e.ns+"-extra", e.ns+"-reader"
+	t.Cleanup(func() {
+		_ = cluster.Client.RbacV1().ClusterRoles().Delete(context.Background(), reader, metav1.DeleteOptions{})
+		_ = cluster.Client.CoreV1().Namespaces().Delete(context.Background(), extraNS, metav1.DeleteOptions{})
+	})
+	write := func(docs ...string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "release.yaml"), []byte(strings.Join(docs, "---\n")), 0o644))
+	}
+	write(cm("cfg", "1"))
+	_, err := e.run(e.opts(dir))
+	require.NoError(t, err, e.log.String())
+
+	// Room for two more ConfigMaps; the release adds three.
+	used := func() int64 {
+		var n int64
+		require.NoError(t, wait.PollUntilContextTimeout(e.ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			q, err := cluster.Client.CoreV1().ResourceQuotas(e.ns).Get(ctx, "configmaps", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			u, ok := q.Status.Used["count/configmaps"]
+			n = u.Value()
+			return ok, nil
+		}), "the resourcequota controller fills the quota's status")
+		return n
+	}
+	cms, err := cluster.Client.CoreV1().ConfigMaps(e.ns).List(e.ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	quota := func(hard int) *corev1.ResourceQuota {
+		return &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "configmaps"},
+			Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/configmaps": resource.MustParse(strconv.Itoa(hard))}}}
+	}
+	_, err = cluster.Client.CoreV1().ResourceQuotas(e.ns).Create(e.ctx, quota(len(cms.Items)+2), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Equal(t, int64(len(cms.Items)), used())
+
+	write("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+extraNS+"\n",
+		"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: "+reader+"\nrules: [{apiGroups: [\"\"], resources: [configmaps], verbs: [get]}]\n",
+		cm("cfg", "2"), cm("x1", "1"), cm("x2", "1"), cm("x3", "1"))
+	res, err := e.run(e.opts(dir))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exceeded quota")
+	assert.Contains(t, err.Error(), "deleted what it had created (ConfigMap/x1, ConfigMap/x2, ClusterRole/"+reader+", Namespace/"+extraNS+")")
+	assert.Contains(t, err.Error(), "restored revision 1 as a whole (recorded as revision 3), as it had configured ConfigMap/cfg")
+	assert.Equal(t, apply.StatusRolledBack, res.Status, e.log.String())
+	for _, name := range []string{"x1", "x2", "x3"} {
+		assert.False(t, e.exists(func() error {
+			_, err := cluster.Client.CoreV1().ConfigMaps(e.ns).Get(e.ctx, name, metav1.GetOptions{})
+			return err
+		}), "ConfigMap %s is gone", name)
+	}
+	assert.Equal(t, "1", e.configData("cfg", "v"), "the configured object has revision 1's content again")
+	_, err = cluster.Client.RbacV1().ClusterRoles().Get(e.ctx, reader, metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the cluster-scoped object it created is gone: %v", err)
+	assert.True(t, namespaceGone(t, e.ctx, extraNS), "the namespace it created is gone")
+	revs, err := e.store().List(e.ctx, "erlmcp")
+	require.NoError(t, err)
+	require.Len(t, revs, 3)
+	assert.Equal(t, inventory.Failed, revs[1].Status)
+	assert.Equal(t, inventory.Deployed, revs[0].Status)
+
+	// The healthy twin: with room for them, the same release deploys.
+	q, err := cluster.Client.CoreV1().ResourceQuotas(e.ns).Get(e.ctx, "configmaps", metav1.GetOptions{})
+	require.NoError(t, err)
+	q.Spec = quota(len(cms.Items) + 10).Spec
+	_, err = cluster.Client.CoreV1().ResourceQuotas(e.ns).Update(e.ctx, q, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	res, err = e.run(e.opts(dir))
+	require.NoError(t, err, e.log.String())
+	assert.Equal(t, apply.StatusSucceeded, res.Status)
+	assert.Equal(t, "1", e.configData("x3", "v"))
+	assert.Equal(t, "2", e.configData("cfg", "v"))
+	_, err = cluster.Client.RbacV1().ClusterRoles().Get(e.ctx, reader, metav1.GetOptions{})
+	assert.NoError(t, err)
 }

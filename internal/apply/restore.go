@@ -64,7 +64,7 @@ func (e *Engine) Restore(ctx context.Context, ro RestoreOptions) (*Restored, err
 	mgr := e.manager()
 	start := e.now()
 	cs, err := mgr.ApplyAllStaged(ctx, s.unstructured(), ssa.ApplyOptions{WaitInterval: time.Second, WaitTimeout: 60 * time.Second})
-	a := &applied{actions: map[string]string{}}
+	a := newApplied()
 	if cs != nil {
 		for _, en := range cs.Entries {
 			name := shortName(en.ObjMetadata.GroupKind.Kind, en.ObjMetadata.Namespace, en.ObjMetadata.Name, ro.Namespace)
@@ -87,14 +87,14 @@ func (e *Engine) Restore(ctx context.Context, ro RestoreOptions) (*Restored, err
 		if keep[ref.Key()] {
 			continue
 		}
-		deleted, err := deleteOwned(ctx, mgr, ref, t.Name, ro.Namespace)
+		act, err := deleteOwned(ctx, mgr, ref, t.Name, ro.Namespace)
 		if err != nil {
 			end()
 			e.markFailed(ctx, ro.Options, rec.Revision, err.Error())
 			return r, fmt.Errorf("delete %s: %w", refName(ref, ro.Namespace), err)
 		}
-		if deleted {
-			a.actions[refName(ref, ro.Namespace)] = "deleted"
+		if act == ssa.DeletedAction {
+			a.actions[refName(ref, ro.Namespace)] = actionDeleted
 			e.Log.Infof("deleted %s (not in revision %d)", refName(ref, ro.Namespace), t.Revision)
 		}
 	}

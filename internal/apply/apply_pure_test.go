@@ -1,0 +1,174 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/ssa"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	k8stesting "k8s.io/client-go/testing"
+	ctrlfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/org/erlmcp-deploy/internal/inventory"
+	"github.com/org/erlmcp-deploy/internal/manifest"
+	"github.com/org/erlmcp-deploy/internal/ui"
+)
+
+// testMapper serves the kinds these tests use.
+func testMapper() meta.RESTMapper {
+	m := meta.NewDefaultRESTMapper(nil)
+	m.Add(schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, meta.RESTScopeRoot)
+	m.Add(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, meta.RESTScopeNamespace)
+	m.Add(schema.GroupVersionKind{Version: "v1", Kind: "Service"}, meta.RESTScopeNamespace)
+	m.Add(schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, meta.RESTScopeNamespace)
+	m.Add(schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRole"}, meta.RESTScopeRoot)
+	return m
+}
+
+func object(apiVersion, kind, ns, name string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	u.SetNamespace(ns)
+	u.SetName(name)
+	return u
+}
+
+// ours is u as our field manager applied it at t.
+func ours(u *unstructured.Unstructured, t time.Time) *unstructured.Unstructured {
+	u = u.DeepCopy()
+	mt := metav1.NewTime(t)
+	u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: owner.Field, Operation: metav1.ManagedFieldsOperationApply, Time: &mt}})
+	return u
+}
+
+func withData(u *unstructured.Unstructured, k, v string) *unstructured.Unstructured {
+	u = u.DeepCopy()
+	_ = unstructured.SetNestedField(u.Object, v, "data", k)
+	return u
+}
+
+// TestPureClassify: what a failed apply did to each planned object, read
+// back: a planned create that now exists is ours only with our field
+// manager's apply; a planned configure was done when the live object moved.
+func TestPureClassify(t *testing.T) {
+	now := time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC)
+	cm := object("v1", "ConfigMap", "ns", "cfg")
+	before, after := withData(cm, "a", "1"), withData(cm, "a", "2")
+	configure := planned{action: ActionConfigure, dry: after, changes: manifest.Diff(before, after)}
+	for _, tc := range []struct {
+		name string
+		en   planned
+		live *unstructured.Unstructured
+		want string
+	}{
+		{"planned create, still absent", planned{action: ActionCreate}, nil, didNothing},
+		{"planned create, ours now", planned{action: ActionCreate}, ours(cm, now), didCreate},
+		{"planned create, another writer's now", planned{action: ActionCreate}, cm, didForeign},
+		{"planned configure, untouched", configure, ours(before, now), didNothing},
+		{"planned configure, applied", configure, ours(after, now), didConfigure},
+		{"planned configure, gone meanwhile", configure, nil, didNothing},
+		{"unchanged", planned{action: ActionUnchanged}, ours(cm, now), didNothing},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, classify(tc.en, tc.live))
+		})
+	}
+}
+
+// TestPurePruneCandidates: a prune candidate that cannot be read stops the
+// plan (nothing was changed) instead of being skipped silently; one of a
+// kind the cluster no longer serves is skipped and said; one without the
+// release's label is not a candidate.
+func TestPurePruneCandidates(t *testing.T) {
+	labelled := func(u *unstructured.Unstructured) *unstructured.Unstructured {
+		u = u.DeepCopy()
+		u.SetLabels(map[string]string{LabelGroup + "/name": "web", LabelGroup + "/namespace": "ns"})
+		return u
+	}
+	mine := labelled(object("v1", "ConfigMap", "ns", "old"))
+	theirs := object("v1", "ConfigMap", "ns", "given-away")
+	latest := &inventory.Release{Revision: 1, Status: inventory.Deployed, Objects: []inventory.Ref{
+		inventory.RefOf(mine), inventory.RefOf(theirs), {APIVersion: "example.com/v1", Kind: "Widget", Namespace: "ns", Name: "w"}}}
+	for _, tc := range []struct {
+		name    string
+		getErr  error
+		want    []string
+		wantErr string
+		warns   []string
+	}{
+		{"readable", nil, []string{"ConfigMap/ns/old"}, "", []string{"Widget/w left the release but is not pruned: the cluster no longer serves its kind",
+			"ConfigMap/given-away left the release but is not pruned: it does not carry the release's label"}},
+		{"a read fails", apierrors.NewInternalError(errors.New("etcd timeout")), nil, "read ConfigMap/old, which left the release, to prune it", nil},
+		{"a read is forbidden", apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "old", errors.New("RBAC")), nil, "(nothing was changed)", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dyn := dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), mine, theirs)
+			if tc.getErr != nil {
+				dyn.PrependReactor("get", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, tc.getErr })
+			}
+			log := &ui.Buffer{}
+			e := &Engine{Dynamic: dyn, Mapper: testMapper(), Log: ui.NewText(log, false)}
+			got, err := e.pruneCandidates(context.Background(), Options{Namespace: "ns", Release: "web", Prune: true}, &set{}, &preflight{latest: latest, previous: latest})
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			var names []string
+			for _, r := range got {
+				names = append(names, r.String())
+			}
+			assert.Equal(t, tc.want, names)
+			for _, w := range tc.warns {
+				assert.Contains(t, log.String(), w)
+			}
+		})
+	}
+}
+
+// TestPurePruneSaysWhatHappened: an object ssa skips (its label was taken
+// away meanwhile) is "not pruned", never "pruned"; one that is deleted is
+// "pruned".
+func TestPurePruneSaysWhatHappened(t *testing.T) {
+	labels := map[string]string{LabelGroup + "/name": "web", LabelGroup + "/namespace": "ns"}
+	gone := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "gone", Namespace: "ns", Labels: labels}}
+	kept := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: "ns", Labels: map[string]string{"team": "other"}}}
+	objs := ctrlfake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithObjects(gone, kept).Build()
+	e := &Engine{Objects: objs, Mapper: testMapper(), Log: ui.Discard{}}
+	p := &plan{prune: []inventory.Ref{{APIVersion: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "gone"}, {APIVersion: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "kept"}}}
+	a := newApplied()
+	e.prune(context.Background(), Options{Namespace: "ns", Release: "web"}, p, a, 2)
+	assert.Equal(t, actionPruned, a.actions["ConfigMap/gone"])
+	assert.Equal(t, actionNotPruned, a.actions["ConfigMap/kept"])
+	assert.Equal(t, "no longer carries the release's label", a.states["ConfigMap/kept"])
+	objsOut := a.objects(p, "ns")
+	require.Len(t, objsOut, 2)
+	assert.Equal(t, "pruned", objsOut[0].Action)
+	assert.Equal(t, "not pruned", objsOut[1].Action)
+}
+
+// TestPurePruneCandidatesOfADoomedReleaseAreKept: the objects output of a
+// release that did not verify says its prune candidates were kept.
+func TestPurePruneCandidatesOfADoomedReleaseAreKept(t *testing.T) {
+	p := &plan{prune: []inventory.Ref{{APIVersion: "v1", Kind: "Service", Namespace: "ns", Name: "old"}}}
+	got := newApplied().objects(p, "ns")
+	require.Len(t, got, 1)
+	assert.Equal(t, "not pruned", got[0].Action)
+	assert.True(t, strings.HasPrefix(got[0].State, "kept"), got[0].State)
+	_ = ssa.DeletedAction
+}
