@@ -7,6 +7,7 @@
 package apply
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -199,7 +200,8 @@ func inputError(input string, err error) *InputError {
 // Run deploys the release: load → pre-flight → plan (server-side dry run)
 // → record → apply → verify → prune → conclude, and
 // on a doomed verdict (or a failed apply) the previous verified release
-// restored. The error is nil only when the
+// restored. A re-deploy of the verified release that serves, unchanged, only
+// verifies what serves and records nothing. The error is nil only when the
 // new release is serving; the Result is always filled for the outputs.
 func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	start := e.now()
@@ -253,9 +255,8 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 		e.Log.Infof("dry run: the API server accepted every object; nothing was changed")
 		return res, nil
 	}
-	if plan.unchanged() && pf.previous != nil && pf.latest != nil && pf.latest.Revision == pf.previous.Revision {
-		res.Unchanged = true
-		e.Log.Infof("every object already matches the manifests of revision %d: verifying what serves", pf.previous.Revision)
+	if unchanged(plan, pf, set.encoded) {
+		return e.verifyServing(ctx, opts, set, plan, pf, res, start)
 	}
 
 	if opts.OnChange != nil {
@@ -312,6 +313,56 @@ func revisionOrNone(n int) string {
 		return "none (there is no earlier verified one)"
 	}
 	return strconv.Itoa(n)
+}
+
+// unchanged reports whether a deploy would change nothing: every object
+// matches the manifests, nothing is to be pruned, and the newest revision
+// is the verified one and holds the very same manifests (the change-cause
+// is not part of them). A pure function.
+func unchanged(p *plan, pf *preflight, encoded []byte) bool {
+	return p.unchanged() && pf.previous != nil && pf.latest != nil && pf.latest.Revision == pf.previous.Revision &&
+		bytes.Equal(pf.previous.Manifests, encoded)
+}
+
+// verifyServing verifies the release that serves unchanged: no revision is
+// recorded, nothing is applied, and a failed verdict rolls nothing back
+// (this run changed nothing); Revision stays the serving one, so waves,
+// rollback-scope and the pipeline see an unchanged context.
+func (e *Engine) verifyServing(ctx context.Context, opts Options, s *set, p *plan, pf *preflight, res *Result, start time.Time) (*Result, error) {
+	rev := pf.previous.Revision
+	res.Unchanged, res.Revision = true, rev
+	e.Log.Infof("every object already matches revision %d of release %s, which is verified and serving: nothing to apply, no new revision; verifying what serves", rev, opts.Release)
+	a := newApplied()
+	for _, en := range p.entries {
+		a.actions[en.name] = string(ssa.UnchangedAction)
+	}
+	members, err := e.members(ctx, opts, s, a)
+	if err != nil {
+		res.FailureReason = err.Error()
+		return res, err
+	}
+	out, err := e.verifier(opts, fmt.Sprintf("Verify revision %d of release %s (unchanged)", rev, opts.Release)).RunSet(ctx, members, start.Add(opts.Timeout))
+	res.TimeToVerdict = out.Elapsed
+	res.Objects = a.objects(p, opts.Namespace, out)
+	if err != nil {
+		res.FailureReason = "cancelled while verifying the release that serves (nothing was changed)"
+		return res, err
+	}
+	c := verify.ConcludeSet(out)
+	res.Conclusion = c.Kind
+	if c.Kind == verify.Verified {
+		res.Status = StatusSucceeded
+		e.Log.Infof("revision %d of release %s serves, unchanged and verified (%d objects in %s)", rev, opts.Release, len(members), out.Elapsed.Round(100*time.Millisecond))
+		return res, nil
+	}
+	res.FailureReason = c.Reason
+	if f := out.Failed(); f != nil {
+		res.Failed, res.Verdict, res.Diagnostics = f.Name, f.Verdict, f.Diagnostics
+	}
+	res.Advice = fmt.Sprintf("revision %d serves unchanged and did not verify; this run changed nothing, so it rolled nothing back and recorded nothing: %s", rev, c.Advice)
+	e.Log.Errorf("revision %d of release %s, unchanged, did not verify: %s", rev, opts.Release, c.Reason)
+	e.Log.Errorf("%s", res.Advice)
+	return res, fmt.Errorf("release %s revision %d (unchanged) did not verify: %s", opts.Release, rev, c.Reason)
 }
 
 // verifier is the verification step of this release.

@@ -506,11 +506,23 @@ func TestRedeployOfTheSameReleaseChangesNothing(t *testing.T) {
 	require.NoError(t, err, e.log.String())
 	for _, o := range res.Objects {
 		assert.Equal(t, "unchanged", o.Action, "%s", o.Name)
+		assert.Equal(t, "ready", o.State, "%s: what serves is verified", o.Name)
 	}
 	after, err := cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, before.Generation, after.Generation)
 	assert.Equal(t, before.Annotations["kubernetes.io/change-cause"], after.Annotations["kubernetes.io/change-cause"], "the change-cause of the run that changed it stays")
+
+	// Unchanged is reported as such, and no revision is recorded for it.
+	assert.Equal(t, apply.StatusSucceeded, res.Status)
+	assert.True(t, res.Unchanged)
+	assert.Equal(t, 1, res.Revision, "the revision that serves")
+	assert.Equal(t, 1, res.PreviousRevision)
+	revs, err := e.store().List(e.ctx, "erlmcp")
+	require.NoError(t, err)
+	require.Equal(t, 1, len(revs), "no new revision for an unchanged release")
+	assert.Equal(t, inventory.Deployed, revs[0].Status)
+	assert.Equal(t, "test "+t.Name(), revs[0].Cause, "the revision keeps the cause of the run that made it")
 }
 
 // namespaceGone waits until namespace ns no longer exists.

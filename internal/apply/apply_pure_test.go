@@ -3,6 +3,8 @@ package apply
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	ctrlfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/inventory"
 	"github.com/org/erlmcp-deploy/internal/manifest"
 	"github.com/org/erlmcp-deploy/internal/ui"
@@ -87,6 +90,53 @@ func TestPureClassify(t *testing.T) {
 			assert.Equal(t, tc.want, classify(tc.en, tc.live))
 		})
 	}
+}
+
+// TestPureUnchanged: a deploy changes nothing only when every object
+// matches, nothing is pruned, and the newest revision is the verified one
+// holding the same manifests.
+func TestPureUnchanged(t *testing.T) {
+	m := []byte("kind: ConfigMap\n")
+	deployed := &inventory.Release{Revision: 2, Status: inventory.Deployed, Manifests: m}
+	failed := &inventory.Release{Revision: 3, Status: inventory.Failed, Manifests: m}
+	same := &plan{entries: []planned{{action: ActionUnchanged}}}
+	for _, tc := range []struct {
+		name    string
+		p       *plan
+		pf      *preflight
+		encoded []byte
+		want    bool
+	}{
+		{"identical release serving", same, &preflight{previous: deployed, latest: deployed}, m, true},
+		{"an object changes", &plan{entries: []planned{{action: ActionConfigure}}}, &preflight{previous: deployed, latest: deployed}, m, false},
+		{"an object is pruned", &plan{entries: same.entries, prune: []inventory.Ref{{Kind: "Service", Name: "x"}}}, &preflight{previous: deployed, latest: deployed}, m, false},
+		{"first deploy", same, &preflight{}, m, false},
+		{"the newest revision failed", same, &preflight{previous: deployed, latest: failed}, m, false},
+		{"other manifests recorded (e.g. an older revision's change-cause in them)", same, &preflight{previous: deployed, latest: deployed}, []byte("kind: Other\n"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, unchanged(tc.p, tc.pf, tc.encoded))
+		})
+	}
+}
+
+// TestPureRecordedManifestsHoldNoChangeCause: two runs of one release
+// record the same manifests; the change-cause, which names the run, is on
+// the Deployments applied, not in the release's identity.
+func TestPureRecordedManifestsHoldNoChangeCause(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "app.yaml"), []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n"+
+		"  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: ghcr.io/acme/web:1.0.0}]\n"), 0o644))
+	e := &Engine{Mapper: testMapper(), Log: ui.Discard{}}
+	var encoded [][]byte
+	for _, cause := range []string{"run 1 by octocat", "run 2 by hubot"} {
+		s, err := e.load(Options{Namespace: "ns", Release: "web", Manifests: []string{dir}, ChangeCause: cause})
+		require.NoError(t, err)
+		assert.Equal(t, cause, s.objects[0].GetAnnotations()[history.ChangeCauseAnnotation], "the Deployment applied carries the run's change-cause")
+		assert.NotContains(t, string(s.encoded), history.ChangeCauseAnnotation)
+		encoded = append(encoded, s.encoded)
+	}
+	assert.Equal(t, string(encoded[0]), string(encoded[1]))
 }
 
 // TestPurePruneCandidates: a prune candidate that cannot be read stops the

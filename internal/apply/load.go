@@ -62,12 +62,15 @@ func (e *Engine) load(opts Options) (*set, error) {
 	if err != nil {
 		return nil, err
 	}
-	setChangeCause(s.objects, opts.ChangeCause)
 	us := s.unstructured()
 	ssa.NewResourceManager(nil, nil, owner).SetOwnerLabels(us, opts.Release, opts.Namespace)
+	// The recorded manifests are the release's identity: the change-cause
+	// names the run, not the release, so it is recorded apart (Release.Cause)
+	// and added to the Deployments only once they are encoded.
 	if s.encoded, err = manifest.Encode(us); err != nil {
 		return nil, fmt.Errorf("encode the release: %w", err)
 	}
+	setChangeCause(s.objects, opts.ChangeCause)
 	e.Log.Infof("%d objects from %s", len(s.objects), strings.Join(opts.Manifests, ", "))
 	return s, nil
 }

@@ -53,6 +53,9 @@ func (e *Engine) Restore(ctx context.Context, ro RestoreOptions) (*Restored, err
 	if err != nil {
 		return r, fmt.Errorf("revision %d: %w", t.Revision, err)
 	}
+	// The recorded manifests hold no change-cause (older revisions' do, the
+	// same one): the Deployments get the restored revision's own.
+	setChangeCause(s.objects, t.Cause)
 	rec := &inventory.Release{Name: t.Name, Status: inventory.Pending, Images: t.Images, Objects: t.Objects, Manifests: t.Manifests,
 		Cause: fmt.Sprintf("rollback from revision %d to revision %d", ro.From, t.Revision), RolledBackFrom: t.Revision}
 	if err := e.store(ro.Namespace).Create(ctx, rec); err != nil {

@@ -114,7 +114,7 @@ func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVe
 	if slack.Enabled() {
 		status := string(res.Status)
 		switch {
-		case res.DryRun:
+		case res.DryRun, res.Unchanged && res.Status == apply.StatusSucceeded:
 			status = notify.StatusUnchanged
 		case ctx.Err() != nil:
 			status = notify.StatusCancelled
