@@ -18,6 +18,7 @@ import (
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -134,6 +135,8 @@ type Engine struct {
 	Mapper  meta.RESTMapper
 	Log     ui.Logger
 	Now     func() time.Time
+	// Backoff paces the retries of recording a verified revision (zero: 0.5 s doubling, 5 attempts).
+	Backoff wait.Backoff
 }
 
 // New builds an Engine from a REST config and the clientset made from it.
@@ -299,11 +302,15 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	e.prune(ctx, opts, plan, applied, rel.Revision)
 	res.Objects = applied.objects(plan, opts.Namespace, out)
-	res.Status = StatusSucceeded
-	if err := e.store(opts.Namespace).SetStatus(ctx, opts.Release, rel.Revision, inventory.Deployed, ""); err != nil {
-		e.Log.Warnf("%v", err)
-	}
 	markVerified(ctx, e, out)
+	if err := e.recordDeployed(ctx, opts.Namespace, opts.Release, rel.Revision); err != nil {
+		res.FailureReason = fmt.Sprintf("revision %d verified and is serving, but recording it as deployed failed: %v", rel.Revision, err)
+		res.Advice = fmt.Sprintf("until it is recorded, revision %d is no rollback target and a failure restores revision %s: run deploy again with the same inputs (it changes nothing and records the verified revision)",
+			rel.Revision, revisionOrNone(res.PreviousRevision))
+		e.Log.Errorf("%s; %s", res.FailureReason, res.Advice)
+		return res, errors.New(res.FailureReason)
+	}
+	res.Status = StatusSucceeded
 	e.Log.Infof("revision %d of release %s is serving (%d objects verified in %s)", rel.Revision, opts.Release, len(applied.members), out.Elapsed.Round(100*time.Millisecond))
 	return res, nil
 }
@@ -363,6 +370,39 @@ func (e *Engine) verifyServing(ctx context.Context, opts Options, s *set, p *pla
 	e.Log.Errorf("revision %d of release %s, unchanged, did not verify: %s", rev, opts.Release, c.Reason)
 	e.Log.Errorf("%s", res.Advice)
 	return res, fmt.Errorf("release %s revision %d (unchanged) did not verify: %s", opts.Release, rev, c.Reason)
+}
+
+// recordDeployed records a verified revision as deployed, retried: a
+// revision left pending is never a rollback target.
+func (e *Engine) recordDeployed(ctx context.Context, ns, release string, revision int) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	backoff := e.Backoff
+	if backoff.Steps == 0 {
+		backoff = wait.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Steps: 5}
+	}
+	return retryRecord(ctx, backoff, func(ctx context.Context) error {
+		return e.store(ns).SetStatus(ctx, release, revision, inventory.Deployed, "")
+	})
+}
+
+// retryRecord calls record until it succeeds or backoff's steps run out,
+// and returns its last error with the number of attempts.
+func retryRecord(ctx context.Context, backoff wait.Backoff, record func(context.Context) error) error {
+	var last error
+	attempts := 0
+	err := wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
+		attempts++
+		last = record(ctx)
+		return last == nil, nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case last != nil:
+		return fmt.Errorf("%w (%d attempts)", last, attempts)
+	}
+	return err
 }
 
 // verifier is the verification step of this release.

@@ -19,7 +19,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	k8sfake "k8s.io/client-go/kubernetes/fake"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	k8stesting "k8s.io/client-go/testing"
 	ctrlfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -137,6 +139,66 @@ func TestPureRecordedManifestsHoldNoChangeCause(t *testing.T) {
 		encoded = append(encoded, s.encoded)
 	}
 	assert.Equal(t, string(encoded[0]), string(encoded[1]))
+}
+
+// TestPureRetryRecord: recording a verified revision is retried, and its
+// last error comes back when every attempt failed.
+func TestPureRetryRecord(t *testing.T) {
+	backoff := wait.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 4}
+	for _, tc := range []struct {
+		name     string
+		failures int
+		wantErr  string
+	}{
+		{"first attempt", 0, ""},
+		{"after two failures", 2, ""},
+		{"never", 10, "etcd timeout (4 attempts)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			err := retryRecord(context.Background(), backoff, func(context.Context) error {
+				calls++
+				if calls <= tc.failures {
+					return errors.New("etcd timeout")
+				}
+				return nil
+			})
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				assert.Equal(t, tc.failures+1, calls)
+				return
+			}
+			require.EqualError(t, err, tc.wantErr)
+		})
+	}
+}
+
+// TestPureRecordDeployedRetries: a SetStatus that fails twice (the API
+// server answering 500) still records the revision as deployed.
+func TestPureRecordDeployedRetries(t *testing.T) {
+	ctx := context.Background()
+	cs := k8sfake.NewClientset()
+	st := inventory.Store{Client: cs, Namespace: "ns"}
+	rel := &inventory.Release{Name: "web", Objects: []inventory.Ref{{APIVersion: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "cfg"}}}
+	require.NoError(t, st.Create(ctx, rel))
+	failures := 2
+	cs.PrependReactor("update", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if failures > 0 {
+			failures--
+			return true, nil, apierrors.NewInternalError(errors.New("etcd timeout"))
+		}
+		return false, nil, nil
+	})
+	e := &Engine{Client: cs, Log: ui.Discard{}, Backoff: wait.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 5}}
+	require.NoError(t, e.recordDeployed(ctx, "ns", "web", rel.Revision))
+	got, err := st.Get(ctx, "web", rel.Revision)
+	require.NoError(t, err)
+	assert.Equal(t, inventory.Deployed, got.Status)
+
+	failures = 100
+	err = e.recordDeployed(ctx, "ns", "web", rel.Revision)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "(5 attempts)")
 }
 
 // TestPurePruneCandidates: a prune candidate that cannot be read stops the

@@ -130,9 +130,11 @@ func (e *Engine) Restore(ctx context.Context, ro RestoreOptions) (*Restored, err
 		e.markFailed(ctx, ro.Options, rec.Revision, r.Conclusion.Reason)
 		return r, fmt.Errorf("revision %d did not verify: %s", t.Revision, r.Conclusion.Reason)
 	}
-	if err := e.store(ro.Namespace).SetStatus(ctx, t.Name, rec.Revision, inventory.Deployed, ""); err != nil {
-		e.Log.Warnf("%v", err)
-	}
 	markVerified(ctx, e, out)
+	if err := e.recordDeployed(ctx, ro.Namespace, t.Name, rec.Revision); err != nil {
+		// Revision t stays the one recorded as deployed: it holds the same manifests.
+		e.Log.Warnf("the restore verified, but recording revision %d as deployed failed (%v): revision %d, which holds the same manifests, stays the recorded verified one",
+			rec.Revision, err, t.Revision)
+	}
 	return r, nil
 }
