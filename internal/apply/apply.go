@@ -180,13 +180,24 @@ type InputError struct {
 	// Input is the input at fault: manifests, image or images.
 	Input    string
 	Problems []*manifest.Error
+	// Note says what became of the namespace this deploy had created
+	// ("" when it created none); Changed: it could not be deleted again.
+	Note    string
+	Changed bool
 }
 
-// Error lists the problems, one per line, and says nothing was changed.
+// Error lists the problems, one per line, and says nothing was changed
+// (when so).
 func (e *InputError) Error() string {
 	msgs := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		msgs[i] = p.Error()
+	}
+	if e.Note != "" {
+		msgs = append(msgs, e.Note)
+	}
+	if e.Changed {
+		return strings.Join(msgs, "\n")
 	}
 	return strings.Join(msgs, "\n") + " (nothing was changed)"
 }
@@ -200,8 +211,9 @@ func inputError(input string, err error) *InputError {
 	return &InputError{Input: input, Problems: []*manifest.Error{{Msg: err.Error()}}}
 }
 
-// Run deploys the release: load → pre-flight → plan (server-side dry run)
-// → record → apply → verify → prune → conclude, and
+// Run deploys the release: load → pre-flight (the release's namespace
+// created when the release holds it and it does not exist) → plan
+// (server-side dry run) → record → apply → verify → prune → conclude, and
 // on a doomed verdict (or a failed apply) the previous verified release
 // restored. A re-deploy of the verified release that serves, unchanged, only
 // verifies what serves and records nothing. The error is nil only when the
@@ -234,13 +246,14 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		return fail(err)
 	}
-	if pf.lock != nil {
-		defer func() {
-			if err := pf.lock.Release(context.WithoutCancel(ctx)); err != nil {
-				e.Log.Warnf("%v", err)
-			}
-		}()
-	}
+	defer func() {
+		if pf.lock == nil {
+			return
+		}
+		if err := pf.lock.Release(context.WithoutCancel(ctx)); err != nil {
+			e.Log.Warnf("%v", err)
+		}
+	}()
 	if pf.previous != nil {
 		res.PreviousRevision = pf.previous.Revision
 	}
@@ -250,7 +263,7 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	end()
 	res.Objects = plan.objects(opts.Namespace)
 	if err != nil {
-		return fail(err)
+		return fail(e.undoBeforeChange(ctx, pf, err))
 	}
 	if opts.DryRun {
 		res.Status = StatusSucceeded
@@ -268,7 +281,7 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	rel := &inventory.Release{Name: opts.Release, Status: inventory.Pending, Images: res.Images, Cause: opts.ChangeCause,
 		Objects: set.refs(), Manifests: set.encoded}
 	if err := e.store(opts.Namespace).Create(ctx, rel); err != nil {
-		return fail(fmt.Errorf("record release %s: %w (nothing was changed)", opts.Release, err))
+		return fail(e.undoBeforeChange(ctx, pf, fmt.Errorf("record release %s: %w", opts.Release, err)))
 	}
 	res.Revision = rel.Revision
 
@@ -372,6 +385,20 @@ func (e *Engine) verifyServing(ctx context.Context, opts Options, s *set, p *pla
 	return res, fmt.Errorf("release %s revision %d (unchanged) did not verify: %s", opts.Release, rev, c.Reason)
 }
 
+// undoBeforeChange is a failure before the release's first change: the
+// namespace pre-flight created goes again. An *InputError keeps its type
+// (its problems are annotations) and notes what became of the namespace.
+func (e *Engine) undoBeforeChange(ctx context.Context, pf *preflight, err error) error {
+	var ie *InputError
+	if !errors.As(err, &ie) {
+		return e.undoNamespaceErr(ctx, pf, err)
+	}
+	if msg, done := e.undoNamespace(ctx, pf); msg != "" {
+		ie.Note, ie.Changed = msg, !done
+	}
+	return err
+}
+
 // recordDeployed records a verified revision as deployed, retried: a
 // revision left pending is never a rollback target.
 func (e *Engine) recordDeployed(ctx context.Context, ns, release string, revision int) error {
@@ -463,7 +490,8 @@ func (e *Engine) failed(ctx context.Context, opts Options, pf *preflight, res *R
 }
 
 // applyFailed undoes a failed apply. What it created is deleted again, by
-// UID (Namespaces and cluster-scoped objects too); when it configured an object, the
+// UID (Namespaces and cluster-scoped objects too, and the release's
+// namespace when this deploy created it); when it configured an object, the
 // previous verified revision is restored as a whole. Nothing was pruned
 // (prune waits for a verified release). With rollback-on-failure false
 // everything is left as the apply made it, and said.
@@ -495,7 +523,7 @@ func (e *Engine) applyFailed(ctx context.Context, opts Options, s *set, p *plan,
 		return res, fmt.Errorf("%w; %s", cause, res.Advice)
 	}
 
-	nothing := len(rb.created) == 0 && len(rb.configured) == 0
+	nothing := len(rb.created) == 0 && len(rb.configured) == 0 && pf.created == nil
 	var done, left []string
 	deleted, undeleted := e.deleteCreated(ctx, s, rb.created)
 	for _, n := range deleted {
@@ -507,6 +535,13 @@ func (e *Engine) applyFailed(ctx context.Context, opts Options, s *set, p *plan,
 	}
 	if len(undeleted) > 0 {
 		left = append(left, "could not delete what it created: "+strings.Join(undeleted, "; ")+" — delete them by hand")
+	}
+	if pf.created != nil && len(rb.configured) == 0 {
+		if msg, ok := e.undoNamespace(ctx, pf); ok {
+			done = append(done, msg)
+		} else {
+			left = append(left, msg)
+		}
 	}
 	switch {
 	case len(rb.configured) == 0:

@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/org/erlmcp-deploy/internal/apply"
 	"github.com/org/erlmcp-deploy/internal/inventory"
@@ -525,6 +527,47 @@ func TestRedeployOfTheSameReleaseChangesNothing(t *testing.T) {
 	assert.Equal(t, "test "+t.Name(), revs[0].Cause, "the revision keeps the cause of the run that made it")
 }
 
+// freshNamespace is a namespace name no test has used, which does not exist.
+func freshNamespace(t *testing.T, suffix string) string {
+	t.Helper()
+	nsSeq.Lock()
+	nsSeq.n++
+	n := nsSeq.n
+	nsSeq.Unlock()
+	return fmt.Sprintf("rel-empty-%d-%s", n, suffix)
+}
+
+// namespaceRelease is the example release plus its own Namespace ns.
+func namespaceRelease(t *testing.T, ns string, files map[string]string) string {
+	t.Helper()
+	if files == nil {
+		files = map[string]string{}
+	}
+	files["namespace.yaml"] = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + ns + "\n  labels: {app.kubernetes.io/part-of: erlmcp}\n"
+	return release(t, files)
+}
+
+// emptyEnv is an env for namespace ns, which does not exist, whose engine
+// runs as id (nil: the cluster admin).
+func emptyEnv(t *testing.T, ns string, id *testcluster.Identity) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	cfg, cs := cluster.Config, kubernetes.Interface(cluster.Client)
+	if id != nil {
+		cfg, cs = id.Config, id.Client
+	}
+	log := &ui.Buffer{}
+	eng, err := apply.New(cfg, cs, ui.NewText(log, false))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("APPLY_LOG") != "" {
+			t.Logf("engine log:\n%s", log.String())
+		}
+	})
+	return &env{t: t, ctx: ctx, ns: ns, id: id, log: log, eng: eng}
+}
+
 // namespaceGone waits until namespace ns no longer exists.
 func namespaceGone(t *testing.T, ctx context.Context, ns string) bool {
 	t.Helper()
@@ -532,6 +575,97 @@ func namespaceGone(t *testing.T, ctx context.Context, ns string) bool {
 		_, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		return apierrors.IsNotFound(err), nil
 	}) == nil
+}
+
+// TestReleaseWithItsNamespaceIntoAnEmptyCluster: a release that holds its
+// own Namespace (erlmcp's k8s/ starts with namespace.yaml) deploys into a
+// cluster where that namespace does not exist — as the admin, and as the
+// identity of examples/kubernetes/rbac-namespace.yaml (whose grants are
+// cluster-wide: the permission checks of verbs inside a namespace that
+// does not exist yet are answered by the API server). An identity that may
+// not create it gets an error naming the namespace and the verb, and
+// nothing changes; so does a release whose namespace is missing and not
+// in it; a refused dry run deletes the namespace the deploy created.
+func TestReleaseWithItsNamespaceIntoAnEmptyCluster(t *testing.T) {
+	t.Run("admin", func(t *testing.T) {
+		ns := freshNamespace(t, "admin")
+		e := emptyEnv(t, ns, nil)
+		res, err := e.run(e.opts(namespaceRelease(t, ns, nil), erlmcpRepo+":1.1.0"))
+		require.NoError(t, err, e.log.String())
+		assert.Equal(t, apply.StatusSucceeded, res.Status)
+		assert.Equal(t, 1, res.Revision)
+		assert.Contains(t, e.log.String(), "created namespace "+ns)
+		n, err := cluster.Client.CoreV1().Namespaces().Get(e.ctx, ns, metav1.GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, "erlmcp", n.Labels["erlmcp-deploy.io/name"], "the release's owner labels, as ssa sets them")
+		assert.Equal(t, "erlmcp", n.Labels["app.kubernetes.io/part-of"])
+		for _, f := range n.ManagedFields {
+			if f.Manager == "erlmcp-deploy" {
+				assert.Equal(t, metav1.ManagedFieldsOperationApply, f.Operation, "our fields are the apply's, as if server-side applied")
+			}
+		}
+		rel, err := e.store().LastDeployed(e.ctx, "erlmcp")
+		require.NoError(t, err)
+		require.NotNil(t, rel, "the history lives in the new namespace")
+		leases, err := cluster.Client.CoordinationV1().Leases(ns).List(e.ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		assert.Empty(t, leases.Items, "the lock, taken in the new namespace, is released")
+
+		// A re-deploy of the same release: the namespace exists now, nothing changes.
+		res, err = e.run(e.opts(namespaceRelease(t, ns, nil), erlmcpRepo+":1.1.0"))
+		require.NoError(t, err, e.log.String())
+		assert.True(t, res.Unchanged)
+	})
+
+	t.Run("a deployer allowed to create the namespace", func(t *testing.T) {
+		ns := freshNamespace(t, "allowed")
+		id, err := cluster.NamespaceDeployer(context.Background(), ns+"-ci", ns)
+		require.NoError(t, err)
+		e := emptyEnv(t, ns, id)
+		res, err := e.run(e.opts(namespaceRelease(t, ns, nil), erlmcpRepo+":1.1.0"))
+		require.NoError(t, err, e.log.String())
+		assert.Equal(t, apply.StatusSucceeded, res.Status)
+		assert.Equal(t, erlmcpRepo+":1.1.0", e.image("erlmcp", false))
+		assert.Contains(t, e.log.String(), "permissions: ok")
+	})
+
+	t.Run("a deployer that may not create it", func(t *testing.T) {
+		ns := freshNamespace(t, "refused")
+		id, err := cluster.Deployer(context.Background(), ns+"-ci") // rbac.yaml's Role, in its own namespace
+		require.NoError(t, err)
+		e := emptyEnv(t, ns, id)
+		res, err := e.run(e.opts(namespaceRelease(t, ns, nil), erlmcpRepo+":1.1.0"))
+		require.Error(t, err)
+		assert.Equal(t, apply.StatusFailed, res.Status)
+		assert.Contains(t, err.Error(), "namespace "+ns)
+		assert.Contains(t, err.Error(), "create namespaces, cluster-wide")
+		assert.Contains(t, err.Error(), "nothing was changed")
+		_, err = cluster.Client.CoreV1().Namespaces().Get(e.ctx, ns, metav1.GetOptions{})
+		assert.True(t, apierrors.IsNotFound(err), "no namespace: %v", err)
+	})
+
+	t.Run("missing and not in the release", func(t *testing.T) {
+		ns := freshNamespace(t, "absent")
+		e := emptyEnv(t, ns, nil)
+		_, err := e.run(e.opts(release(t, nil), erlmcpRepo+":1.1.0"))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "namespace "+ns+" does not exist, and release erlmcp does not hold it")
+		_, err = cluster.Client.CoreV1().Namespaces().Get(e.ctx, ns, metav1.GetOptions{})
+		assert.True(t, apierrors.IsNotFound(err))
+	})
+
+	t.Run("a refused dry run deletes the namespace again", func(t *testing.T) {
+		ns := freshNamespace(t, "undone")
+		e := emptyEnv(t, ns, nil)
+		bad := "apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  portz: []\n"
+		res, err := e.run(e.opts(namespaceRelease(t, ns, map[string]string{"bad.yaml": bad}), erlmcpRepo+":1.1.0"))
+		require.Error(t, err)
+		assert.Equal(t, apply.StatusFailed, res.Status)
+		assert.Contains(t, err.Error(), "portz")
+		assert.Contains(t, err.Error(), "deleted namespace "+ns+" again, which this deploy had created")
+		assert.Contains(t, err.Error(), "(nothing was changed)")
+		assert.True(t, namespaceGone(t, e.ctx, ns), "the namespace the deploy created is gone")
+	})
 }
 
 // TestApplyFailingMidStageLeavesNothing: objects of one ssa stage are

@@ -141,6 +141,59 @@ func TestPureRecordedManifestsHoldNoChangeCause(t *testing.T) {
 	assert.Equal(t, string(encoded[0]), string(encoded[1]))
 }
 
+// TestPureAccesses: a Namespace is checked by name for the verbs RBAC can
+// name; creating the release's namespace needs its delete (to undo it);
+// objects in other namespaces need delete there too.
+func TestPureAccesses(t *testing.T) {
+	mapper := testMapper()
+	mk := func(objs ...*unstructured.Unstructured) *set {
+		s := &set{namespaces: map[string]bool{}}
+		for _, o := range objs {
+			gvk := o.GroupVersionKind()
+			m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			require.NoError(t, err)
+			s.objects = append(s.objects, manifest.Object{Unstructured: o})
+			s.mappings = append(s.mappings, m)
+		}
+		return s
+	}
+	s := mk(object("v1", "Namespace", "", "erlmcp"), object("v1", "ConfigMap", "erlmcp", "cfg"), object("v1", "ConfigMap", "other", "cfg"))
+	opts := Options{Namespace: "erlmcp", Release: "erlmcp", Prune: true}
+	list := func(createNS bool) []string {
+		var out []string
+		for _, a := range accesses(opts, s, createNS) {
+			out = append(out, a.String())
+		}
+		return out
+	}
+	got := list(true)
+	for _, want := range []string{"create namespaces (cluster-wide)", "get namespaces erlmcp (cluster-wide)", "patch namespaces erlmcp (cluster-wide)",
+		"delete namespaces erlmcp (cluster-wide)", "create configmaps", "delete configmaps"} {
+		assert.Contains(t, got, want)
+	}
+	assert.NotContains(t, got, "get namespaces (cluster-wide)", "a Role naming the namespace grants it")
+	var otherDelete bool
+	for _, a := range accesses(opts, s, false) {
+		otherDelete = otherDelete || a.namespace == "other" && a.resource == "configmaps" && a.verb == "delete"
+	}
+	assert.True(t, otherDelete, "objects in another namespace can be deleted there (prune, undo)")
+	opts.Prune = false
+	assert.NotContains(t, list(false), "delete namespaces erlmcp (cluster-wide)", "no prune, no rollback, no namespace to create: no delete")
+}
+
+// TestPureNamespaceDenied: the error names the namespace and the verb,
+// and the other missing verbs.
+func TestPureNamespaceDenied(t *testing.T) {
+	err := namespaceDenied("erlmcp", nsMissing, []string{"create configmaps", "create namespaces (cluster-wide)"})
+	assert.Contains(t, err.Error(), "namespace erlmcp does not exist, and the deploy identity may not create it (create namespaces, cluster-wide, is not allowed)")
+	assert.Contains(t, err.Error(), "also missing: create configmaps")
+	assert.NotContains(t, err.Error(), "also missing: create namespaces")
+	assert.Contains(t, err.Error(), "(nothing was changed)")
+	err = namespaceDenied("erlmcp", nsUnknown, []string{"create namespaces (cluster-wide)"})
+	assert.Contains(t, err.Error(), "may neither read nor create namespace erlmcp")
+	assert.NotContains(t, err.Error(), "also missing")
+}
+
 // TestPureRetryRecord: recording a verified revision is retried, and its
 // last error comes back when every attempt failed.
 func TestPureRetryRecord(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling/clusterreader"
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling/engine"
 	"github.com/fluxcd/pkg/ssa"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -75,8 +77,14 @@ func memberState(m verify.MemberOutcome) string {
 	return "in progress: " + m.Verdict.Message
 }
 
+// manager is the ssa engine. Its wait for the first stage (Namespaces,
+// CRDs, ClusterRoles) reads each object by name: the default caching
+// reader lists the kind cluster-wide, which a deploy identity that may read
+// only its own namespace (rbac-namespace.yaml) may not.
 func (e *Engine) manager() *ssa.ResourceManager {
-	m := ssa.NewResourceManager(e.Objects, polling.NewStatusPoller(e.Objects, e.Mapper, polling.Options{}), owner)
+	poller := polling.NewStatusPoller(e.Objects, e.Mapper, polling.Options{
+		ClusterReaderFactory: engine.ClusterReaderFactoryFunc(clusterreader.NewDirectClusterReader)})
+	m := ssa.NewResourceManager(e.Objects, poller, owner)
 	m.SetConcurrency(4)
 	return m
 }

@@ -136,8 +136,15 @@ type releaseVerdict struct {
 // input (and the manifest's file and line).
 func asInputErrors(ie *apply.InputError) error {
 	var out ghaction.InputErrors
+	unchanged := " (nothing was changed)"
+	if ie.Changed {
+		unchanged = ""
+	}
 	for _, p := range ie.Problems {
-		out = append(out, &ghaction.InputError{Name: ie.Input, Reason: p.Error() + " (nothing was changed)", File: p.File, Line: p.Line})
+		out = append(out, &ghaction.InputError{Name: ie.Input, Reason: p.Error() + unchanged, File: p.File, Line: p.Line})
+	}
+	if ie.Note != "" {
+		out = append(out, &ghaction.InputError{Name: ie.Input, Reason: ie.Note + unchanged})
 	}
 	return out
 }
