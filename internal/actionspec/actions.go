@@ -48,7 +48,7 @@ func Deploy() Action {
 		Input{Name: "manifests", Kind: List, Commas: true, Description: "Deploy a whole release instead of one image: files, directories (every `*.yaml`, `*.yml`, `*.json` in them) or kustomization directories (rendered in-process), one per line or comma-separated. Every object is validated by a server-side dry run, then applied server-side in dependency order; the Deployment need not exist. The whole set is verified, and a failure restores the previous verified release as a whole."},
 		Input{Name: "images", Kind: List, Description: "With `manifests`: `repository=reference`, one per line (e.g. `ghcr.io/acme/erlmcp-dashboard=ghcr.io/acme/erlmcp-dashboard:2.1.0`); each replaces the image of every container and init container of that repository. Images that match no entry are left as the manifests (or a kustomization's `images:`) say."},
 		Input{Name: "release", Kind: String, DefaultDoc: "the `deployment` input", Description: "With `manifests`: the release's name. Its history (objects and applied manifests per revision) is kept in Secrets `erlmcp-deploy.release.<release>.v<n>` in `namespace`."},
-		Input{Name: "prune", Kind: Bool, Default: "true", Description: "With `manifests`: delete objects of the previous release that are no longer in the manifests (never Namespaces or CRDs, never objects without the release's label)."},
+		Input{Name: "prune", Kind: Bool, Default: "true", Description: "With `manifests`: once the new release verified, delete objects of the previous release that are no longer in the manifests (never Namespaces or CRDs, never objects without the release's label)."},
 		Input{Name: "force-conflicts", Kind: Bool, Default: "false", Description: "With `manifests`: take over fields that another field manager (kubectl, a controller, Argo CD) set to other values; without it such a conflict stops the deploy before anything changes."},
 	)
 	in = append(in,
@@ -88,7 +88,7 @@ func Deploy() Action {
 			{Name: "release", Description: "With `manifests`: the release's name (its revision is in `revision`)."},
 			{Name: "canary-share", Description: "With `strategy: canary`: the largest share of pods (0..1) that ran the new image before promotion or abort.", Structural: true},
 			clustersOutput(),
-			{Name: "objects", Description: "With `manifests`: JSON array of the release's objects: name, action (created, configured, unchanged, pruned; or create, configure, prune in a dry run), state."},
+			{Name: "objects", Description: "With `manifests`: JSON array of the release's objects: name, action (created, configured, unchanged, pruned; not pruned (prune waits for a verified release; the state says why); deleted (created by a failed apply, deleted again); or create, configure, prune in a dry run), state."},
 			slackOutput(),
 		},
 	}

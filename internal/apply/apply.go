@@ -7,14 +7,18 @@
 package apply
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/fluxcd/pkg/ssa"
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -135,6 +139,8 @@ type Engine struct {
 	Mapper  meta.RESTMapper
 	Log     ui.Logger
 	Now     func() time.Time
+	// Backoff paces the retries of recording a verified revision (zero: 0.5 s doubling, 5 attempts).
+	Backoff wait.Backoff
 }
 
 // New builds an Engine from a REST config and the clientset made from it.
@@ -178,13 +184,24 @@ type InputError struct {
 	// Input is the input at fault: manifests, image or images.
 	Input    string
 	Problems []*manifest.Error
+	// Note says what became of the namespace this deploy had created
+	// ("" when it created none); Changed: it could not be deleted again.
+	Note    string
+	Changed bool
 }
 
-// Error lists the problems, one per line, and says nothing was changed.
+// Error lists the problems, one per line, and says nothing was changed
+// (when so).
 func (e *InputError) Error() string {
 	msgs := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		msgs[i] = p.Error()
+	}
+	if e.Note != "" {
+		msgs = append(msgs, e.Note)
+	}
+	if e.Changed {
+		return strings.Join(msgs, "\n")
 	}
 	return strings.Join(msgs, "\n") + " (nothing was changed)"
 }
@@ -198,10 +215,13 @@ func inputError(input string, err error) *InputError {
 	return &InputError{Input: input, Problems: []*manifest.Error{{Msg: err.Error()}}}
 }
 
-// Run deploys the release: load → pre-flight → plan (server-side dry run)
-// → record → apply → prune → verify → conclude, and on a doomed verdict the
-// previous verified release restored. The error is nil only when the new
-// release is serving; the Result is always filled for the outputs.
+// Run deploys the release: load → pre-flight (the release's namespace
+// created when the release holds it and it does not exist) → plan
+// (server-side dry run) → record → apply → verify → prune → conclude, and
+// on a doomed verdict (or a failed apply) the previous verified release
+// restored. A re-deploy of the verified release that serves, unchanged, only
+// verifies what serves and records nothing. The error is nil only when the
+// new release is serving; the Result is always filled for the outputs.
 func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	start := e.now()
 	res := &Result{Release: opts.Release, Status: StatusFailed, DryRun: opts.DryRun}
@@ -230,13 +250,14 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		return fail(err)
 	}
-	if pf.lock != nil {
-		defer func() {
-			if err := pf.lock.Release(context.WithoutCancel(ctx)); err != nil {
-				e.Log.Warnf("%v", err)
-			}
-		}()
-	}
+	defer func() {
+		if pf.lock == nil {
+			return
+		}
+		if err := pf.lock.Release(context.WithoutCancel(ctx)); err != nil {
+			e.Log.Warnf("%v", err)
+		}
+	}()
 	if pf.previous != nil {
 		res.PreviousRevision = pf.previous.Revision
 	}
@@ -246,7 +267,7 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	end()
 	res.Objects = plan.objects(opts.Namespace)
 	if err != nil {
-		return fail(err)
+		return fail(e.undoBeforeChange(ctx, pf, err))
 	}
 	if opts.DryRun {
 		res.Status = StatusSucceeded
@@ -254,9 +275,8 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 		e.Log.Infof("dry run: the API server accepted every object; nothing was changed")
 		return res, nil
 	}
-	if plan.unchanged() && pf.previous != nil && pf.latest != nil && pf.latest.Revision == pf.previous.Revision {
-		res.Unchanged = true
-		e.Log.Infof("every object already matches the manifests of revision %d: verifying what serves", pf.previous.Revision)
+	if unchanged(plan, pf, set.encoded) {
+		return e.verifyServing(ctx, opts, set, plan, pf, res, start)
 	}
 
 	if opts.OnChange != nil {
@@ -265,12 +285,12 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	rel := &inventory.Release{Name: opts.Release, Status: inventory.Pending, Images: res.Images, Cause: opts.ChangeCause,
 		Objects: set.refs(), Manifests: set.encoded}
 	if err := e.store(opts.Namespace).Create(ctx, rel); err != nil {
-		return fail(fmt.Errorf("record release %s: %w (nothing was changed)", opts.Release, err))
+		return fail(e.undoBeforeChange(ctx, pf, fmt.Errorf("record release %s: %w", opts.Release, err)))
 	}
 	res.Revision = rel.Revision
 
 	end = e.Log.Group(fmt.Sprintf("Apply revision %d of release %s (%d objects)", rel.Revision, opts.Release, len(set.objects)))
-	applied, err := e.apply(ctx, opts, set, plan, pf)
+	applied, err := e.apply(ctx, opts, set)
 	end()
 	res.Objects = applied.objects(plan, opts.Namespace)
 	if err != nil {
@@ -280,8 +300,7 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 			e.Log.Errorf("cancelled while applying revision %d: some objects may be applied; run deploy again to converge, or rollback to return to revision %d", rel.Revision, res.PreviousRevision)
 			return fail(err)
 		}
-		return e.failed(ctx, opts, pf, res, applied, verify.Conclusion{Kind: verify.Doomed, Reason: err.Error(), RollBack: applied.changedAny(),
-			Advice: "read the apply error above"}, nil)
+		return e.applyFailed(ctx, opts, set, plan, pf, res, applied, err)
 	}
 
 	out, err := e.verifier(opts, fmt.Sprintf("Verify revision %d of release %s", rel.Revision, opts.Release)).RunSet(ctx, applied.members, start.Add(opts.Timeout))
@@ -289,22 +308,132 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	res.Objects = applied.objects(plan, opts.Namespace, out)
 	if err != nil {
 		res.FailureReason = "cancelled while waiting for the release"
-		e.Log.Errorf("cancelled while waiting for revision %d of release %s: no rollback was started; run deploy again to finish, or rollback to return to revision %d",
+		e.Log.Errorf("cancelled while waiting for revision %d of release %s: no rollback was started and nothing was pruned; run deploy again to finish, or rollback to return to revision %d",
 			rel.Revision, opts.Release, res.PreviousRevision)
 		return fail(err)
 	}
 	c := verify.ConcludeSet(out)
 	res.Conclusion = c.Kind
+	if c.Kind != verify.Verified {
+		return e.failed(ctx, opts, pf, res, applied, c, &out)
+	}
+	e.prune(ctx, opts, plan, applied, rel.Revision)
+	res.Objects = applied.objects(plan, opts.Namespace, out)
+	markVerified(ctx, e, out)
+	if err := e.recordDeployed(ctx, opts.Namespace, opts.Release, rel.Revision); err != nil {
+		res.FailureReason = fmt.Sprintf("revision %d verified and is serving, but recording it as deployed failed: %v", rel.Revision, err)
+		res.Advice = fmt.Sprintf("until it is recorded, revision %d is no rollback target and a failure restores revision %s: run deploy again with the same inputs (it changes nothing and records the verified revision)",
+			rel.Revision, revisionOrNone(res.PreviousRevision))
+		e.Log.Errorf("%s; %s", res.FailureReason, res.Advice)
+		return res, errors.New(res.FailureReason)
+	}
+	res.Status = StatusSucceeded
+	e.Log.Infof("revision %d of release %s is serving (%d objects verified in %s)", rel.Revision, opts.Release, len(applied.members), out.Elapsed.Round(100*time.Millisecond))
+	return res, nil
+}
+
+func revisionOrNone(n int) string {
+	if n == 0 {
+		return "none (there is no earlier verified one)"
+	}
+	return strconv.Itoa(n)
+}
+
+// unchanged reports whether a deploy would change nothing: every object
+// matches the manifests, nothing is to be pruned, and the newest revision
+// is the verified one and holds the very same manifests (the change-cause
+// is not part of them). A pure function.
+func unchanged(p *plan, pf *preflight, encoded []byte) bool {
+	return p.unchanged() && pf.previous != nil && pf.latest != nil && pf.latest.Revision == pf.previous.Revision &&
+		bytes.Equal(pf.previous.Manifests, encoded)
+}
+
+// verifyServing verifies the release that serves unchanged: no revision is
+// recorded, nothing is applied, and a failed verdict rolls nothing back
+// (this run changed nothing); Revision stays the serving one, so waves,
+// rollback-scope and the pipeline see an unchanged context.
+func (e *Engine) verifyServing(ctx context.Context, opts Options, s *set, p *plan, pf *preflight, res *Result, start time.Time) (*Result, error) {
+	rev := pf.previous.Revision
+	res.Unchanged, res.Revision = true, rev
+	e.Log.Infof("every object already matches revision %d of release %s, which is verified and serving: nothing to apply, no new revision; verifying what serves", rev, opts.Release)
+	a := newApplied()
+	for _, en := range p.entries {
+		a.actions[en.name] = string(ssa.UnchangedAction)
+	}
+	members, err := e.members(ctx, opts, s, a)
+	if err != nil {
+		res.FailureReason = err.Error()
+		return res, err
+	}
+	out, err := e.verifier(opts, fmt.Sprintf("Verify revision %d of release %s (unchanged)", rev, opts.Release)).RunSet(ctx, members, start.Add(opts.Timeout))
+	res.TimeToVerdict = out.Elapsed
+	res.Objects = a.objects(p, opts.Namespace, out)
+	if err != nil {
+		res.FailureReason = "cancelled while verifying the release that serves (nothing was changed)"
+		return res, err
+	}
+	c := verify.ConcludeSet(out)
+	res.Conclusion = c.Kind
 	if c.Kind == verify.Verified {
 		res.Status = StatusSucceeded
-		if err := e.store(opts.Namespace).SetStatus(ctx, opts.Release, rel.Revision, inventory.Deployed, ""); err != nil {
-			e.Log.Warnf("%v", err)
-		}
-		markVerified(ctx, e, out)
-		e.Log.Infof("revision %d of release %s is serving (%d objects verified in %s)", rel.Revision, opts.Release, len(applied.members), out.Elapsed.Round(100*time.Millisecond))
+		e.Log.Infof("revision %d of release %s serves, unchanged and verified (%d objects in %s)", rev, opts.Release, len(members), out.Elapsed.Round(100*time.Millisecond))
 		return res, nil
 	}
-	return e.failed(ctx, opts, pf, res, applied, c, &out)
+	res.FailureReason = c.Reason
+	if f := out.Failed(); f != nil {
+		res.Failed, res.Verdict, res.Diagnostics = f.Name, f.Verdict, f.Diagnostics
+	}
+	res.Advice = fmt.Sprintf("revision %d serves unchanged and did not verify; this run changed nothing, so it rolled nothing back and recorded nothing: %s", rev, c.Advice)
+	e.Log.Errorf("revision %d of release %s, unchanged, did not verify: %s", rev, opts.Release, c.Reason)
+	e.Log.Errorf("%s", res.Advice)
+	return res, fmt.Errorf("release %s revision %d (unchanged) did not verify: %s", opts.Release, rev, c.Reason)
+}
+
+// undoBeforeChange is a failure before the release's first change: the
+// namespace pre-flight created goes again. An *InputError keeps its type
+// (its problems are annotations) and notes what became of the namespace.
+func (e *Engine) undoBeforeChange(ctx context.Context, pf *preflight, err error) error {
+	var ie *InputError
+	if !errors.As(err, &ie) {
+		return e.undoNamespaceErr(ctx, pf, err)
+	}
+	if msg, done := e.undoNamespace(ctx, pf); msg != "" {
+		ie.Note, ie.Changed = msg, !done
+	}
+	return err
+}
+
+// recordDeployed records a verified revision as deployed, retried: a
+// revision left pending is never a rollback target.
+func (e *Engine) recordDeployed(ctx context.Context, ns, release string, revision int) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	backoff := e.Backoff
+	if backoff.Steps == 0 {
+		backoff = wait.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Steps: 5}
+	}
+	return retryRecord(ctx, backoff, func(ctx context.Context) error {
+		return e.store(ns).SetStatus(ctx, release, revision, inventory.Deployed, "")
+	})
+}
+
+// retryRecord calls record until it succeeds or backoff's steps run out,
+// and returns its last error with the number of attempts.
+func retryRecord(ctx context.Context, backoff wait.Backoff, record func(context.Context) error) error {
+	var last error
+	attempts := 0
+	err := wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
+		attempts++
+		last = record(ctx)
+		return last == nil, nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case last != nil:
+		return fmt.Errorf("%w (%d attempts)", last, attempts)
+	}
+	return err
 }
 
 // verifier is the verification step of this release.
@@ -362,6 +491,100 @@ func (e *Engine) failed(ctx context.Context, opts Options, pf *preflight, res *R
 	e.Log.Infof("rolled back in %s: revision %d of release %s is serving again (recorded as revision %d)",
 		res.RollbackDuration.Round(100*time.Millisecond), pf.previous.Revision, opts.Release, r.Revision)
 	return res, cause
+}
+
+// applyFailed undoes a failed apply. What it created is deleted again, by
+// UID (Namespaces and cluster-scoped objects too, and the release's
+// namespace when this deploy created it); when it configured an object, the
+// previous verified revision is restored as a whole. Nothing was pruned
+// (prune waits for a verified release). With rollback-on-failure false
+// everything is left as the apply made it, and said.
+func (e *Engine) applyFailed(ctx context.Context, opts Options, s *set, p *plan, pf *preflight, res *Result, a *applied, applyErr error) (*Result, error) {
+	res.Conclusion, res.FailureReason = verify.Doomed, applyErr.Error()
+	e.Log.Errorf("revision %d of release %s failed to apply: %v", res.Revision, opts.Release, applyErr)
+	cause := fmt.Errorf("release %s revision %d failed: %w", opts.Release, res.Revision, applyErr)
+	rb, err := e.readBack(context.WithoutCancel(ctx), opts, s, p, a)
+	if err != nil {
+		res.Advice = fmt.Sprintf("what the failed apply changed could not be read back (%v): run deploy again to converge, or rollback to return to revision %s",
+			err, revisionOrNone(res.PreviousRevision))
+		e.Log.Errorf("%s", res.Advice)
+		return res, fmt.Errorf("%w; %s", cause, res.Advice)
+	}
+	for _, c := range rb.created {
+		a.actions[c.name] = string(ssa.CreatedAction)
+	}
+	for _, n := range rb.configured {
+		a.actions[n] = string(ssa.ConfiguredAction)
+	}
+	if len(rb.foreign) > 0 {
+		e.Log.Warnf("created meanwhile by another writer, so left alone: %s", strings.Join(rb.foreign, ", "))
+	}
+	defer func() { res.Objects = a.objects(p, opts.Namespace) }()
+	if !opts.RollbackOnFailure {
+		res.Advice = fmt.Sprintf("no rollback (rollback-on-failure is false): the failed apply's changes are left — created: %s; configured: %s",
+			joinOr(names(rb.created), "none"), joinOr(rb.configured, "none"))
+		e.Log.Warnf("%s", res.Advice)
+		return res, fmt.Errorf("%w; %s", cause, res.Advice)
+	}
+
+	nothing := len(rb.created) == 0 && len(rb.configured) == 0 && pf.created == nil
+	var done, left []string
+	deleted, undeleted := e.deleteCreated(ctx, s, rb.created)
+	for _, n := range deleted {
+		a.actions[n], a.states[n] = actionDeleted, "created by the failed apply, deleted again"
+	}
+	if len(deleted) > 0 {
+		done = append(done, "deleted what it had created ("+strings.Join(deleted, ", ")+")")
+		e.Log.Infof("deleted what the failed apply had created: %s", strings.Join(deleted, ", "))
+	}
+	if len(undeleted) > 0 {
+		left = append(left, "could not delete what it created: "+strings.Join(undeleted, "; ")+" — delete them by hand")
+	}
+	if pf.created != nil && len(rb.configured) == 0 {
+		if msg, ok := e.undoNamespace(ctx, pf); ok {
+			done = append(done, msg)
+		} else {
+			left = append(left, msg)
+		}
+	}
+	switch {
+	case len(rb.configured) == 0:
+	case pf.previous == nil:
+		left = append(left, fmt.Sprintf("it had configured %s, and release %s has no verified revision to restore: they keep revision %d's content",
+			strings.Join(rb.configured, ", "), opts.Release, res.Revision))
+	default:
+		rbStart := e.now()
+		r, err := e.Restore(ctx, RestoreOptions{Options: opts, Target: pf.previous, From: res.Revision})
+		res.RollbackDuration = e.now().Sub(rbStart)
+		res.RollbackTo, res.RollbackRevision = pf.previous.Revision, r.Revision
+		if err != nil {
+			res.RollbackError = err.Error()
+			left = append(left, fmt.Sprintf("it had configured %s, and restoring revision %d failed: %v", strings.Join(rb.configured, ", "), pf.previous.Revision, err))
+			break
+		}
+		res.Status, res.RolledBack = StatusRolledBack, true
+		done = append(done, fmt.Sprintf("restored revision %d as a whole (recorded as revision %d), as it had configured %s",
+			pf.previous.Revision, r.Revision, strings.Join(rb.configured, ", ")))
+	}
+	res.Advice = "fix what the apply error says, then deploy again"
+	var msg string
+	switch {
+	case len(left) > 0:
+		msg = strings.Join(append(done, left...), "; ")
+		res.Advice = "fix what the apply error says; " + strings.Join(left, "; ")
+	case nothing:
+		msg = "the apply changed nothing"
+	case len(rb.configured) == 0:
+		msg = strings.Join(append(done, "nothing of the release was changed"), "; ")
+	default:
+		msg = strings.Join(done, "; ")
+	}
+	if len(left) > 0 {
+		e.Log.Errorf("%s", msg)
+	} else {
+		e.Log.Infof("%s", msg)
+	}
+	return res, fmt.Errorf("%w; %s", cause, msg)
 }
 
 // shortName is how an object is named in logs: Kind/name, with its

@@ -2,9 +2,11 @@ package apply_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,10 +14,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/org/erlmcp-deploy/internal/apply"
 	"github.com/org/erlmcp-deploy/internal/inventory"
@@ -190,10 +195,13 @@ func TestReleaseLifecycle(t *testing.T) {
 	assert.Contains(t, e.log.String(), "pruned Ingress")
 
 	// 3. A bad release: erlmcp's new image is good, the dashboard's cannot be pulled.
-	// It also changes the config, removes the headless Service and adds a ConfigMap.
+	// It also changes the config, removes the Service erlmcp and adds a ConfigMap.
+	svc, err := cluster.Client.CoreV1().Services(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.NotEmpty(t, svc.Spec.ClusterIP)
 	other := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: erlmcp-new\ndata:\n  x: \"1\"\n"
-	dir3 := release(t, map[string]string{"ingress.yaml": "", "extra.yaml": extra, "other.yaml": other,
-		"service.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: erlmcp\nspec:\n  selector: {app.kubernetes.io/name: erlmcp}\n  ports:\n    - {name: http, port: 80, targetPort: http}\n"},
+	headless := "apiVersion: v1\nkind: Service\nmetadata:\n  name: erlmcp-headless\nspec:\n  clusterIP: None\n  selector: {app.kubernetes.io/name: erlmcp}\n  ports:\n    - {name: epmd, port: 4369, targetPort: epmd}\n"
+	dir3 := release(t, map[string]string{"ingress.yaml": "", "extra.yaml": extra, "other.yaml": other, "service.yaml": headless},
 		"{port, 8080}", "{port, 9999}")
 	start := time.Now()
 	res, err = e.run(e.opts(dir3, erlmcpRepo+":1.2.0", dashboardRepo+":2.0.0-fault-imagepull"))
@@ -206,12 +214,19 @@ func TestReleaseLifecycle(t *testing.T) {
 	assert.Less(t, elapsed, 90*time.Second, "fail-fast, not the 2m timeout")
 	require.NotNil(t, res.Diagnostics)
 
-	// The whole previous set is back.
+	// The whole previous set is back; the Service the bad release left out was never pruned (prune waits for a
+	// verified release): the same object, its ClusterIP kept.
 	assert.Contains(t, e.configData("erlmcp-config", "sys.config"), "{port, 8081}", "the ConfigMap content of revision 2")
-	assert.True(t, e.exists(func() error {
-		_, err := cluster.Client.CoreV1().Services(e.ns).Get(e.ctx, "erlmcp-headless", metav1.GetOptions{})
-		return err
-	}), "the pruned headless Service was re-created")
+	after, err := cluster.Client.CoreV1().Services(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, svc.UID, after.UID, "the Service erlmcp is the same object, never deleted")
+	assert.Equal(t, svc.Spec.ClusterIP, after.Spec.ClusterIP, "its ClusterIP is kept")
+	assert.NotContains(t, e.log.String(), "pruned Service/erlmcp")
+	for _, o := range res.Objects {
+		if o.Name == "Service/erlmcp" {
+			assert.Equal(t, "not pruned", o.Action, "%+v", o)
+		}
+	}
 	assert.False(t, e.exists(func() error {
 		_, err := cluster.Client.CoreV1().ConfigMaps(e.ns).Get(e.ctx, "erlmcp-new", metav1.GetOptions{})
 		return err
@@ -228,6 +243,18 @@ func TestReleaseLifecycle(t *testing.T) {
 	assert.Equal(t, 2, revs[0].RolledBackFrom)
 	assert.Equal(t, inventory.Failed, revs[1].Status)
 	assert.Equal(t, inventory.Superseded, revs[2].Status)
+
+	// 4. Its healthy twin: the same release with good images verifies, and then the Service is pruned.
+	res, err = e.run(e.opts(dir3, erlmcpRepo+":1.2.0", dashboardRepo+":2.0.0"))
+	require.NoError(t, err, e.log.String())
+	assert.Equal(t, apply.StatusSucceeded, res.Status)
+	assert.False(t, e.exists(func() error {
+		_, err := cluster.Client.CoreV1().Services(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
+		return err
+	}), "pruned once the release verified")
+	assert.Contains(t, e.log.String(), "pruned Service/erlmcp")
+	log := e.log.String()
+	assert.Less(t, strings.Index(log, "Verify revision 5"), strings.Index(log, "pruned Service/erlmcp"), "prune comes after the verdict")
 }
 
 // TestInvalidReleaseChangesNothing: a manifest the API server rejects, a
@@ -409,7 +436,7 @@ func TestNewNamespaceIsUndoneWhenItsObjectsFail(t *testing.T) {
 	res, err := e.run(e.opts(dir))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "portz")
-	assert.Contains(t, err.Error(), "deleted the namespaces this apply had created ("+ns+")")
+	assert.Contains(t, err.Error(), "deleted what it had created (Namespace/"+ns+"); nothing of the release was changed")
 	assert.Equal(t, apply.StatusFailed, res.Status)
 	require.NoError(t, wait.PollUntilContextTimeout(e.ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		_, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
@@ -481,9 +508,252 @@ func TestRedeployOfTheSameReleaseChangesNothing(t *testing.T) {
 	require.NoError(t, err, e.log.String())
 	for _, o := range res.Objects {
 		assert.Equal(t, "unchanged", o.Action, "%s", o.Name)
+		assert.Equal(t, "ready", o.State, "%s: what serves is verified", o.Name)
 	}
 	after, err := cluster.Client.AppsV1().Deployments(e.ns).Get(e.ctx, "erlmcp", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, before.Generation, after.Generation)
 	assert.Equal(t, before.Annotations["kubernetes.io/change-cause"], after.Annotations["kubernetes.io/change-cause"], "the change-cause of the run that changed it stays")
+
+	// Unchanged is reported as such, and no revision is recorded for it.
+	assert.Equal(t, apply.StatusSucceeded, res.Status)
+	assert.True(t, res.Unchanged)
+	assert.Equal(t, 1, res.Revision, "the revision that serves")
+	assert.Equal(t, 1, res.PreviousRevision)
+	revs, err := e.store().List(e.ctx, "erlmcp")
+	require.NoError(t, err)
+	require.Equal(t, 1, len(revs), "no new revision for an unchanged release")
+	assert.Equal(t, inventory.Deployed, revs[0].Status)
+	assert.Equal(t, "test "+t.Name(), revs[0].Cause, "the revision keeps the cause of the run that made it")
+}
+
+// freshNamespace is a namespace name no test has used, which does not exist.
+func freshNamespace(t *testing.T, suffix string) string {
+	t.Helper()
+	nsSeq.Lock()
+	nsSeq.n++
+	n := nsSeq.n
+	nsSeq.Unlock()
+	return fmt.Sprintf("rel-empty-%d-%s", n, suffix)
+}
+
+// namespaceRelease is the example release plus its own Namespace ns.
+func namespaceRelease(t *testing.T, ns string, files map[string]string) string {
+	t.Helper()
+	if files == nil {
+		files = map[string]string{}
+	}
+	files["namespace.yaml"] = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + ns + "\n  labels: {app.kubernetes.io/part-of: erlmcp}\n"
+	return release(t, files)
+}
+
+// emptyEnv is an env for namespace ns, which does not exist, whose engine
+// runs as id (nil: the cluster admin).
+func emptyEnv(t *testing.T, ns string, id *testcluster.Identity) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	cfg, cs := cluster.Config, kubernetes.Interface(cluster.Client)
+	if id != nil {
+		cfg, cs = id.Config, id.Client
+	}
+	log := &ui.Buffer{}
+	eng, err := apply.New(cfg, cs, ui.NewText(log, false))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("APPLY_LOG") != "" {
+			t.Logf("engine log:\n%s", log.String())
+		}
+	})
+	return &env{t: t, ctx: ctx, ns: ns, id: id, log: log, eng: eng}
+}
+
+// namespaceGone waits until namespace ns no longer exists.
+func namespaceGone(t *testing.T, ctx context.Context, ns string) bool {
+	t.Helper()
+	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	}) == nil
+}
+
+// TestReleaseWithItsNamespaceIntoAnEmptyCluster: a release that holds its
+// own Namespace (erlmcp's k8s/ starts with namespace.yaml) deploys into a
+// cluster where that namespace does not exist — as the admin, and as the
+// identity of examples/kubernetes/rbac-namespace.yaml (whose grants are
+// cluster-wide: the permission checks of verbs inside a namespace that
+// does not exist yet are answered by the API server). An identity that may
+// not create it gets an error naming the namespace and the verb, and
+// nothing changes; so does a release whose namespace is missing and not
+// in it; a refused dry run deletes the namespace the deploy created.
+func TestReleaseWithItsNamespaceIntoAnEmptyCluster(t *testing.T) {
+	t.Run("admin", func(t *testing.T) {
+		ns := freshNamespace(t, "admin")
+		e := emptyEnv(t, ns, nil)
+		res, err := e.run(e.opts(namespaceRelease(t, ns, nil), erlmcpRepo+":1.1.0"))
+		require.NoError(t, err, e.log.String())
+		assert.Equal(t, apply.StatusSucceeded, res.Status)
+		assert.Equal(t, 1, res.Revision)
+		assert.Contains(t, e.log.String(), "created namespace "+ns)
+		n, err := cluster.Client.CoreV1().Namespaces().Get(e.ctx, ns, metav1.GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, "erlmcp", n.Labels["erlmcp-deploy.io/name"], "the release's owner labels, as ssa sets them")
+		assert.Equal(t, "erlmcp", n.Labels["app.kubernetes.io/part-of"])
+		for _, f := range n.ManagedFields {
+			if f.Manager == "erlmcp-deploy" {
+				assert.Equal(t, metav1.ManagedFieldsOperationApply, f.Operation, "our fields are the apply's, as if server-side applied")
+			}
+		}
+		rel, err := e.store().LastDeployed(e.ctx, "erlmcp")
+		require.NoError(t, err)
+		require.NotNil(t, rel, "the history lives in the new namespace")
+		leases, err := cluster.Client.CoordinationV1().Leases(ns).List(e.ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		assert.Empty(t, leases.Items, "the lock, taken in the new namespace, is released")
+
+		// A re-deploy of the same release: the namespace exists now, nothing changes.
+		res, err = e.run(e.opts(namespaceRelease(t, ns, nil), erlmcpRepo+":1.1.0"))
+		require.NoError(t, err, e.log.String())
+		assert.True(t, res.Unchanged)
+	})
+
+	t.Run("a deployer allowed to create the namespace", func(t *testing.T) {
+		ns := freshNamespace(t, "allowed")
+		id, err := cluster.NamespaceDeployer(context.Background(), ns+"-ci", ns)
+		require.NoError(t, err)
+		e := emptyEnv(t, ns, id)
+		res, err := e.run(e.opts(namespaceRelease(t, ns, nil), erlmcpRepo+":1.1.0"))
+		require.NoError(t, err, e.log.String())
+		assert.Equal(t, apply.StatusSucceeded, res.Status)
+		assert.Equal(t, erlmcpRepo+":1.1.0", e.image("erlmcp", false))
+		assert.Contains(t, e.log.String(), "permissions: ok")
+	})
+
+	t.Run("a deployer that may not create it", func(t *testing.T) {
+		ns := freshNamespace(t, "refused")
+		id, err := cluster.Deployer(context.Background(), ns+"-ci") // rbac.yaml's Role, in its own namespace
+		require.NoError(t, err)
+		e := emptyEnv(t, ns, id)
+		res, err := e.run(e.opts(namespaceRelease(t, ns, nil), erlmcpRepo+":1.1.0"))
+		require.Error(t, err)
+		assert.Equal(t, apply.StatusFailed, res.Status)
+		assert.Contains(t, err.Error(), "namespace "+ns)
+		assert.Contains(t, err.Error(), "create namespaces, cluster-wide")
+		assert.Contains(t, err.Error(), "nothing was changed")
+		_, err = cluster.Client.CoreV1().Namespaces().Get(e.ctx, ns, metav1.GetOptions{})
+		assert.True(t, apierrors.IsNotFound(err), "no namespace: %v", err)
+	})
+
+	t.Run("missing and not in the release", func(t *testing.T) {
+		ns := freshNamespace(t, "absent")
+		e := emptyEnv(t, ns, nil)
+		_, err := e.run(e.opts(release(t, nil), erlmcpRepo+":1.1.0"))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "namespace "+ns+" does not exist, and release erlmcp does not hold it")
+		_, err = cluster.Client.CoreV1().Namespaces().Get(e.ctx, ns, metav1.GetOptions{})
+		assert.True(t, apierrors.IsNotFound(err))
+	})
+
+	t.Run("a refused dry run deletes the namespace again", func(t *testing.T) {
+		ns := freshNamespace(t, "undone")
+		e := emptyEnv(t, ns, nil)
+		bad := "apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  portz: []\n"
+		res, err := e.run(e.opts(namespaceRelease(t, ns, map[string]string{"bad.yaml": bad}), erlmcpRepo+":1.1.0"))
+		require.Error(t, err)
+		assert.Equal(t, apply.StatusFailed, res.Status)
+		assert.Contains(t, err.Error(), "portz")
+		assert.Contains(t, err.Error(), "deleted namespace "+ns+" again, which this deploy had created")
+		assert.Contains(t, err.Error(), "(nothing was changed)")
+		assert.True(t, namespaceGone(t, e.ctx, ns), "the namespace the deploy created is gone")
+	})
+}
+
+// TestApplyFailingMidStageLeavesNothing: objects of one ssa stage are
+// applied one after another, so an object the API server refuses at apply
+// time — a ResourceQuota's count reached by the objects created before it in
+// the same stage, which the dry run of each alone passes — stops the stage
+// half-way. Every object the failed apply created is deleted again (a
+// Namespace and a ClusterRole of the first stage included), the object it
+// configured is restored with the previous revision, and the error says
+// so. Its healthy twin, with room in the quota, deploys the same release.
+func TestApplyFailingMidStageLeavesNothing(t *testing.T) {
+	e := adminEnv(t)
+	dir := t.TempDir()
+	cm := func(name, v string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\ndata: {v: \"" + v + "\"}\n"
+	}
+	extraNS, reader := e.ns+"-extra", e.ns+"-reader"
+	t.Cleanup(func() {
+		_ = cluster.Client.RbacV1().ClusterRoles().Delete(context.Background(), reader, metav1.DeleteOptions{})
+		_ = cluster.Client.CoreV1().Namespaces().Delete(context.Background(), extraNS, metav1.DeleteOptions{})
+	})
+	write := func(docs ...string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "release.yaml"), []byte(strings.Join(docs, "---\n")), 0o644))
+	}
+	write(cm("cfg", "1"))
+	_, err := e.run(e.opts(dir))
+	require.NoError(t, err, e.log.String())
+
+	// Room for two more ConfigMaps; the release adds three.
+	used := func() int64 {
+		var n int64
+		require.NoError(t, wait.PollUntilContextTimeout(e.ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			q, err := cluster.Client.CoreV1().ResourceQuotas(e.ns).Get(ctx, "configmaps", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			u, ok := q.Status.Used["count/configmaps"]
+			n = u.Value()
+			return ok, nil
+		}), "the resourcequota controller fills the quota's status")
+		return n
+	}
+	cms, err := cluster.Client.CoreV1().ConfigMaps(e.ns).List(e.ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	quota := func(hard int) *corev1.ResourceQuota {
+		return &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "configmaps"},
+			Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/configmaps": resource.MustParse(strconv.Itoa(hard))}}}
+	}
+	_, err = cluster.Client.CoreV1().ResourceQuotas(e.ns).Create(e.ctx, quota(len(cms.Items)+2), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Equal(t, int64(len(cms.Items)), used())
+
+	write("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+extraNS+"\n",
+		"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: "+reader+"\nrules: [{apiGroups: [\"\"], resources: [configmaps], verbs: [get]}]\n",
+		cm("cfg", "2"), cm("x1", "1"), cm("x2", "1"), cm("x3", "1"))
+	res, err := e.run(e.opts(dir))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exceeded quota")
+	assert.Contains(t, err.Error(), "deleted what it had created (ConfigMap/x1, ConfigMap/x2, ClusterRole/"+reader+", Namespace/"+extraNS+")")
+	assert.Contains(t, err.Error(), "restored revision 1 as a whole (recorded as revision 3), as it had configured ConfigMap/cfg")
+	assert.Equal(t, apply.StatusRolledBack, res.Status, e.log.String())
+	for _, name := range []string{"x1", "x2", "x3"} {
+		assert.False(t, e.exists(func() error {
+			_, err := cluster.Client.CoreV1().ConfigMaps(e.ns).Get(e.ctx, name, metav1.GetOptions{})
+			return err
+		}), "ConfigMap %s is gone", name)
+	}
+	assert.Equal(t, "1", e.configData("cfg", "v"), "the configured object has revision 1's content again")
+	_, err = cluster.Client.RbacV1().ClusterRoles().Get(e.ctx, reader, metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the cluster-scoped object it created is gone: %v", err)
+	assert.True(t, namespaceGone(t, e.ctx, extraNS), "the namespace it created is gone")
+	revs, err := e.store().List(e.ctx, "erlmcp")
+	require.NoError(t, err)
+	require.Len(t, revs, 3)
+	assert.Equal(t, inventory.Failed, revs[1].Status)
+	assert.Equal(t, inventory.Deployed, revs[0].Status)
+
+	// The healthy twin: with room for them, the same release deploys.
+	q, err := cluster.Client.CoreV1().ResourceQuotas(e.ns).Get(e.ctx, "configmaps", metav1.GetOptions{})
+	require.NoError(t, err)
+	q.Spec = quota(len(cms.Items) + 10).Spec
+	_, err = cluster.Client.CoreV1().ResourceQuotas(e.ns).Update(e.ctx, q, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	res, err = e.run(e.opts(dir))
+	require.NoError(t, err, e.log.String())
+	assert.Equal(t, apply.StatusSucceeded, res.Status)
+	assert.Equal(t, "1", e.configData("x3", "v"))
+	assert.Equal(t, "2", e.configData("cfg", "v"))
+	_, err = cluster.Client.RbacV1().ClusterRoles().Get(e.ctx, reader, metav1.GetOptions{})
+	assert.NoError(t, err)
 }

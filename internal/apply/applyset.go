@@ -3,11 +3,13 @@ package apply
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling/clusterreader"
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling/engine"
 	"github.com/fluxcd/pkg/ssa"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -19,21 +21,18 @@ import (
 
 // applied is what the apply step changed and what to verify.
 type applied struct {
-	// actions by object name: created, configured, unchanged, pruned.
+	// actions by object name: created, configured, unchanged, pruned, not
+	// pruned, deleted; states, when set, say more than the verdict.
 	actions map[string]string
+	states  map[string]string
 	order   []string
 	members []verify.Member
 	// createdRefs are objects this apply created (a rollback deletes them).
 	createdRefs []inventory.Ref
 }
 
-func (a *applied) changedAny() bool {
-	for _, act := range a.actions {
-		if act != string(ssa.UnchangedAction) {
-			return true
-		}
-	}
-	return false
+func newApplied() *applied {
+	return &applied{actions: map[string]string{}, states: map[string]string{}}
 }
 
 func (a *applied) created() []inventory.Ref { return a.createdRefs }
@@ -48,10 +47,20 @@ func (a *applied) objects(p *plan, ns string, outs ...verify.SetOutcome) []Objec
 		}
 	}
 	for i := range objs {
-		if act, ok := a.actions[objs[i].Name]; ok {
+		act, ok := a.actions[objs[i].Name]
+		switch {
+		case ok:
 			objs[i].Action = act
+		case objs[i].Action == ActionPrune:
+			// Prune waits for a verified release.
+			objs[i].Action, objs[i].State = actionNotPruned, "kept: the release did not verify"
 		}
-		objs[i].State = state[objs[i].Name]
+		if st, ok := state[objs[i].Name]; ok {
+			objs[i].State = st
+		}
+		if st, ok := a.states[objs[i].Name]; ok {
+			objs[i].State = st
+		}
 	}
 	return objs
 }
@@ -68,18 +77,25 @@ func memberState(m verify.MemberOutcome) string {
 	return "in progress: " + m.Verdict.Message
 }
 
+// manager is the ssa engine. Its wait for the first stage (Namespaces,
+// CRDs, ClusterRoles) reads each object by name: the default caching
+// reader lists the kind cluster-wide, which a deploy identity that may read
+// only its own namespace (rbac-namespace.yaml) may not.
 func (e *Engine) manager() *ssa.ResourceManager {
-	m := ssa.NewResourceManager(e.Objects, polling.NewStatusPoller(e.Objects, e.Mapper, polling.Options{}), owner)
+	poller := polling.NewStatusPoller(e.Objects, e.Mapper, polling.Options{
+		ClusterReaderFactory: engine.ClusterReaderFactoryFunc(clusterreader.NewDirectClusterReader)})
+	m := ssa.NewResourceManager(e.Objects, poller, owner)
 	m.SetConcurrency(4)
 	return m
 }
 
-// apply applies the set in dependency order (Namespaces and CRDs first),
-// prunes what left it, and returns the members to verify. When objects in
-// a namespace this release creates fail their apply, the namespaces it
-// created are deleted again, so a bad release changes nothing.
-func (e *Engine) apply(ctx context.Context, opts Options, s *set, p *plan, pf *preflight) (*applied, error) {
-	a := &applied{actions: map[string]string{}}
+// apply applies the set in dependency order (Namespaces and CRDs first)
+// and returns the members to verify. Nothing is pruned here: prune waits
+// for the new set's verdict (Engine.prune), so a restore never has to
+// re-create a pruned object. A failed apply's ChangeSet lacks the stage it
+// failed in: what it did there is read back by Engine.readBack.
+func (e *Engine) apply(ctx context.Context, opts Options, s *set) (*applied, error) {
+	a := newApplied()
 	mgr := e.manager()
 	start := e.now()
 	cs, err := mgr.ApplyAllStaged(ctx, s.unstructured(), ssa.ApplyOptions{WaitInterval: time.Second, WaitTimeout: 60 * time.Second})
@@ -98,31 +114,77 @@ func (e *Engine) apply(ctx context.Context, opts Options, s *set, p *plan, pf *p
 		}
 	}
 	if err != nil {
-		if undone := e.undoNamespaces(ctx, a); undone != "" {
-			return a, fmt.Errorf("apply: %w; %s", err, undone)
-		}
 		return a, fmt.Errorf("apply: %w", err)
 	}
 	e.Log.Infof("applied %d objects in %s", len(s.objects), e.now().Sub(start).Round(10*time.Millisecond))
-	for _, r := range p.prune {
-		deleted, err := deleteOwned(ctx, mgr, r, opts.Release, opts.Namespace)
-		if err != nil {
-			return a, fmt.Errorf("prune %s: %w", refName(r, opts.Namespace), err)
-		}
-		a.actions[refName(r, opts.Namespace)] = "pruned"
-		if deleted {
-			e.Log.Infof("pruned %s", refName(r, opts.Namespace))
-		}
-	}
 	members, err := e.members(ctx, opts, s, a)
 	a.members = members
 	return a, err
 }
 
+// Actions of an object besides ssa's (created, configured, unchanged).
+const (
+	actionPruned    = "pruned"
+	actionNotPruned = "not pruned"
+	actionDeleted   = "deleted"
+)
+
+// prune deletes what left the release (p.prune) once the new set verified.
+// An object ssa skips (it no longer carries the release's labels) is "not
+// pruned", and so is one whose delete fails: that one stays an object of
+// revision (inventory), so the next deploy prunes it again. The warnings
+// name each one.
+func (e *Engine) prune(ctx context.Context, opts Options, p *plan, a *applied, revision int) {
+	if len(p.prune) == 0 {
+		return
+	}
+	end := e.Log.Group(fmt.Sprintf("Prune what left release %s (%d objects)", opts.Release, len(p.prune)))
+	defer end()
+	mgr := e.manager()
+	var kept []inventory.Ref
+	for _, r := range p.prune {
+		name := refName(r, opts.Namespace)
+		act, err := deleteOwned(ctx, mgr, r, opts.Release, opts.Namespace)
+		a.actions[name], a.states[name] = pruneOutcome(act, err)
+		switch {
+		case err != nil:
+			kept = append(kept, r)
+			e.Log.Warnf("%s was not pruned: %v", name, err)
+		case act == ssa.SkippedAction:
+			e.Log.Warnf("%s was not pruned: it no longer carries the release's label (someone else owns it now)", name)
+		default:
+			e.Log.Infof("pruned %s", name)
+		}
+	}
+	if len(kept) == 0 {
+		return
+	}
+	var names []string
+	for _, r := range kept {
+		names = append(names, refName(r, opts.Namespace))
+	}
+	if err := e.store(opts.Namespace).AddObjects(context.WithoutCancel(ctx), opts.Release, revision, kept); err != nil {
+		e.Log.Warnf("%s could not be pruned and could not be kept in revision %d (%v): delete them by hand", strings.Join(names, ", "), revision, err)
+		return
+	}
+	e.Log.Warnf("%s could not be pruned: revision %d keeps them, so the next deploy prunes them again (or delete them by hand)", strings.Join(names, ", "), revision)
+}
+
+// pruneOutcome is a prune's action and state for the objects output.
+func pruneOutcome(act ssa.Action, err error) (action, state string) {
+	switch {
+	case err != nil:
+		return actionNotPruned, "delete failed: " + err.Error()
+	case act == ssa.SkippedAction:
+		return actionNotPruned, "no longer carries the release's label"
+	}
+	return actionPruned, ""
+}
+
 // deleteOwned deletes the object r names if it carries the release's labels
-// (so prune and restore never delete what someone else owns); it reports
-// whether it deleted it.
-func deleteOwned(ctx context.Context, mgr *ssa.ResourceManager, r inventory.Ref, release, ns string) (bool, error) {
+// (so prune and restore never delete what someone else owns); the action
+// is ssa's: deleted (also when it was gone already), or skipped.
+func deleteOwned(ctx context.Context, mgr *ssa.ResourceManager, r inventory.Ref, release, ns string) (ssa.Action, error) {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion(r.APIVersion)
 	u.SetKind(r.Kind)
@@ -131,27 +193,9 @@ func deleteOwned(ctx context.Context, mgr *ssa.ResourceManager, r inventory.Ref,
 	en, err := mgr.Delete(ctx, u, ssa.DeleteOptions{PropagationPolicy: metav1.DeletePropagationBackground,
 		Inclusions: mgr.GetOwnerLabels(release, ns)})
 	if err != nil {
-		return false, err
+		return ssa.UnknownAction, err
 	}
-	return en.Action == ssa.DeletedAction, nil
-}
-
-// undoNamespaces deletes the namespaces a failed apply created.
-func (e *Engine) undoNamespaces(ctx context.Context, a *applied) string {
-	var undone []string
-	for _, r := range a.createdRefs {
-		if r.Kind != "Namespace" {
-			continue
-		}
-		if err := e.Client.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), r.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Sprintf("namespace %s, which this apply created, could not be deleted: %v", r.Name, err)
-		}
-		undone = append(undone, r.Name)
-	}
-	if len(undone) == 0 {
-		return ""
-	}
-	return "deleted the namespaces this apply had created (" + joinOr(undone, "") + "): nothing was changed"
+	return en.Action, nil
 }
 
 // members are the set's objects to verify, each as our change returned it.

@@ -62,23 +62,35 @@ func (e *Engine) load(opts Options) (*set, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, o := range s.objects {
-		if o.GroupVersionKind().Group == "apps" && o.GetKind() == "Deployment" && opts.ChangeCause != "" {
+	us := s.unstructured()
+	ssa.NewResourceManager(nil, nil, owner).SetOwnerLabels(us, opts.Release, opts.Namespace)
+	// The recorded manifests are the release's identity: the change-cause
+	// names the run, not the release, so it is recorded apart (Release.Cause)
+	// and added to the Deployments only once they are encoded.
+	if s.encoded, err = manifest.Encode(us); err != nil {
+		return nil, fmt.Errorf("encode the release: %w", err)
+	}
+	setChangeCause(s.objects, opts.ChangeCause)
+	e.Log.Infof("%d objects from %s", len(s.objects), strings.Join(opts.Manifests, ", "))
+	return s, nil
+}
+
+// setChangeCause sets the change-cause annotation of every Deployment of
+// objs (nothing when cause is empty).
+func setChangeCause(objs []manifest.Object, cause string) {
+	if cause == "" {
+		return
+	}
+	for _, o := range objs {
+		if o.GroupVersionKind().Group == "apps" && o.GetKind() == "Deployment" {
 			ann := o.GetAnnotations()
 			if ann == nil {
 				ann = map[string]string{}
 			}
-			ann[history.ChangeCauseAnnotation] = opts.ChangeCause
+			ann[history.ChangeCauseAnnotation] = cause
 			o.SetAnnotations(ann)
 		}
 	}
-	us := s.unstructured()
-	ssa.NewResourceManager(nil, nil, owner).SetOwnerLabels(us, opts.Release, opts.Namespace)
-	if s.encoded, err = manifest.Encode(us); err != nil {
-		return nil, fmt.Errorf("encode the release: %w", err)
-	}
-	e.Log.Infof("%d objects from %s", len(s.objects), strings.Join(opts.Manifests, ", "))
-	return s, nil
 }
 
 // resolve maps every object to its API resource (an unknown kind is an
@@ -105,7 +117,7 @@ func (e *Engine) resolve(opts Options, objs []manifest.Object) (*set, error) {
 		} else {
 			o.SetNamespace("")
 		}
-		if gvk.Group == "" && gvk.Kind == "Namespace" {
+		if isNamespace(o.Unstructured) {
 			s.namespaces[o.GetName()] = true
 		}
 		maskSecret(opts.Mask, o.Unstructured)
@@ -116,6 +128,10 @@ func (e *Engine) resolve(opts Options, objs []manifest.Object) (*set, error) {
 		return nil, &InputError{Input: "manifests", Problems: problems}
 	}
 	return s, nil
+}
+
+func isNamespace(u *unstructured.Unstructured) bool {
+	return u.GroupVersionKind().Group == "" && u.GetKind() == "Namespace"
 }
 
 func (s *set) unstructured() []*unstructured.Unstructured {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -29,7 +30,9 @@ const (
 
 // planned is one object of the plan.
 type planned struct {
-	obj     manifest.Object
+	obj manifest.Object
+	// index is the object's place in the set.
+	index   int
 	name    string
 	action  string
 	changes []manifest.Change
@@ -84,7 +87,7 @@ func (e *Engine) plan(ctx context.Context, opts Options, s *set, pf *preflight) 
 	var problems []*manifest.Error
 	for i, o := range s.objects {
 		name := shortName(o.GetKind(), o.GetNamespace(), o.GetName(), opts.Namespace)
-		entry := planned{obj: o, name: name}
+		entry := planned{obj: o, index: i, name: name}
 		res := e.resource(s, i)
 		live, err := res.Get(ctx, o.GetName(), metav1.GetOptions{})
 		switch {
@@ -127,7 +130,11 @@ func (e *Engine) plan(ctx context.Context, opts Options, s *set, pf *preflight) 
 	if len(problems) > 0 {
 		return p, &InputError{Input: "manifests", Problems: problems}
 	}
-	p.prune = e.pruneCandidates(ctx, opts, s, pf)
+	prune, err := e.pruneCandidates(ctx, opts, s, pf)
+	if err != nil {
+		return p, err
+	}
+	p.prune = prune
 	e.logPlan(p, opts.Namespace)
 	return p, nil
 }
@@ -211,9 +218,12 @@ func describeApplyError(o manifest.Object, name string, err error) *manifest.Err
 // pruneCandidates are the live objects of the release's last revisions
 // (the newest and the last verified one) that the set no longer holds.
 // Namespaces and CRDs are never pruned: deleting one deletes everything in it.
-func (e *Engine) pruneCandidates(ctx context.Context, opts Options, s *set, pf *preflight) []inventory.Ref {
+// An object that cannot be read stops the plan (nothing was changed): it
+// might be the release's, and a prune that silently skips it leaves it
+// behind for good; only a kind the cluster no longer serves is skipped, said.
+func (e *Engine) pruneCandidates(ctx context.Context, opts Options, s *set, pf *preflight) ([]inventory.Ref, error) {
 	if !opts.Prune {
-		return nil
+		return nil, nil
 	}
 	var old []inventory.Ref
 	for _, r := range []*inventory.Release{pf.latest, pf.previous} {
@@ -234,7 +244,13 @@ func (e *Engine) pruneCandidates(ctx context.Context, opts Options, s *set, pf *
 			continue
 		}
 		live, err := e.get(ctx, r)
-		if err != nil || live == nil {
+		switch {
+		case meta.IsNoMatchError(err):
+			e.Log.Warnf("%s left the release but is not pruned: the cluster no longer serves its kind (%v)", refName(r, opts.Namespace), err)
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("read %s, which left the release, to prune it: %w (nothing was changed)", refName(r, opts.Namespace), err)
+		case live == nil:
 			continue
 		}
 		if live.GetLabels()[LabelGroup+"/name"] != opts.Release {
@@ -243,7 +259,7 @@ func (e *Engine) pruneCandidates(ctx context.Context, opts Options, s *set, pf *
 		}
 		out = append(out, r)
 	}
-	return out
+	return out, nil
 }
 
 // get reads the object a Ref names (nil, nil when it does not exist).

@@ -53,6 +53,9 @@ func (e *Engine) Restore(ctx context.Context, ro RestoreOptions) (*Restored, err
 	if err != nil {
 		return r, fmt.Errorf("revision %d: %w", t.Revision, err)
 	}
+	// The recorded manifests hold no change-cause (older revisions' do, the
+	// same one): the Deployments get the restored revision's own.
+	setChangeCause(s.objects, t.Cause)
 	rec := &inventory.Release{Name: t.Name, Status: inventory.Pending, Images: t.Images, Objects: t.Objects, Manifests: t.Manifests,
 		Cause: fmt.Sprintf("rollback from revision %d to revision %d", ro.From, t.Revision), RolledBackFrom: t.Revision}
 	if err := e.store(ro.Namespace).Create(ctx, rec); err != nil {
@@ -64,7 +67,7 @@ func (e *Engine) Restore(ctx context.Context, ro RestoreOptions) (*Restored, err
 	mgr := e.manager()
 	start := e.now()
 	cs, err := mgr.ApplyAllStaged(ctx, s.unstructured(), ssa.ApplyOptions{WaitInterval: time.Second, WaitTimeout: 60 * time.Second})
-	a := &applied{actions: map[string]string{}}
+	a := newApplied()
 	if cs != nil {
 		for _, en := range cs.Entries {
 			name := shortName(en.ObjMetadata.GroupKind.Kind, en.ObjMetadata.Namespace, en.ObjMetadata.Name, ro.Namespace)
@@ -87,14 +90,14 @@ func (e *Engine) Restore(ctx context.Context, ro RestoreOptions) (*Restored, err
 		if keep[ref.Key()] {
 			continue
 		}
-		deleted, err := deleteOwned(ctx, mgr, ref, t.Name, ro.Namespace)
+		act, err := deleteOwned(ctx, mgr, ref, t.Name, ro.Namespace)
 		if err != nil {
 			end()
 			e.markFailed(ctx, ro.Options, rec.Revision, err.Error())
 			return r, fmt.Errorf("delete %s: %w", refName(ref, ro.Namespace), err)
 		}
-		if deleted {
-			a.actions[refName(ref, ro.Namespace)] = "deleted"
+		if act == ssa.DeletedAction {
+			a.actions[refName(ref, ro.Namespace)] = actionDeleted
 			e.Log.Infof("deleted %s (not in revision %d)", refName(ref, ro.Namespace), t.Revision)
 		}
 	}
@@ -127,9 +130,11 @@ func (e *Engine) Restore(ctx context.Context, ro RestoreOptions) (*Restored, err
 		e.markFailed(ctx, ro.Options, rec.Revision, r.Conclusion.Reason)
 		return r, fmt.Errorf("revision %d did not verify: %s", t.Revision, r.Conclusion.Reason)
 	}
-	if err := e.store(ro.Namespace).SetStatus(ctx, t.Name, rec.Revision, inventory.Deployed, ""); err != nil {
-		e.Log.Warnf("%v", err)
-	}
 	markVerified(ctx, e, out)
+	if err := e.recordDeployed(ctx, ro.Namespace, t.Name, rec.Revision); err != nil {
+		// Revision t stays the one recorded as deployed: it holds the same manifests.
+		e.Log.Warnf("the restore verified, but recording revision %d as deployed failed (%v): revision %d, which holds the same manifests, stays the recorded verified one",
+			rec.Revision, err, t.Revision)
+	}
 	return r, nil
 }

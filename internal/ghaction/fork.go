@@ -22,3 +22,20 @@ func (r *Runtime) Fork(spec actionspec.Action, prefix string, flat bool, overrid
 		text: r.text, overrides: ov, defaults: maps.Clone(r.defaults), outputs: map[string]string{}, summary: summary.New(),
 		parent: r, prefix: prefix, flat: flat}
 }
+
+// WithEnv makes r read env's values for those keys instead of its
+// parent's environment (a fork's own RUNNER_TEMP, say), and returns r.
+func (r *Runtime) WithEnv(env map[string]string) *Runtime {
+	lookup := r.lookupEnv
+	r.lookupEnv = func(k string) (string, bool) {
+		if v, ok := env[k]; ok {
+			return v, true
+		}
+		return lookup(k)
+	}
+	r.getenv = func(k string) string {
+		v, _ := r.lookupEnv(k)
+		return v
+	}
+	return r
+}

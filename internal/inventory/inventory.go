@@ -331,9 +331,37 @@ func (s Store) SetStatus(ctx context.Context, name string, revision int, st Stat
 	return nil
 }
 
+// AddObjects adds refs to the objects of one revision (those it holds
+// already are skipped): objects a deploy could not prune stay the
+// release's, so the next deploy prunes them again.
+func (s Store) AddObjects(ctx context.Context, name string, revision int, refs []Ref) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.modify(ctx, name, revision, func(r *Release) {
+		held := map[string]bool{}
+		for _, o := range r.Objects {
+			held[o.Key()] = true
+		}
+		for _, o := range refs {
+			if !held[o.Key()] {
+				held[o.Key()] = true
+				r.Objects = append(r.Objects, o)
+			}
+		}
+	})
+}
+
 // update sets the status, reason and Updated of one revision, retrying on
 // write conflicts.
 func (s Store) update(ctx context.Context, name string, revision int, st Status, reason string, now time.Time) error {
+	return s.modify(ctx, name, revision, func(r *Release) {
+		r.Status, r.Reason, r.Updated = st, reason, now
+	})
+}
+
+// modify rewrites one revision with change, retrying on write conflicts.
+func (s Store) modify(ctx context.Context, name string, revision int, change func(*Release)) error {
 	secrets := s.Client.CoreV1().Secrets(s.Namespace)
 	secName := SecretName(name, revision)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -348,7 +376,7 @@ func (s Store) update(ctx context.Context, name string, revision int, st Status,
 		if err != nil {
 			return err
 		}
-		r.Status, r.Reason, r.Updated = st, reason, now
+		change(r)
 		next, err := s.secret(r)
 		if err != nil {
 			return err

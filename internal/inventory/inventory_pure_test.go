@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
 
 	"github.com/org/erlmcp-deploy/internal/inventory"
@@ -186,4 +187,25 @@ func TestPureSizeLimit(t *testing.T) {
 	assert.Regexp(t, `^inventory: release big: the manifests are 110\d KiB gzipped \(110\d KiB with the release record\); a Secret holds at most 1 MiB$`, err.Error())
 	assert.Zero(t, rel.Revision, "rel is untouched")
 	assert.True(t, rel.Time.IsZero(), "rel is untouched")
+}
+
+// TestPureAddObjects: objects a deploy could not prune are added to its
+// revision (those it holds already are not added twice), so the next
+// deploy prunes them again; the revision's status is untouched.
+func TestPureAddObjects(t *testing.T) {
+	ctx := context.Background()
+	st := inventory.Store{Client: fake.NewClientset(), Namespace: "ns"}
+	cfg := inventory.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "cfg"}
+	old := inventory.Ref{APIVersion: "v1", Kind: "Service", Namespace: "ns", Name: "old"}
+	rel := &inventory.Release{Name: "web", Objects: []inventory.Ref{cfg}}
+	require.NoError(t, st.Create(ctx, rel))
+	require.NoError(t, st.SetStatus(ctx, "web", rel.Revision, inventory.Deployed, ""))
+	require.NoError(t, st.AddObjects(ctx, "web", rel.Revision, []inventory.Ref{old, cfg}))
+	got, err := st.Get(ctx, "web", rel.Revision)
+	require.NoError(t, err)
+	assert.Equal(t, []inventory.Ref{cfg, old}, got.Objects)
+	assert.Equal(t, inventory.Deployed, got.Status)
+	err = st.AddObjects(ctx, "web", 7, []inventory.Ref{old})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "has no revision 7")
 }

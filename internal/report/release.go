@@ -47,6 +47,10 @@ func Release(opts apply.Options, res *apply.Result) Rendered {
 	switch {
 	case res.DryRun:
 		title = "🧪 Dry run of release " + opts.Release + " in " + opts.Environment + " (nothing changed)"
+	case res.Unchanged && res.Status == apply.StatusSucceeded:
+		title = "✅ Release " + opts.Release + " unchanged in " + opts.Environment + ": revision " + Revision(int64(res.Revision)) + " serves, verified"
+	case res.Unchanged && res.Status == apply.StatusFailed:
+		title = "❌ Release " + opts.Release + " unchanged in " + opts.Environment + ", and revision " + Revision(int64(res.Revision)) + " did not verify"
 	case res.Conclusion == verify.Unknown:
 		title = "❔ Release " + opts.Release + " in " + opts.Environment + ": state unknown, not rolled back"
 	case res.Conclusion == verify.Foreign:
@@ -102,6 +106,9 @@ func Release(opts apply.Options, res *apply.Result) Rendered {
 
 // revisions is the release's path: previous → new (→ the restore's record).
 func revisions(res *apply.Result) string {
+	if res.Unchanged && !res.DryRun {
+		return fmt.Sprintf("%s (unchanged: no new revision)", Revision(int64(res.Revision)))
+	}
 	s := fmt.Sprintf("%s → %s", Revision(int64(res.PreviousRevision)), Revision(int64(res.Revision)))
 	if res.RolledBack {
 		s += fmt.Sprintf(" (failed) → %d (revision %d restored)", res.RollbackRevision, res.RollbackTo)

@@ -127,6 +127,9 @@ func TestReleaseSummaries(t *testing.T) {
 			Duration: 4 * time.Second, TimeToVerdict: 1200 * time.Millisecond, Objects: objs, Failed: "Deployment/erlmcp-dashboard",
 			FailureReason: "Deployment/erlmcp-dashboard: erlmcp-dashboard-86f5-x/dashboard: ErrImagePull: ghcr.io/acme/erlmcp-dashboard:2.0.0: not found",
 			RolledBack:    true, RollbackTo: 2, RollbackRevision: 4, RollbackDuration: 1800 * time.Millisecond, Diagnostics: diags},
+		"release-unchanged": {Status: apply.StatusSucceeded, Release: "erlmcp", Revision: 2, PreviousRevision: 2, Images: images, Conclusion: verify.Verified,
+			Unchanged: true, Duration: 3 * time.Second, TimeToVerdict: 1 * time.Second, Objects: []apply.Object{
+				{Name: "ConfigMap/erlmcp-config", Action: "unchanged", State: "ready"}, {Name: "Deployment/erlmcp", Action: "unchanged", State: "ready"}}},
 		"release-dry-run": {Status: apply.StatusSucceeded, Release: "erlmcp", PreviousRevision: 2, Images: images, DryRun: true, Objects: []apply.Object{
 			{Name: "ConfigMap/erlmcp-config", Action: "configure", Changes: []manifest.Change{{Path: "data.sys.config", From: "[{erlmcp, [{port, 8080}]}].", To: "[{erlmcp, [{port, 8081}]}]."}}},
 			{Name: "Deployment/erlmcp", Action: "configure", Changes: []manifest.Change{{Path: "spec.template.spec.containers[name=erlmcp].image", From: "ghcr.io/acme/erlmcp:1.1.0", To: "ghcr.io/acme/erlmcp:1.2.0"}}},

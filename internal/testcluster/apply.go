@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // RepoRoot finds the repository root (the directory holding test/cluster/tools).
@@ -132,14 +133,20 @@ func (c *Cluster) Deployer(ctx context.Context, namespace string) (*Identity, er
 	if err := c.Apply(ctx, manifest, namespace); err != nil {
 		return nil, err
 	}
+	return c.identity(ctx, namespace, namespace, "deployer-"+namespace)
+}
+
+// identity is the erlmcp-deployer ServiceAccount of home, authenticated by a
+// real service-account token, with a kubeconfig (named file) whose default
+// namespace is namespace.
+func (c *Cluster) identity(ctx context.Context, home, namespace, file string) (*Identity, error) {
 	exp := int64((24 * time.Hour).Seconds())
-	tr, err := c.Client.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, "erlmcp-deployer",
+	tr, err := c.Client.CoreV1().ServiceAccounts(home).CreateToken(ctx, "erlmcp-deployer",
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("token for %s/erlmcp-deployer: %w", namespace, err)
+		return nil, fmt.Errorf("token for %s/erlmcp-deployer: %w", home, err)
 	}
-	id := &Identity{Namespace: namespace, Token: tr.Status.Token,
-		Kubeconfig: filepath.Join(c.Dir, "deployer-"+namespace+".kubeconfig")}
+	id := &Identity{Namespace: namespace, Token: tr.Status.Token, Kubeconfig: filepath.Join(c.Dir, file+".kubeconfig")}
 	if err := WriteKubeconfig(id.Kubeconfig, c.Server, c.caPEM, "erlmcp-deployer", id.Token, namespace); err != nil {
 		return nil, err
 	}
@@ -148,6 +155,84 @@ func (c *Cluster) Deployer(ctx context.Context, namespace string) (*Identity, er
 		return nil, err
 	}
 	return id, nil
+}
+
+// NamespaceDeployer applies examples/kubernetes/rbac-namespace.yaml for a
+// release namespace that need not exist (namespace): its ServiceAccount in
+// home (created), bound cluster-wide to the Role's verbs and to creating
+// namespace (the ClusterRole and its binding named after home, so tests do
+// not share them). It returns a kubeconfig for that ServiceAccount whose
+// default namespace is namespace.
+func (c *Cluster) NamespaceDeployer(ctx context.Context, home, namespace string) (*Identity, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(root, "examples", "kubernetes", "rbac-namespace.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	objs, err := NamespaceDeployerObjects(b, home, namespace)
+	if err != nil {
+		return nil, err
+	}
+	var stream []byte
+	for _, o := range objs {
+		y, err := sigsyaml.Marshal(o.Object)
+		if err != nil {
+			return nil, err
+		}
+		stream = append(append(stream, "---\n"...), y...)
+	}
+	if err := c.Apply(ctx, stream, ""); err != nil {
+		return nil, err
+	}
+	return c.identity(ctx, home, namespace, "namespace-deployer-"+home)
+}
+
+// NamespaceDeployerObjects are the objects of rbac-namespace.yaml made for
+// one test: the ServiceAccount's namespace is home, the ClusterRole and its
+// binding carry home in their names, and the namespace they name is namespace.
+func NamespaceDeployerObjects(manifests []byte, home, namespace string) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifests), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		obj := &unstructured.Unstructured{}
+		if err := dec.Decode(&obj.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, fmt.Errorf("decode rbac-namespace.yaml: %w", err)
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		switch obj.GetKind() {
+		case "Namespace":
+			obj.SetName(home)
+		case "ServiceAccount":
+			obj.SetNamespace(home)
+		case "ClusterRole":
+			obj.SetName(obj.GetName() + "-" + home)
+			rules, _, _ := unstructured.NestedSlice(obj.Object, "rules")
+			for _, r := range rules {
+				if m, ok := r.(map[string]any); ok && m["resourceNames"] != nil {
+					m["resourceNames"] = []any{namespace}
+				}
+			}
+			if err := unstructured.SetNestedSlice(obj.Object, rules, "rules"); err != nil {
+				return nil, err
+			}
+		case "ClusterRoleBinding":
+			obj.SetName(obj.GetName() + "-" + home)
+			role, _, _ := unstructured.NestedString(obj.Object, "roleRef", "name")
+			if err := unstructured.SetNestedField(obj.Object, role+"-"+home, "roleRef", "name"); err != nil {
+				return nil, err
+			}
+			retargetSubjects(obj, home)
+		}
+		out = append(out, obj)
+	}
 }
 
 // ExampleManifests reads examples/kubernetes as one stream: the namespace,

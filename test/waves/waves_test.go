@@ -29,6 +29,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/ghaction/steptest"
 	"github.com/org/erlmcp-deploy/internal/githubfake"
+	"github.com/org/erlmcp-deploy/internal/inventory"
 	"github.com/org/erlmcp-deploy/internal/notify/slackfake"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 )
@@ -359,4 +360,73 @@ func TestUnknownContextChangesNothing(t *testing.T) {
 	assert.Contains(t, s.Log, `::error title=Invalid input contexts::kubeconfig from the kubeconfig input has no context "prod-ap"; its contexts are canary-eu, prod-eu, prod-us`)
 	assert.Equal(t, v1, image(t, "canary-eu", ns), "nothing changed")
 	_ = filepath.Join
+}
+
+// webRelease is a small manifest release, web: a ConfigMap and a one-pod
+// Deployment (beside the fleet's erlmcp, which it does not touch).
+func webRelease(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	text := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata: {greeting: hello}\n---\n" +
+		"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n" +
+		"  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: ghcr.io/acme/web:1.0.0}]\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "web.yaml"), []byte(text), 0o644))
+	return dir
+}
+
+func webImage(t *testing.T, name, ns string) string {
+	t.Helper()
+	d, err := clusters[name].Client.AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{})
+	require.NoError(t, err)
+	return d.Spec.Template.Spec.Containers[0].Image
+}
+
+// TestScopeAllLeavesTheContextThatAlreadyServedTheRelease: canary-eu
+// already serves release web 2.0.0 (revision 1) when a run deploys it to
+// canary-eu and prod-us (wave 1), then prod-eu (wave 2), which fails. With
+// rollback-scope all, prod-us, which the run changed, is rolled back; the
+// unchanged canary-eu is reported unchanged (revision 1, was 1), is not
+// touched, and its revision is not recorded as failed.
+func TestScopeAllLeavesTheContextThatAlreadyServedTheRelease(t *testing.T) {
+	t.Parallel()
+	kc, ns := fleet(t)
+	dir := webRelease(t)
+	single := func(context, image string) {
+		s := runDeploy(t.Context(), t, nil, map[string]string{"environment": "production", "kubeconfig": kc, "context": context, "namespace": ns,
+			"manifests": dir, "release": "web", "image": image})
+		require.Equal(t, 0, s.Code, s.Log)
+		require.Equal(t, "1", s.Output("revision"))
+	}
+	single("canary-eu", "ghcr.io/acme/web:2.0.0")
+	single("prod-us", "ghcr.io/acme/web:1.0.0")
+	single("prod-eu", "ghcr.io/acme/web:1.0.0")
+	quotaFull(t, "prod-eu", ns)
+
+	s := runDeploy(t.Context(), t, nil, map[string]string{"environment": "production", "kubeconfig": kc, "contexts": "canary-eu, prod-us\nprod-eu",
+		"rollback-scope": "all", "manifests": dir, "release": "web", "image": "ghcr.io/acme/web:2.0.0"})
+	if os.Getenv("SHOW_LOG") != "" {
+		t.Log(s.Log + "\n" + s.Summary)
+	}
+	assert.Equal(t, ghaction.ExitFailed, s.Code, s.Log)
+	out := clustersOutput(t, s)
+
+	canary := out["canary-eu"]
+	assert.Equal(t, "succeeded", canary.Status, "the unchanged context succeeded")
+	assert.Equal(t, "1", canary.Revision, "no new revision for an unchanged release")
+	assert.Equal(t, "1", canary.PreviousRevision)
+	assert.Equal(t, "unchanged", canary.ScopeRollback, "rollback-scope all leaves a context the run did not change")
+	assert.False(t, canary.RolledBack)
+	assert.Equal(t, "ghcr.io/acme/web:2.0.0", webImage(t, "canary-eu", ns))
+	revs, err := inventory.Store{Client: clusters["canary-eu"].Client, Namespace: ns}.List(context.Background(), "web")
+	require.NoError(t, err)
+	require.Equal(t, 1, len(revs), "canary-eu's history is untouched")
+	assert.Equal(t, inventory.Deployed, revs[0].Status, "the serving revision is not marked failed")
+
+	assert.Equal(t, "succeeded", out["prod-us"].ScopeRollback, "the context the run changed is rolled back")
+	assert.Equal(t, "rolled-back", out["prod-us"].Status)
+	assert.Equal(t, "ghcr.io/acme/web:1.0.0", webImage(t, "prod-us", ns))
+
+	assert.Contains(t, []string{"failed", "rolled-back"}, out["prod-eu"].Status)
+	assert.Contains(t, out["prod-eu"].FailureReason, "exceeded quota")
+	assert.Equal(t, "ghcr.io/acme/web:1.0.0", webImage(t, "prod-eu", ns))
 }

@@ -241,16 +241,20 @@ func TestRollbackOnlyOnAServiceFailure(t *testing.T) {
 			{name: "deploy changed nothing", deploy: "success", revision: "3", previous: "3", smoke: "failure", failed: "2"},
 			{name: "deploy failed (and rolled itself back)", deploy: "failure", revision: "5", previous: "3", smoke: "skipped"},
 			{name: "cancelled during the smoke test", deploy: "success", revision: "4", previous: "3", smoke: "cancelled", cancelled: true},
-			// A release deploy records a new revision on every run: what counts is whether it changed an object,
-			// and whether a verified revision preceded it (the rollback restores that one as a whole).
+			// A release deploy: what counts is whether it changed an object, and whether a verified revision
+			// preceded it (the rollback restores that one as a whole).
 			{name: "release: the Deployment was configured", deploy: "success", revision: "4", previous: "3", release: "erlmcp",
 				objects: objectsJSON("ConfigMap/erlmcp-config", "unchanged", "Deployment/erlmcp", "configured"), smoke: "failure", failed: "2", rollback: true},
 			{name: "release: only a ConfigMap changed", deploy: "success", revision: "4", previous: "3", release: "erlmcp",
 				objects: objectsJSON("ConfigMap/erlmcp-config", "configured", "Deployment/erlmcp", "unchanged"), smoke: "failure", failed: "1", rollback: true},
 			{name: "release: an object created, another pruned", deploy: "success", revision: "4", previous: "3", release: "erlmcp",
 				objects: objectsJSON("ConfigMap/erlmcp-new", "created", "Service/erlmcp-headless", "pruned"), smoke: "failure", failed: "1", rollback: true},
-			{name: "release: nothing changed (a new revision all the same)", deploy: "success", revision: "4", previous: "3", release: "erlmcp",
+			{name: "release: nothing changed (no new revision)", deploy: "success", revision: "3", previous: "3", release: "erlmcp",
 				objects: objectsJSON("ConfigMap/erlmcp-config", "unchanged", "Deployment/erlmcp", "unchanged"), smoke: "failure", failed: "2"},
+			{name: "release: a new revision that changed nothing (the newest revision had not verified)", deploy: "success", revision: "5", previous: "3",
+				release: "erlmcp", objects: objectsJSON("ConfigMap/erlmcp-config", "unchanged", "Deployment/erlmcp", "unchanged"), smoke: "failure", failed: "2"},
+			{name: "release: an object kept, not pruned", deploy: "success", revision: "4", previous: "3", release: "erlmcp",
+				objects: objectsJSON("ConfigMap/erlmcp-config", "unchanged", "Service/erlmcp-old", "not pruned"), smoke: "failure", failed: "2"},
 			{name: "release: first deploy (no verified revision before it)", deploy: "success", revision: "1", release: "erlmcp",
 				objects: objectsJSON("Deployment/erlmcp", "created"), smoke: "failure", failed: "2"},
 			{name: "release: smoke passed", deploy: "success", revision: "4", previous: "3", release: "erlmcp",

@@ -115,7 +115,7 @@ func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVe
 	if slack.Enabled() {
 		status := string(res.Status)
 		switch {
-		case res.DryRun:
+		case res.DryRun, res.Unchanged && res.Status == apply.StatusSucceeded:
 			status = notify.StatusUnchanged
 		case ctx.Err() != nil:
 			status = notify.StatusCancelled
@@ -137,8 +137,15 @@ type releaseVerdict struct {
 // input (and the manifest's file and line).
 func asInputErrors(ie *apply.InputError) error {
 	var out ghaction.InputErrors
+	unchanged := " (nothing was changed)"
+	if ie.Changed {
+		unchanged = ""
+	}
 	for _, p := range ie.Problems {
-		out = append(out, &ghaction.InputError{Name: ie.Input, Reason: p.Error() + " (nothing was changed)", File: p.File, Line: p.Line})
+		out = append(out, &ghaction.InputError{Name: ie.Input, Reason: p.Error() + unchanged, File: p.File, Line: p.Line})
+	}
+	if ie.Note != "" {
+		out = append(out, &ghaction.InputError{Name: ie.Input, Reason: ie.Note + unchanged})
 	}
 	return out
 }

@@ -4,9 +4,14 @@
 package fleet
 
 import (
+	"fmt"
+	"hash/fnv"
+	"path/filepath"
+	"regexp"
 	"sync"
 
 	"github.com/org/erlmcp-deploy/internal/actionspec"
+	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/kube"
 	render "github.com/org/erlmcp-deploy/internal/report"
@@ -57,9 +62,30 @@ func Overrides(context, namespace string) map[string]string {
 }
 
 // Fork is the runtime of t's own run of spec: its lines prefixed with the
-// context, groups flattened when its wave runs several contexts side by side.
+// context, groups flattened when its wave runs several contexts side by
+// side, and its files (a deploy's backup of the serving template) in a
+// directory of its own under $RUNNER_TEMP, so contexts running side by side
+// never write the same file.
 func Fork(rt *ghaction.Runtime, spec actionspec.Action, plan [][]string, t waves.Target, namespaces map[string]string) *ghaction.Runtime {
-	return rt.Fork(spec, "["+t.Context+"] ", len(plan[t.Wave-1]) > 1, Overrides(t.Context, namespaces[t.Context]))
+	child := rt.Fork(spec, "["+t.Context+"] ", len(plan[t.Wave-1]) > 1, Overrides(t.Context, namespaces[t.Context]))
+	return child.WithEnv(map[string]string{"RUNNER_TEMP": filepath.Join(setup.TempDir(rt), ContextDir(t.Context))})
+}
+
+// unsafeInFileName are the characters a context name may hold (: and @)
+// that some file systems refuse.
+var unsafeInFileName = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+
+// ContextDir is the directory of a context's files: erlmcp-deploy-<context>,
+// with a hash of the name when characters had to be replaced (so two
+// contexts never share one).
+func ContextDir(context string) string {
+	safe := unsafeInFileName.ReplaceAllString(context, "_")
+	if safe != context {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(context))
+		safe += fmt.Sprintf("-%08x", h.Sum32())
+	}
+	return "erlmcp-deploy-" + safe
 }
 
 // Reports collects, from contexts running side by side, each one's job

@@ -3,12 +3,15 @@ package fleet
 import (
 	"errors"
 	"io"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 
 	"github.com/org/erlmcp-deploy/internal/actionspec"
+	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
+	"github.com/org/erlmcp-deploy/internal/waves"
 )
 
 func TestReportsCountContextsNotProblems(t *testing.T) {
@@ -20,4 +23,30 @@ func TestReportsCountContextsNotProblems(t *testing.T) {
 	assert.Equal(t, 1, r.Refused(), "one context found bad input, with two problems")
 	assert.Len(t, r.InputErrors(), 2)
 	assert.Len(t, r.Details(), 2)
+}
+
+// TestContextsOfAWaveWriteTheirFilesApart: two contexts deployed side by
+// side get their own directory under $RUNNER_TEMP, so the backups of the
+// same Deployment and revision in two clusters are two files.
+func TestContextsOfAWaveWriteTheirFilesApart(t *testing.T) {
+	tmp := t.TempDir()
+	rt := ghaction.New(actionspec.Deploy(), ghaction.WithWriter(io.Discard), ghaction.WithGetenv(func(k string) string {
+		if k == "RUNNER_TEMP" {
+			return tmp
+		}
+		return ""
+	}))
+	plan := [][]string{{"canary-eu"}, {"prod-eu", "prod@us:1"}}
+	ns := map[string]string{"canary-eu": "erlmcp", "prod-eu": "erlmcp", "prod@us:1": "erlmcp"}
+	dirs := map[string]bool{}
+	for _, c := range []waves.Target{{Context: "prod-eu", Wave: 2}, {Context: "prod@us:1", Wave: 2}} {
+		d := setup.TempDir(Fork(rt, actionspec.Deploy(), plan, c, ns))
+		assert.Equal(t, tmp, filepath.Dir(d), "under the runner's temp dir")
+		dirs[d] = true
+	}
+	assert.Len(t, dirs, 2, "one directory per context")
+	assert.Equal(t, tmp, setup.TempDir(rt), "the parent's own temp dir is unchanged")
+	assert.Equal(t, "erlmcp-deploy-prod-eu", ContextDir("prod-eu"))
+	assert.Regexp(t, `^erlmcp-deploy-prod_us_1-[0-9a-f]{8}$`, ContextDir("prod@us:1"))
+	assert.NotEqual(t, ContextDir("prod@us:1"), ContextDir("prod_us_1"))
 }
