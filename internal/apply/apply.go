@@ -250,12 +250,19 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		return fail(err)
 	}
+	if pf.lock != nil {
+		ctx = pf.lock.Hold(ctx)
+	}
 	defer func() {
 		if pf.lock == nil {
 			return
 		}
 		if err := pf.lock.Release(context.WithoutCancel(ctx)); err != nil {
 			e.Log.Warnf("%v", err)
+		}
+		if lost := pf.lock.Lost(); lost != nil {
+			e.Log.Errorf("%v", lost)
+			res.FailureReason = lost.Error() + ": " + res.FailureReason
 		}
 	}()
 	if pf.previous != nil {
@@ -274,6 +281,9 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 		res.Unchanged = plan.unchanged()
 		e.Log.Infof("dry run: the API server accepted every object; nothing was changed")
 		return res, nil
+	}
+	if err := e.settle(ctx, opts, set); err != nil {
+		return fail(e.undoBeforeChange(ctx, pf, err))
 	}
 	if unchanged(plan, pf, set.encoded) {
 		return e.verifyServing(ctx, opts, set, plan, pf, res, start)

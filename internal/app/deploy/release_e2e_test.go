@@ -13,7 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/org/erlmcp-deploy/internal/canary"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
+	"github.com/org/erlmcp-deploy/internal/progressive"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 )
 
@@ -58,6 +60,14 @@ func TestDeployActionRelease(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/acme/erlmcp-dashboard:1.1.0", d.Spec.Template.Spec.Containers[0].Image)
 
+	// A canary of the dashboard left by a dead run (its workload and its record): the next release deploy
+	// undoes it first, under the release's lock, as every other deploy does.
+	left := canary.Workload(d, canary.TrackCanary, "ghcr.io/acme/erlmcp-dashboard:9.9.9", "dashboard", nil, 1)
+	_, err = cluster.Client.AppsV1().Deployments(ns).Create(context.Background(), left, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, progressive.Write(context.Background(), cluster.Client, ns, "erlmcp-dashboard", &progressive.State{Strategy: progressive.StrategyCanary,
+		Image: "ghcr.io/acme/erlmcp-dashboard:9.9.9", Run: "a dead run", Started: time.Now(), Step: 1, Percent: 50, Workloads: []string{left.Name}}))
+
 	// A bad dashboard: the whole release goes back to revision 1.
 	in["images"] = "ghcr.io/acme/erlmcp-dashboard=ghcr.io/acme/erlmcp-dashboard:1.2.0-fault-crashloop"
 	in["image"] = "ghcr.io/acme/erlmcp:1.2.0"
@@ -70,6 +80,11 @@ func TestDeployActionRelease(t *testing.T) {
 	d, err = cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", d.Spec.Template.Spec.Containers[0].Image, "erlmcp, which was fine, went back too")
+	assert.Contains(t, s.Log, "undid the unfinished canary of ghcr.io/acme/erlmcp-dashboard:9.9.9 started by a dead run")
+	assertNoCanaries(t, ns)
+	d, err = cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp-dashboard", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotContains(t, d.Annotations, progressive.StateAnnotation)
 }
 
 func TestDeployActionReleaseBadInput(t *testing.T) {
