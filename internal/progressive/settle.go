@@ -145,7 +145,9 @@ func Settle(ctx context.Context, client kubernetes.Interface, namespace, deploym
 		}
 	}
 	for _, w := range workloads {
-		if err := RemoveWorkload(ctx, client, &w); err != nil {
+		// Only a Service still to be unpinned needs the pods gone first;
+		// a canary's terminating pods already left every Service's endpoints.
+		if err := RemoveWorkload(ctx, client, &w, len(pinned) > 0); err != nil {
 			return fail(err)
 		}
 		out.Actions = append(out.Actions, fmt.Sprintf("deployment %s removed", w.Name))
@@ -274,14 +276,21 @@ func Unpin(ctx context.Context, client kubernetes.Interface, namespace, svc stri
 // GoneTimeout bounds the wait for a removed workload's pods to terminate.
 const GoneTimeout = 2 * time.Minute
 
-// RemoveWorkload deletes a canary, baseline or green Deployment in the
-// foreground and waits until it and every pod of it that is not
-// terminating are gone, so a Service unpinned afterwards cannot select one
-// of them (the garbage collector deletes pods after their Deployment).
-func RemoveWorkload(ctx context.Context, client kubernetes.Interface, w *appsv1.Deployment) error {
-	fg := metav1.DeletePropagationForeground
-	if err := client.AppsV1().Deployments(w.Namespace).Delete(ctx, w.Name, metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil && !apierrors.IsNotFound(err) {
+// RemoveWorkload deletes a canary, baseline or green Deployment; with wait,
+// in the foreground, and it returns once the Deployment and every pod of it
+// that is not terminating are gone, so a Service unpinned afterwards cannot
+// select one of them (the garbage collector deletes pods after their
+// Deployment).
+func RemoveWorkload(ctx context.Context, client kubernetes.Interface, w *appsv1.Deployment, wait bool) error {
+	policy := metav1.DeletePropagationBackground
+	if wait {
+		policy = metav1.DeletePropagationForeground
+	}
+	if err := client.AppsV1().Deployments(w.Namespace).Delete(ctx, w.Name, metav1.DeleteOptions{PropagationPolicy: &policy}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete deployment %s: %w", w.Name, err)
+	}
+	if !wait {
+		return nil
 	}
 	sel, err := metav1.LabelSelectorAsSelector(w.Spec.Selector)
 	if err != nil {
@@ -336,4 +345,24 @@ func deleteRef(ctx context.Context, client kubernetes.Interface, namespace strin
 		return fmt.Errorf("delete %s %s: %w", r.Kind, r.Name, err)
 	}
 	return nil
+}
+
+// Left reports whether an unfinished canary or blue-green of deployment
+// left anything for Settle: a state record, or workloads labelled as its.
+func Left(ctx context.Context, client kubernetes.Interface, namespace, deployment string) (bool, error) {
+	d, err := client.AppsV1().Deployments(namespace).Get(ctx, deployment, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read deployment %s: %w", deployment, err)
+	}
+	if _, ok := d.Annotations[StateAnnotation]; ok {
+		return true, nil
+	}
+	list, err := client.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{LabelSelector: OfLabel + "=" + deployment + "," + TrackLabel})
+	if err != nil {
+		return false, fmt.Errorf("list the workloads of %s: %w", deployment, err)
+	}
+	return len(list.Items) > 0, nil
 }

@@ -19,6 +19,15 @@ import (
 // switched back to the old pods, which is the rollback itself (done
 // reports it). An error stops the rollback: it says what is left.
 func settleProgressive(ctx context.Context, rt *ghaction.Runtime, client kubernetes.Interface, ns, name string) (done bool, err error) {
+	left, err := progressive.Left(ctx, client, ns, name)
+	if err != nil {
+		// The rollback itself reports the cluster's problem in its own terms.
+		rt.Debugf("could not look for an unfinished canary or blue-green: %v", err)
+		return false, nil
+	}
+	if !left {
+		return false, nil
+	}
 	lk, err := lock.Acquire(ctx, client, ns, name, lock.Holder{ID: setup.Holder(rt), Environment: rt.String("environment"),
 		Action: "rollback", Target: "clean-up of " + name}, 5*time.Minute, false)
 	if err != nil {

@@ -78,7 +78,6 @@ func runOne(ctx context.Context, rt *ghaction.Runtime) error {
 		switch {
 		case err != nil:
 			rt.SetOutput("status", string(engine.StatusFailed))
-			rt.SetOutput("failure-reason", err.Error())
 			return err
 		case done:
 			return nil
