@@ -166,7 +166,7 @@ func TestWavesSucceedEverywhere(t *testing.T) {
 	gh := githubfake.New("acme", "erlmcp")
 	defer gh.Close()
 	s := runDeploy(context.Background(), t, gh, map[string]string{"environment": "production", "image": "ghcr.io/acme/erlmcp:1.1.0",
-		"kubeconfig": kc, "namespace": "not-used", "contexts": "canary-eu\nprod-eu, prod-us", "github-token": "ghp_fakeTokenForTheFake0000000000000000",
+		"kubeconfig": kc, "contexts": "canary-eu\nprod-eu, prod-us", "github-token": "ghp_fakeTokenForTheFake0000000000000000",
 		"environment-url": "https://erlmcp.example.com"})
 	require.Equal(t, 0, s.Code, s.Log)
 	assert.Equal(t, "succeeded", s.Output("status"))
@@ -175,7 +175,7 @@ func TestWavesSucceedEverywhere(t *testing.T) {
 		assert.Equal(t, "succeeded", out[n].Status, n)
 		assert.Equal(t, "2", out[n].Revision, n)
 		assert.Equal(t, "1", out[n].PreviousRevision, n)
-		assert.Equal(t, ns, out[n].Namespace, "the context's namespace wins over the namespace input")
+		assert.Equal(t, ns, out[n].Namespace, "the run names no namespace: the context's, as kubectl (and as a single context) does")
 		assert.Equal(t, "ghcr.io/acme/erlmcp:1.1.0", image(t, n, ns))
 	}
 	assert.Equal(t, 1, out["canary-eu"].Wave)

@@ -50,3 +50,36 @@ func TestContextsOfAWaveWriteTheirFilesApart(t *testing.T) {
 	assert.Regexp(t, `^erlmcp-deploy-prod_us_1-[0-9a-f]{8}$`, ContextDir("prod@us:1"))
 	assert.NotEqual(t, ContextDir("prod@us:1"), ContextDir("prod_us_1"))
 }
+
+// Each context's namespace follows the rule of a single context (and of
+// kubectl): the namespace input when the run gives it, else the context's,
+// else the input's default.
+func TestPureTargetsNamespaceRule(t *testing.T) {
+	const kc = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t0ken-value}}]
+contexts:
+- {name: eu, context: {cluster: c, user: u, namespace: team-eu}}
+- {name: us, context: {cluster: c, user: u}}
+current-context: eu
+`
+	for _, tc := range []struct {
+		name, input string
+		want        map[string]string
+	}{
+		{"the context's, else the default", "", map[string]string{"eu": "team-eu", "us": "erlmcp"}},
+		{"the run's wins", "shared", map[string]string{"eu": "shared", "us": "shared"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"INPUT_KUBECONFIG": kc, "INPUT_CONTEXTS": "eu\nus", "INPUT_NAMESPACE": tc.input}
+			rt := ghaction.New(actionspec.Deploy(), ghaction.WithWriter(io.Discard),
+				ghaction.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }),
+				ghaction.WithGetenv(func(k string) string { return env[k] }))
+			plan, ns := Targets(rt)
+			assert.NoError(t, rt.InputErr())
+			assert.Len(t, plan, 2)
+			assert.Equal(t, tc.want, ns)
+		})
+	}
+}
