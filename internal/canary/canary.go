@@ -409,8 +409,8 @@ func (c *Canary) step(ctx context.Context, opts Options, units []unit, pct int, 
 	select {
 	case <-unsteady:
 	default:
-		if jerr == nil && (sr.ChecksFailed != "" || (sr.Analysis != nil && sr.Analysis.Outcome != analysis.Pass)) {
-			stopBake() // judged already: no need to bake on
+		if jerr != nil || sr.ChecksFailed != "" || (sr.Analysis != nil && sr.Analysis.Outcome != analysis.Pass) {
+			stopBake() // the step ends here: no need to bake on
 		}
 	}
 	b := <-bakeDone
@@ -427,7 +427,7 @@ func (c *Canary) step(ctx context.Context, opts Options, units []unit, pct int, 
 	if jerr != nil {
 		return sr, out, jerr
 	}
-	if sr.ChecksFailed == "" && sr.Analysis == nil {
+	if sr.ChecksFailed == "" && (sr.Analysis == nil || sr.Analysis.Outcome == analysis.Pass) {
 		c.Log.Infof("the canary's pods stayed Ready through the bake, without a restart")
 	}
 	return sr, out, nil
