@@ -6,10 +6,11 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/org/erlmcp-deploy/internal/diagnose"
 )
 
 // unstick deletes the pods that a StatefulSet runs from a revision other
@@ -45,7 +46,7 @@ func (e *Engine) unstick(ctx context.Context, s *set) error {
 		}
 		for i := range pods.Items {
 			p := &pods.Items[i]
-			if p.Labels[appsv1.ControllerRevisionHashLabelKey] == sts.Status.UpdateRevision || podReady(p) || p.DeletionTimestamp != nil {
+			if p.Labels[appsv1.ControllerRevisionHashLabelKey] == sts.Status.UpdateRevision || diagnose.PodReady(p) || p.DeletionTimestamp != nil {
 				continue
 			}
 			if err := e.Client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -55,13 +56,4 @@ func (e *Engine) unstick(ctx context.Context, s *set) error {
 		}
 	}
 	return nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

@@ -37,7 +37,7 @@ func Unsteady(pods []*corev1.Pod, seen map[types.UID]int32, now time.Time, opts 
 		if n := restarts(p); n > base {
 			return fmt.Sprintf("canary pod %s restarted during its bake (%d restart(s) since the step was verified%s)", p.Name, n-base, lastExit(p)), p.Name
 		}
-		if !ready(p) {
+		if !diagnose.PodReady(p) {
 			return fmt.Sprintf("canary pod %s stopped being Ready during its bake%s", p.Name, notReadyWhy(p)), p.Name
 		}
 	}
@@ -50,15 +50,6 @@ func restarts(p *corev1.Pod) int32 {
 		n += cs.RestartCount
 	}
 	return n
-}
-
-func ready(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // lastExit is ": container c exited 1 (Error)" for the last container that terminated.

@@ -100,7 +100,7 @@ func CollectFor(ctx context.Context, client kubernetes.Interface, namespace stri
 	rest := append([]*corev1.Pod(nil), pods...)
 	sort.Slice(rest, func(i, j int) bool { return rest[i].Name < rest[j].Name })
 	for _, p := range rest {
-		if !seen[p.Name] && !podReady(p) {
+		if !seen[p.Name] && !PodReady(p) {
 			chosen, seen[p.Name] = append(chosen, p), true
 		}
 	}
@@ -121,7 +121,8 @@ func CollectFor(ctx context.Context, client kubernetes.Interface, namespace stri
 	return r
 }
 
-func podReady(p *corev1.Pod) bool {
+// PodReady reports whether the pod's Ready condition is True.
+func PodReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			return c.Status == corev1.ConditionTrue
