@@ -1,6 +1,8 @@
 package bootcause_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/org/erlmcp-deploy/internal/bootcause"
@@ -28,5 +30,31 @@ func FuzzParseTerm(f *testing.F) {
 		_ = bootcause.Format(term, 200)
 		_, _ = bootcause.Text(term)
 		_ = bootcause.HasElided(term)
+	})
+}
+
+// FuzzClassify: Classify never panics, names a known class and quotes a
+// bounded line.
+func FuzzClassify(f *testing.F) {
+	logs, _ := filepath.Glob(filepath.Join(corpusDir, "*", "*.log"))
+	for _, path := range logs {
+		if b, err := os.ReadFile(path); err == nil {
+			f.Add(b[:min(len(b), 4<<10)]) // small seeds keep minimizing quick
+		}
+	}
+	classes := map[string]bool{"": true, bootcause.PortInUse: true, bootcause.MissingEnv: true, bootcause.DNS: true,
+		bootcause.DependencyUnreachable: true, bootcause.ConfigSyntax: true, bootcause.NodeName: true,
+		bootcause.Undef: true, bootcause.Permission: true, bootcause.StartCrash: true, bootcause.CrashUnknown: true}
+	f.Fuzz(func(t *testing.T, log []byte) {
+		c := bootcause.Classify(log)
+		if !classes[c.Class] {
+			t.Fatalf("unknown class %q", c.Class)
+		}
+		if len(c.Evidence) > 400+len("…") {
+			t.Fatalf("evidence of %d bytes", len(c.Evidence))
+		}
+		if c.Class == "" && (c.Detail != "" || c.Permanent) {
+			t.Fatalf("no class but %+v", c)
+		}
 	})
 }
