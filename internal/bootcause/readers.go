@@ -298,7 +298,8 @@ func (r *reader) report(i int) (finding, bool) {
 				app = string(at)
 			}
 		}
-		f := fromReason(reason, has(joined, "type: permanent"), prioReport)
+		// Terminal whatever its type: an application that failed to start.
+		f := fromReason(reason, true, prioReport)
 		if f.app == "" {
 			f.app = app
 		}
@@ -306,9 +307,6 @@ func (r *reader) report(i int) (finding, bool) {
 			f.detail = app + ": " + f.detail
 		}
 		f.evidence = strings.TrimSpace(body[k])
-		if rank(f.class) < 2 {
-			f.evidence = "application: " + app + " exited: " + oneLine(Format(reason, 300), 300)
-		}
 		return f, true
 	case kind == "CRASH":
 		for _, key := range []string{"exception exit:", "exception error:", "exception throw:"} {

@@ -18,7 +18,8 @@ type textHit struct {
 var (
 	reEnvMissing  = regexp.MustCompile(`environment variable ([A-Za-z_][A-Za-z0-9_]*) is (?:missing|not set)`)
 	reEnvFetch    = regexp.MustCompile(`could not fetch environment variable "([^"]+)" because it is not set`)
-	reCookie      = regexp.MustCompile(`Failed to create cookie file '([^']+)': (\w+)`)
+	reCookie      = regexp.MustCompile(`(?:Failed to create cookie file '([^']+)'|Error when reading ([^\s:'"]+)): (\w+)`)
+	reConfigData  = regexp.MustCompile(`invalid config data: (.*)`)
 	reConfigFile  = regexp.MustCompile(`error in config file "((?:[^"\\]|\\.)*)" \((none|\d+)\): (.*)`)
 	reUndefined   = regexp.MustCompile(`(?:function ([\w.!?]+/\d+) is undefined|undefined function ([\w.!?:]+/\d+))`)
 	reTCPConnect  = regexp.MustCompile(`tcp connect(?: \(([^)]*)\))?: (.*)`)
@@ -41,8 +42,8 @@ func textCause(s string) textHit {
 		return textHit{class: MissingEnv, detail: m[1]}
 	}
 	if m := reCookie.FindStringSubmatch(s); m != nil {
-		if reasonAtoms[m[2]] == Permission || m[2] == "enoent" {
-			return textHit{class: Permission, detail: m[1]}
+		if reasonAtoms[m[3]] == Permission || m[3] == "enoent" {
+			return textHit{class: Permission, detail: m[1] + m[2]}
 		}
 	}
 	if m := reConfigFile.FindStringSubmatch(s); m != nil {
@@ -51,6 +52,9 @@ func textCause(s string) textHit {
 			file += ":" + m[2]
 		}
 		return textHit{class: ConfigSyntax, detail: file + ": " + strings.TrimSpace(m[3])}
+	}
+	if m := reConfigData.FindStringSubmatch(s); m != nil { // application_controller's check of -config
+		return textHit{class: ConfigSyntax, detail: "invalid config data: " + strings.TrimRight(strings.TrimSpace(m[1]), `")`)}
 	}
 	if m := reUndefined.FindStringSubmatch(s); m != nil {
 		return textHit{class: Undef, detail: m[1] + m[2]}
