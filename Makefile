@@ -13,7 +13,7 @@ CLUSTER   := $(GO) run ./test/cluster/clusterctl
 # Generous per-package limit: the first cluster test may wait for a cold control-plane build.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: build test unit lint fuzz generate cluster-bins prometheus-bin cluster-up cluster-down demo bench vulncheck clean
+.PHONY: build test unit lint fuzz generate cluster-bins prometheus-bin cluster-up cluster-down demo bench vulncheck boot-corpus clean
 
 build: ## Build the CLI and every action binary into bin/
 	@mkdir -p $(BIN)
@@ -66,6 +66,9 @@ demo: build cluster-bins ## The whole product on a local cluster
 
 bench: build cluster-bins prometheus-bin ## Benchmarks; results are written to BENCHMARKS.md
 	$(GO) run ./test/bench -out BENCHMARKS.md
+
+boot-corpus: ## Rerun real OTP 25/Elixir 1.14 boot failures into internal/bootcause/testdata/corpus (root; apt-get install erlang-base erlang-dev erlang-inets elixir); not part of test
+	./scripts/boot-corpus.sh
 
 vulncheck: ## Needs the network: the Go vulnerability database
 	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 ./...
