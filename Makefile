@@ -67,7 +67,7 @@ demo: build cluster-bins ## The whole product on a local cluster
 bench: build cluster-bins prometheus-bin ## Benchmarks; results are written to BENCHMARKS.md
 	$(GO) run ./test/bench -out BENCHMARKS.md
 
-boot-corpus: ## Rerun real OTP 25/Elixir 1.14 boot failures into internal/bootcause/testdata/corpus (root; apt-get install erlang-base erlang-dev erlang-inets elixir); not part of test
+boot-corpus: ## Rerun real OTP 25/Elixir 1.14 boot failures into internal/bootcause/testdata/corpus (root; installs Debian's erlang-base erlang-dev erlang-inets elixir when missing); not part of test
 	./scripts/boot-corpus.sh
 
 vulncheck: ## Needs the network: the Go vulnerability database

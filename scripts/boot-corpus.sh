@@ -29,16 +29,25 @@ out=$root/internal/bootcause/testdata/corpus
 work=${BOOT_CORPUS_WORK:-/tmp/erlmcp-boot-corpus}
 epmd_port=${BOOT_CORPUS_EPMD_PORT:-43690}
 
-for tool in erl erlc epmd mix elixir setpriv timeout; do
-	command -v "$tool" >/dev/null || {
-		echo "boot-corpus: $tool not found (apt-get install erlang-base erlang-dev erlang-inets elixir)" >&2
-		exit 1
-	}
-done
 if [[ $(id -u) -ne 0 ]]; then
 	echo "boot-corpus: run as root: the permission cases drop to nobody with setpriv" >&2
 	exit 1
 fi
+missing=()
+for tool in erl erlc epmd mix elixir setpriv timeout; do
+	command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+	# Debian's OTP 25 and Elixir, installed by this script as the guide says.
+	echo "boot-corpus: ${missing[*]} not found: installing Debian's erlang-base erlang-dev erlang-inets elixir" >&2
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq erlang-base erlang-dev erlang-inets elixir >&2
+fi
+for tool in erl erlc epmd mix elixir setpriv timeout; do
+	command -v "$tool" >/dev/null || {
+		echo "boot-corpus: $tool still not found (apt-get install erlang-base erlang-dev erlang-inets elixir)" >&2
+		exit 1
+	}
+done
 otp=$(erl -noshell -noinput -eval 'io:put_chars(erlang:system_info(otp_release)), halt().')
 if [[ $otp != 25 ]]; then
 	echo "boot-corpus: OTP $otp, the committed corpus is OTP 25's (Debian bookworm); continuing" >&2
