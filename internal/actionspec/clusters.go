@@ -3,7 +3,7 @@ package actionspec
 // clustersInputs deploy to (or roll back) several clusters in waves.
 func clustersInputs(deploy bool) []Input {
 	in := []Input{
-		{Name: "contexts", Kind: String, Description: "Several clusters: kubeconfig contexts (of `kubeconfig`), one wave per line, contexts of a wave comma-separated (e.g. `canary-eu` on the first line, `prod-eu, prod-us` on the second). Waves run in order, the contexts of a wave in parallel, each with the whole single-cluster run (pre-flight, lock, verdict, diagnostics, automatic rollback). A context's namespace in the kubeconfig wins over `namespace`. Replaces `context`."},
+		{Name: "contexts", Kind: String, Description: "Several clusters: kubeconfig contexts (of `kubeconfig`), one wave per line, contexts of a wave comma-separated (e.g. `canary-eu` on the first line, `prod-eu, prod-us` on the second). Waves run in order, the contexts of a wave in parallel, each with the whole single-cluster run (pre-flight, lock, verdict, diagnostics, automatic rollback). Each context's namespace is `namespace` when the run gives it, else the context's own in the kubeconfig, else the default (as with `context`, and as kubectl does). Replaces `context`."},
 	}
 	if deploy {
 		in = append(in, Input{Name: "rollback-scope", Kind: Enum, Default: "failed", Values: []string{"failed", "wave", "all"},
