@@ -106,35 +106,13 @@ func TestAnswersThatEndTheConnection(t *testing.T) {
 // Connection: close) makes the next request on it fail before any byte
 // comes back: that request is sent again on a new connection, like net/http.
 func TestAStaleConnectionIsRetriedOnce(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	var requests, connections atomic.Int64
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			connections.Add(1)
-			go func() {
-				defer conn.Close()
-				br := bufio.NewReader(conn)
-				for i := 1; ; i++ {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					_ = req.Body.Close()
-					requests.Add(1)
-					if _, err := conn.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")); err != nil || i%3 == 0 {
-						return // every third answer ends the connection without saying so
-					}
-				}
-			}()
-		}
-	}()
-	res := run(t, loadgate.Options{URL: "http://" + ln.Addr().String(), Concurrency: 2})
+	var requests atomic.Int64
+	url, connections := rawServer(t, func(conn net.Conn, i int) bool {
+		requests.Add(1)
+		_, err := conn.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+		return err == nil && i%3 != 0 // every third answer ends the connection without saying so
+	})
+	res := run(t, loadgate.Options{URL: url, Concurrency: 2})
 	assert.Zero(t, res.Errors, res.ErrorKinds)
 	assert.Greater(t, res.Requests, int64(30))
 	// Each connection carries 3 requests, so a worker that sent a multiple of 3 has exactly n/3 connections.
