@@ -18,5 +18,5 @@ func clustersInputs(deploy bool) []Input {
 
 // clustersOutput is the per-context outcome of a run with contexts.
 func clustersOutput() Output {
-	return Output{Name: "clusters", Description: "With `contexts`: JSON array, one entry per context: context, wave, namespace, status (the deploy's, or `halted`/`cancelled` when it never started), revision, previous-revision, rolled-back, scope-rollback, duration-seconds, failure-reason."}
+	return Output{Name: "clusters", Description: "With `contexts`: JSON array, one entry per context: context, wave, namespace, status (the deploy's, or `halted`/`cancelled` when it never started), revision, previous-revision, rolled-back, scope-rollback, duration-seconds, failure-reason, failure-cause."}
 }

@@ -96,6 +96,8 @@ func (c *Canary) bake(ctx context.Context, cans []*appsv1.Deployment, until time
 			}
 			if prob, pod := Unsteady(pods, seen, c.now(), opts); prob != "" {
 				rep := diagnose.Collect(context.WithoutCancel(ctx), c.Client, can, nil, []string{pod}, pods)
+				rep.Cause = diagnose.Explain(rollout.Verdict{Phase: rollout.Failed, Reason: "Unsteady",
+					Problems: []rollout.Problem{{Pod: pod, Reason: "Unsteady", Message: prob}}}, &rep)
 				return prob, &rep
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/org/erlmcp-deploy/internal/bootcause"
 	"github.com/org/erlmcp-deploy/internal/summary"
 )
 
@@ -33,6 +34,8 @@ type Report struct {
 	Events []Event `json:"events"`
 	// Errors are what could not be collected (a forbidden log, a vanished pod).
 	Errors []string `json:"errors,omitempty"`
+	// Cause names the failure (set by Explain).
+	Cause Cause `json:"cause"`
 }
 
 // Pod is one failing pod.
@@ -54,6 +57,13 @@ type Container struct {
 	// Logs are the last lines; LogsPrevious says they are the previous instance's.
 	Logs         string `json:"logs,omitempty"`
 	LogsPrevious bool   `json:"logsPrevious,omitempty"`
+	// Boot is what the crashed instance's log says of its failure (nil: no crash read).
+	Boot *bootcause.Cause `json:"boot,omitempty"`
+	// MemoryLimit is the container's memory limit ("" when none).
+	MemoryLimit string `json:"memoryLimit,omitempty"`
+	// Readiness and Liveness describe its probes ("HTTP GET :8080/health"; "" when none).
+	Readiness string `json:"readiness,omitempty"`
+	Liveness  string `json:"liveness,omitempty"`
 }
 
 // Event is one Warning event.
@@ -136,6 +146,7 @@ func (r *Report) pod(ctx context.Context, client kubernetes.Interface, p *corev1
 	statuses := append(append([]corev1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
 	for _, cs := range statuses {
 		c := Container{Name: cs.Name, Image: cs.Image, Ready: cs.Ready, Restarts: cs.RestartCount, State: state(cs.State), Last: state(cs.LastTerminationState)}
+		describeSpec(&c, p, cs.Name)
 		if cs.LastTerminationState.Terminated == nil {
 			c.Last = ""
 		}
@@ -153,6 +164,12 @@ func (r *Report) pod(ctx context.Context, client kubernetes.Interface, p *corev1
 				r.Errors = append(r.Errors, fmt.Sprintf("logs of %s/%s: %v", p.Name, cs.Name, err))
 			} else {
 				c.Logs, c.LogsPrevious = logs, previous
+			}
+		}
+		if previous || (cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0) {
+			if log, err := CrashLog(ctx, client, p.Namespace, p.Name, cs.Name, previous); err == nil {
+				cause := bootcause.Classify(log)
+				c.Boot = &cause
 			}
 		}
 		out.Containers = append(out.Containers, c)
@@ -277,4 +294,35 @@ func (r Report) Markdown(s *summary.Summary) {
 		}
 		s.Table([]string{"time", "object", "reason", "message", "count"}, ev)
 	}
+}
+
+// describeSpec fills what c's spec says: its memory limit and probes.
+func describeSpec(c *Container, p *corev1.Pod, name string) {
+	for _, sc := range append(append([]corev1.Container(nil), p.Spec.InitContainers...), p.Spec.Containers...) {
+		if sc.Name != name {
+			continue
+		}
+		if m, ok := sc.Resources.Limits[corev1.ResourceMemory]; ok {
+			c.MemoryLimit = m.String()
+		}
+		c.Readiness, c.Liveness = probeText(sc.ReadinessProbe), probeText(sc.LivenessProbe)
+		return
+	}
+}
+
+// probeText is "HTTP GET :8080/health", "TCP :4369", "exec …" or "".
+func probeText(pr *corev1.Probe) string {
+	switch {
+	case pr == nil:
+		return ""
+	case pr.HTTPGet != nil:
+		return fmt.Sprintf("HTTP GET :%s%s", pr.HTTPGet.Port.String(), pr.HTTPGet.Path)
+	case pr.TCPSocket != nil:
+		return "TCP :" + pr.TCPSocket.Port.String()
+	case pr.GRPC != nil:
+		return fmt.Sprintf("gRPC :%d", pr.GRPC.Port)
+	case pr.Exec != nil:
+		return "exec " + strings.Join(pr.Exec.Command, " ")
+	}
+	return ""
 }

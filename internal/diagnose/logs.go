@@ -11,6 +11,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/org/erlmcp-deploy/internal/bootcause"
 )
 
 // MaxLogLine is the most bytes of one log line a report keeps. An Erlang
@@ -80,4 +83,32 @@ func logTail(ctx context.Context, client kubernetes.Interface, p *corev1.Pod, op
 	}
 	defer rc.Close()
 	return readLogTail(rc, MaxLogLine)
+}
+
+// crashTailLines is how many lines of a crashed instance's end are read
+// besides its start: the runtime's last word is there.
+const crashTailLines = 200
+
+// CrashLog reads a crashed instance's log for naming its cause: its first
+// bootcause.MaxRead bytes (the boot, where OTP prints the first, full
+// reason) and, when the log is longer, its last crashTailLines lines, each
+// capped at MaxLogLine. previous says the instance was restarted (its log is
+// the previous one); otherwise it is the current, terminated container.
+func CrashLog(ctx context.Context, client kubernetes.Interface, namespace, pod, container string, previous bool) ([]byte, error) {
+	head, err := client.CoreV1().Pods(namespace).GetLogs(pod, &corev1.PodLogOptions{
+		Container: container, Previous: previous, LimitBytes: ptr.To(int64(bootcause.MaxRead))}).DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the log of %s/%s: %w", pod, container, err)
+	}
+	if len(head) < bootcause.MaxRead {
+		return head, nil
+	}
+	rc, err := client.CoreV1().Pods(namespace).GetLogs(pod, &corev1.PodLogOptions{
+		Container: container, Previous: previous, TailLines: ptr.To(int64(crashTailLines))}).Stream(ctx)
+	if err != nil {
+		return head, nil // the start holds the first reason; the end is a bonus
+	}
+	defer rc.Close()
+	tail, _ := readLogTail(rc, MaxLogLine)
+	return append(append(head, '\n'), tail...), nil
 }

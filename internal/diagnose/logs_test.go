@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/org/erlmcp-deploy/internal/actionspec"
+	"github.com/org/erlmcp-deploy/internal/bootcause"
 	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/ghaction/steptest"
@@ -38,8 +39,18 @@ func logServer(t *testing.T) kubernetes.Interface {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/namespaces/erlmcp/pods/erlmcp-7d9f-x2k4q/log", func(w http.ResponseWriter, r *http.Request) {
 		assert.Equal(t, "true", r.URL.Query().Get("previous"))
+		body := fmt.Sprintf("booting erlmcp\n%s\nlast line before the exit\n", crashReport)
+		if limit := r.URL.Query().Get("limitBytes"); limit != "" { // the crashed instance's start, for its cause
+			assert.Equal(t, fmt.Sprint(bootcause.MaxRead), limit)
+			fmt.Fprint(w, body[:bootcause.MaxRead])
+			return
+		}
+		if r.URL.Query().Get("tailLines") == "200" { // and its end
+			fmt.Fprint(w, body)
+			return
+		}
 		assert.Equal(t, fmt.Sprint(diagnose.LogLines), r.URL.Query().Get("tailLines"))
-		fmt.Fprintf(w, "booting erlmcp\n%s\nlast line before the exit\n", crashReport)
+		fmt.Fprint(w, body)
 	})
 	mux.HandleFunc("GET /api/v1/namespaces/erlmcp/events", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -50,6 +50,10 @@ type Event struct {
 	Revision, PreviousRevision string
 	// Reason explains a failure; it may span lines and contain any character.
 	Reason string
+	// Cause names the failure in one sentence with the object to fix
+	// ("missing-env: the release needs env X, which is not set"); Evidence
+	// quotes the log line or event it was read from, with where.
+	Cause, Evidence string
 	// Details are extra key/values shown as fields.
 	Details []Field
 	// RunURL links to the workflow run.
@@ -143,6 +147,13 @@ func buildMessage(ev Event, mention string) message {
 	}
 
 	var body []slack.Block
+	if c := oneLine(ev.Cause); c != "" {
+		text := "*Cause* " + escape(c)
+		if e := oneLine(ev.Evidence); e != "" {
+			text += "\n>" + escape(e)
+		}
+		body = append(body, slack.NewSectionBlock(mrkdwn(truncate(text, maxSectionText)), nil, nil))
+	}
 	for _, fields := range chunk(eventFields(ev, st), maxFields) {
 		body = append(body, slack.NewSectionBlock(nil, fields, nil))
 	}
@@ -164,8 +175,14 @@ func buildMessage(ev Event, mention string) message {
 	if img := strings.TrimSpace(ev.Image); img != "" {
 		text += ": " + img
 	}
-	if r := firstLine(ev.Reason); r != "" {
-		text += " — " + r
+	switch c := oneLine(ev.Cause); {
+	case c != "":
+		text += " — " + c
+		if e := oneLine(ev.Evidence); e != "" {
+			text += " — " + e
+		}
+	case firstLine(ev.Reason) != "":
+		text += " — " + firstLine(ev.Reason)
 	}
 	text = truncate(escape(oneLine(text)), maxFallback-utf8.RuneCountInString(ping)-1)
 	if ping != "" {

@@ -133,3 +133,23 @@ func TestBuildMessage_MinimalEvent(t *testing.T) {
 	require.Len(t, m.attachments, 1)
 	assert.Equal(t, m.text, m.attachments[0].Fallback)
 }
+
+// TestCauseLeadsTheMessage: a failure's cause and evidence are the first
+// block of the attachment and follow the status in the fallback text (the
+// line a notification shows); without a cause the reason's first line does.
+func TestCauseLeadsTheMessage(t *testing.T) {
+	ev := Event{Stage: "deploy", Environment: "production", Status: StatusRolledBack, Image: "ghcr.io/acme/erlmcp:1.2.0",
+		Reason:   "erlmcp-7d9-x/erlmcp: BootFailure: crashed 1 time(s) since the change …",
+		Cause:    "missing-env: the release needs env ERLMCP_SECRET_KEY, which is not set",
+		Evidence: "log of pod/erlmcp-7d9-x container erlmcp (crashed instance): ** (RuntimeError) environment variable ERLMCP_SECRET_KEY is missing."}
+	m := buildMessage(ev, "")
+	assert.Equal(t, ":rewind: deploy rolled-back · production: ghcr.io/acme/erlmcp:1.2.0 — missing-env: the release needs env ERLMCP_SECRET_KEY, which is not set — "+
+		"log of pod/erlmcp-7d9-x container erlmcp (crashed instance): ** (RuntimeError) environment variable ERLMCP_SECRET_KEY is missing.", m.text)
+	first, ok := m.attachments[0].Blocks.BlockSet[0].(*slack.SectionBlock)
+	require.True(t, ok)
+	assert.True(t, strings.HasPrefix(first.Text.Text, "*Cause* missing-env: the release needs env ERLMCP_SECRET_KEY"), first.Text.Text)
+	assert.Contains(t, first.Text.Text, "\n>log of pod/erlmcp-7d9-x")
+
+	ev.Cause, ev.Evidence = "", ""
+	assert.True(t, strings.HasSuffix(buildMessage(ev, "").text, "— erlmcp-7d9-x/erlmcp: BootFailure: crashed 1 time(s) since the change …"))
+}

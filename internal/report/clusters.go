@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ type clusterJSON struct {
 	ScopeRollback    string  `json:"scope-rollback,omitempty"`
 	DurationSeconds  float64 `json:"duration-seconds"`
 	FailureReason    string  `json:"failure-reason"`
+	FailureCause     string  `json:"failure-cause"`
 }
 
 // Status is the run's status output: succeeded when every context
@@ -63,7 +65,7 @@ func (c Clusters) JSON() string {
 	for _, o := range c.Result.Outcomes {
 		out = append(out, clusterJSON{Context: o.Context, Wave: o.Wave, Namespace: c.Namespaces[o.Context], Status: o.Status,
 			Revision: o.Revision, PreviousRevision: o.PreviousRevision, RolledBack: o.RolledBack, ScopeRollback: o.ScopeRollback,
-			DurationSeconds: roundSeconds(o.Duration), FailureReason: o.Reason})
+			DurationSeconds: roundSeconds(o.Duration), FailureReason: o.Reason, FailureCause: o.Cause})
 	}
 	b, _ := json.Marshal(out) // plain strings and numbers always encode
 	return string(b)
@@ -77,11 +79,14 @@ func roundSeconds(d time.Duration) float64 {
 // Render is the outputs and the job summary of the run.
 func (c Clusters) Render() Rendered {
 	status := c.Status()
-	var reasons []string
+	var reasons, causes []string
 	rolled := false
 	for _, o := range c.Result.Outcomes {
 		if o.Reason != "" {
 			reasons = append(reasons, o.Context+": "+o.Reason)
+		}
+		if o.Cause != "" && !slices.Contains(causes, o.Cause) {
+			causes = append(causes, o.Cause)
 		}
 		rolled = rolled || o.RolledBack
 	}
@@ -92,6 +97,7 @@ func (c Clusters) Render() Rendered {
 		{"image", c.Image},
 		{"rolled-back", strconv.FormatBool(rolled)},
 		{"failure-reason", strings.Join(reasons, "\n")},
+		{"failure-cause", strings.Join(causes, ",")},
 		{"duration-seconds", strconv.FormatFloat(c.Duration.Seconds(), 'f', 1, 64)},
 		{"clusters", c.JSON()},
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	engine "github.com/org/erlmcp-deploy/internal/deploy"
+	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"github.com/org/erlmcp-deploy/internal/summary"
 	"github.com/org/erlmcp-deploy/internal/verify"
 )
@@ -23,6 +24,7 @@ type Rendered struct {
 // Deploy turns a deploy's result into its outputs and job summary: a pure
 // function, tested on golden files.
 func Deploy(opts engine.Options, res *engine.Result) Rendered {
+	cause := DeployCause(res)
 	outputs := [][2]string{
 		{"status", string(res.Status)},
 		{"revision", Revision(res.Revision)},
@@ -31,6 +33,7 @@ func Deploy(opts engine.Options, res *engine.Result) Rendered {
 		{"digest", res.Digest},
 		{"rolled-back", strconv.FormatBool(res.RolledBack)},
 		{"failure-reason", res.FailureReason},
+		{"failure-cause", cause.Class},
 		{"duration-seconds", strconv.FormatFloat(res.Duration.Seconds(), 'f', 1, 64)},
 		{"backup", res.BackupPath},
 	}
@@ -48,7 +51,7 @@ func Deploy(opts engine.Options, res *engine.Result) Rendered {
 	case res.Conclusion == verify.Foreign:
 		title = "⚠️ Deploy to " + opts.Environment + " overtaken by another writer, not rolled back"
 	}
-	s.Heading(2, title)
+	s.Heading(2, withCause(title, cause))
 	image := summary.InlineCode(res.Image)
 	if res.Digest != "" && !strings.Contains(res.Image, res.Digest) {
 		image += " → " + summary.InlineCode(res.Digest)
@@ -61,6 +64,7 @@ func Deploy(opts engine.Options, res *engine.Result) Rendered {
 		{"Duration", res.Duration.Round(100 * time.Millisecond).String()},
 		{"Verdict", string(res.Status)},
 	}
+	rows = append(rows, causeRows(cause)...)
 	if res.FailureReason != "" {
 		rows = append(rows, [2]string{"Failure", res.FailureReason})
 	}
@@ -87,6 +91,11 @@ func Deploy(opts engine.Options, res *engine.Result) Rendered {
 		res.RollbackDiagnostics.Markdown(s)
 	}
 	return Rendered{Outputs: outputs, Summary: s}
+}
+
+// DeployCause is the cause of a deploy's failure (zero when it did not fail).
+func DeployCause(res *engine.Result) diagnose.Cause {
+	return FailureCause(res.Status != engine.StatusSucceeded && !res.DryRun, res.Verdict, res.Diagnostics, res.FailureReason)
 }
 
 // Revision renders a revision number ("" for none).

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/org/erlmcp-deploy/internal/apply"
+	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"github.com/org/erlmcp-deploy/internal/summary"
 	"github.com/org/erlmcp-deploy/internal/verify"
 )
@@ -23,6 +24,7 @@ func Release(opts apply.Options, res *apply.Result) Rendered {
 	if res.RolledBack {
 		serving = res.RollbackRevision
 	}
+	cause := ReleaseCause(res)
 	outputs := [][2]string{
 		{"status", string(res.Status)},
 		{"revision", Revision(int64(serving))},
@@ -31,6 +33,7 @@ func Release(opts apply.Options, res *apply.Result) Rendered {
 		{"digest", ""},
 		{"rolled-back", strconv.FormatBool(res.RolledBack)},
 		{"failure-reason", res.FailureReason},
+		{"failure-cause", cause.Class},
 		{"duration-seconds", strconv.FormatFloat(res.Duration.Seconds(), 'f', 1, 64)},
 		{"backup", ""},
 		{"release", opts.Release},
@@ -56,7 +59,7 @@ func Release(opts apply.Options, res *apply.Result) Rendered {
 	case res.Conclusion == verify.Foreign:
 		title = "⚠️ Release " + opts.Release + " in " + opts.Environment + " overtaken by another writer, not rolled back"
 	}
-	s.Heading(2, title)
+	s.Heading(2, withCause(title, cause))
 	rows := [][2]string{
 		{"Namespace", summary.InlineCode(opts.Namespace)},
 		{"Manifests", summary.InlineCode(strings.Join(opts.Manifests, ", "))},
@@ -71,6 +74,7 @@ func Release(opts apply.Options, res *apply.Result) Rendered {
 	if res.Failed != "" {
 		rows = append(rows, [2]string{"Failed object", summary.InlineCode(res.Failed)})
 	}
+	rows = append(rows, causeRows(cause)...)
 	if res.FailureReason != "" {
 		rows = append(rows, [2]string{"Failure", res.FailureReason})
 	}
@@ -141,4 +145,9 @@ func objectsJSON(objs []apply.Object) []objectJSON {
 		out = append(out, objectJSON{Name: o.Name, Action: o.Action, State: o.State})
 	}
 	return out
+}
+
+// ReleaseCause is the cause of a release's failure (zero when it did not fail).
+func ReleaseCause(res *apply.Result) diagnose.Cause {
+	return FailureCause(res.Status != apply.StatusSucceeded && !res.DryRun && res.Status != apply.StatusPaused, res.Verdict, res.Diagnostics, res.FailureReason)
 }

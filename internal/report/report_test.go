@@ -10,14 +10,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/utils/ptr"
 
 	"github.com/org/erlmcp-deploy/internal/apply"
+	"github.com/org/erlmcp-deploy/internal/bootcause"
 	engine "github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/manifest"
 	"github.com/org/erlmcp-deploy/internal/report"
 	rb "github.com/org/erlmcp-deploy/internal/rollback"
+	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/verify"
 	"github.com/org/erlmcp-deploy/internal/waves"
 )
@@ -47,10 +50,19 @@ var (
 	opts  = engine.Options{Environment: "production", Namespace: "erlmcp", Deployment: "erlmcp"}
 	diags = &diagnose.Report{Pods: []diagnose.Pod{{Name: "erlmcp-7d9c-x2x", Phase: "Running", Node: "node-1", Containers: []diagnose.Container{{
 		Name: "erlmcp", Image: "ghcr.io/acme/erlmcp:1.1.0", Restarts: 3, State: "waiting: CrashLoopBackOff", Last: "terminated: Error (exit 1)",
-		Logs: "=CRASH REPORT==== 2-Dec-2026::03:10:00 ===\n  crasher: {badarg, [{erlmcp_sup,init,1}]}", LogsPrevious: true}}}},
+		Logs: crashLog, LogsPrevious: true, Boot: ptr.To(bootcause.Classify([]byte(crashLog)))}}}},
 		Events: []diagnose.Event{{Object: "pod/erlmcp-7d9c-x2x", Reason: "BackOff", Message: "Back-off restarting failed container", Count: 3,
 			Last: time.Date(2026, 12, 2, 3, 10, 30, 0, time.UTC)}}}
+	// crashLog is what a release whose runtime.exs needs an unset variable prints (OTP 25, Elixir 1.14).
+	crashLog = "ERROR! Config provider Config.Reader failed with:\n** (RuntimeError) environment variable ERLMCP_SECRET_KEY is missing.\n" +
+		"    (elixir 1.14.0) lib/system.ex:706: System.fetch_env!/1\n\nRuntime terminating during boot ({#{'__exception__'=>true,...}})"
+	crashVerdict = rollout.Verdict{Phase: rollout.Failed, Reason: "CrashLoopBackOff", Problems: []rollout.Problem{{Pod: "erlmcp-7d9c-x2x", Container: "erlmcp",
+		Reason: "CrashLoopBackOff", Message: "back-off 40s restarting failed container (restarted 3 times since the change, tolerance 2)"}}}
+	pullVerdict = rollout.Verdict{Phase: rollout.Failed, Reason: "ErrImagePull", Problems: []rollout.Problem{{Pod: "erlmcp-7d9c-x2x", Container: "erlmcp",
+		Reason: "ErrImagePull", Message: `failed to pull and unpack image "ghcr.io/acme/erlmcp:1.1.0": failed to resolve reference "ghcr.io/acme/erlmcp:1.1.0": ghcr.io/acme/erlmcp:1.1.0: not found`}}}
 )
+
+func init() { diags.Cause = diagnose.Explain(crashVerdict, diags) }
 
 func base(mut func(*engine.Result)) *engine.Result {
 	r := &engine.Result{Image: "ghcr.io/acme/erlmcp:1.1.0", PreviousImages: []string{"ghcr.io/acme/erlmcp:1.0.0"},
@@ -65,7 +77,7 @@ func TestDeploySummaries(t *testing.T) {
 		"deploy-rolled-back": base(func(r *engine.Result) {
 			r.Status, r.Conclusion, r.RolledBack, r.Revision = engine.StatusRolledBack, verify.Doomed, true, 6
 			r.FailureReason = "erlmcp-7d9c-x2x/erlmcp: CrashLoopBackOff: back-off 40s restarting failed container (restarted 3 times since the change, tolerance 2) (last exit 1, Error)"
-			r.RollbackTo, r.RollbackImages, r.RollbackDuration, r.Diagnostics = 4, []string{"ghcr.io/acme/erlmcp:1.0.0"}, 2100*time.Millisecond, diags
+			r.RollbackTo, r.RollbackImages, r.RollbackDuration, r.Diagnostics, r.Verdict = 4, []string{"ghcr.io/acme/erlmcp:1.0.0"}, 2100*time.Millisecond, diags, crashVerdict
 		}),
 		"deploy-unknown": base(func(r *engine.Result) {
 			r.Status, r.Conclusion = engine.StatusFailed, verify.Unknown
@@ -80,7 +92,7 @@ func TestDeploySummaries(t *testing.T) {
 		"deploy-no-good-target": base(func(r *engine.Result) {
 			r.Status, r.Conclusion = engine.StatusFailed, verify.Doomed
 			r.FailureReason = "erlmcp-7d9c-x2x/erlmcp: ErrImagePull: ghcr.io/acme/erlmcp:1.1.0: not found"
-			r.RollbackError = "no known-good revision"
+			r.RollbackError, r.Verdict = "no known-good revision", pullVerdict
 			r.Advice = "no known-good revision to roll back to: when the deploy started the deployment was not serving a good revision (its rollout is unfinished (1/3 updated, 2 available, 4 in all)), and no revision was ever verified; fix the release and deploy again, or roll back by hand with the rollback action (to: a revision)"
 		}),
 		"deploy-dry-run": base(func(r *engine.Result) { r.Status, r.DryRun, r.Revision = engine.StatusSucceeded, true, 4 }),

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/inventory"
 	engine "github.com/org/erlmcp-deploy/internal/rollback"
@@ -28,8 +29,11 @@ func Rollback(env, ns, name string, res *engine.Result) Rendered {
 		{"revision", Revision(res.Revision)},
 		{"from-revision", Revision(res.FromRevision)},
 		{"image", strings.Join(res.Images, ",")},
+		{"failure-cause", ""},
 		{"history", string(b)},
 	}
+	cause := RollbackCause(res)
+	outputs[4][1] = cause.Class
 	s := summary.New()
 	switch res.Status {
 	case engine.StatusListed:
@@ -43,7 +47,7 @@ func Rollback(env, ns, name string, res *engine.Result) Rendered {
 	case engine.StatusUnchanged:
 		s.Heading(2, fmt.Sprintf("➖ Nothing to roll back in %s/%s (%s)", ns, name, env))
 	default:
-		s.Heading(2, fmt.Sprintf("❌ Rollback of %s/%s in %s failed", ns, name, env))
+		s.Heading(2, withCause(fmt.Sprintf("❌ Rollback of %s/%s in %s failed", ns, name, env), cause))
 	}
 	if res.Status != engine.StatusListed && res.Target != nil {
 		s.Table([]string{"", "revision", "images"}, [][]string{
@@ -51,7 +55,7 @@ func Rollback(env, ns, name string, res *engine.Result) Rendered {
 			{"target", Revision(res.Target.Number), strings.Join(res.Target.Images, ", ")},
 			{"after", Revision(res.Revision), strings.Join(res.Images, ", ")},
 		})
-		s.KeyValues([][2]string{{"Result", res.Message}, {"Duration", res.Duration.Round(100 * time.Millisecond).String()}})
+		s.KeyValues(append([][2]string{{"Result", res.Message}, {"Duration", res.Duration.Round(100 * time.Millisecond).String()}}, causeRows(cause)...))
 	}
 	if res.Diagnostics != nil {
 		s.Heading(3, "Diagnostics")
@@ -103,8 +107,11 @@ func RollbackRelease(env, ns string, res *engine.ReleaseResult) Rendered {
 		{"revision", Revision(int64(res.Revision))},
 		{"from-revision", Revision(int64(res.FromRevision))},
 		{"image", strings.Join(res.Images, ",")},
+		{"failure-cause", ""},
 		{"history", ReleaseHistoryJSON(res.History)},
 	}
+	cause := RollbackReleaseCause(res)
+	outputs[4][1] = cause.Class
 	name := ns + "/" + res.Release
 	s := summary.New()
 	switch res.Status {
@@ -119,7 +126,7 @@ func RollbackRelease(env, ns string, res *engine.ReleaseResult) Rendered {
 	case engine.StatusUnchanged:
 		s.Heading(2, fmt.Sprintf("➖ Nothing to roll back in release %s (%s)", name, env))
 	default:
-		s.Heading(2, fmt.Sprintf("❌ Rollback of release %s in %s failed", name, env))
+		s.Heading(2, withCause(fmt.Sprintf("❌ Rollback of release %s in %s failed", name, env), cause))
 	}
 	if res.Status != engine.StatusListed && res.Target != nil {
 		s.Table([]string{"", "revision", "images"}, [][]string{
@@ -131,6 +138,7 @@ func RollbackRelease(env, ns string, res *engine.ReleaseResult) Rendered {
 		if res.Failed != "" {
 			rows = append(rows, [2]string{"Failed object", summary.InlineCode(res.Failed)})
 		}
+		rows = append(rows, causeRows(cause)...)
 		s.KeyValues(rows)
 	}
 	if len(res.Objects) > 0 {
@@ -154,4 +162,14 @@ func RollbackRelease(env, ns string, res *engine.ReleaseResult) Rendered {
 		s.Table([]string{"revision", "status", "images", "objects", "time", "cause", ""}, engine.ReleaseRows(res.History))
 	}
 	return Rendered{Outputs: outputs, Summary: s}
+}
+
+// RollbackCause is the cause of a rollback's failure (zero when it did not fail).
+func RollbackCause(res *engine.Result) diagnose.Cause {
+	return FailureCause(res.Status == engine.StatusFailed, res.Verdict, res.Diagnostics, res.Message)
+}
+
+// RollbackReleaseCause is the cause of a release rollback's failure (zero when it did not fail).
+func RollbackReleaseCause(res *engine.ReleaseResult) diagnose.Cause {
+	return FailureCause(res.Status == engine.StatusFailed, res.Verdict, res.Diagnostics, res.Message)
 }

@@ -1,12 +1,15 @@
 package rollout
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/org/erlmcp-deploy/internal/bootcause"
 )
 
 // Memory is what a watch saw before the snapshot it judges: the state of every
@@ -32,6 +35,9 @@ type Memory struct {
 	// is being freed, and the ReplicaSet controller retries after a back-off.
 	Freed    time.Time
 	oldCount int
+	// Boot is, per crashed container instance (crashKey), what its log names
+	// as the cause; an instance whose log could not be read has a zero Cause.
+	Boot map[string]bootcause.Cause
 	// createdAt is, per FailedCreate key, how many pods the ReplicaSet had
 	// when the failure was first seen: more since means it still creates pods.
 	createdAt map[string]int
@@ -234,4 +240,73 @@ func (m *Memory) pullCause(p *corev1.Pod, cs corev1.ContainerStatus) string {
 		return strings.TrimSpace(w.Message)
 	}
 	return ""
+}
+
+// Crashed is a container instance that exited and whose log names why.
+type Crashed struct {
+	Pod       *corev1.Pod
+	Container string
+	// Previous says the instance was restarted: its log is the previous one.
+	Previous bool
+	// Key identifies the instance (see SawBoot).
+	Key string
+}
+
+// Crashes lists the container instances of pods that crashed since the
+// baseline, are not Ready, and whose cause is not known yet: the ones whose
+// log a watch reads for a first-crash verdict.
+func (m *Memory) Crashes(pods []*corev1.Pod) []Crashed {
+	var out []Crashed
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		for _, cs := range allStatuses(p) {
+			inst, previous, ok := m.crashedInstance(p, cs)
+			if !ok || cs.Ready {
+				continue
+			}
+			key := crashKey(p, cs.Name, inst)
+			if _, known := m.Boot[key]; known {
+				continue
+			}
+			out = append(out, Crashed{Pod: p, Container: cs.Name, Previous: previous, Key: key})
+		}
+	}
+	return out
+}
+
+// SawBoot records what the log of the crashed instance key names.
+func (m *Memory) SawBoot(key string, c bootcause.Cause) {
+	if m.Boot == nil {
+		m.Boot = map[string]bootcause.Cause{}
+	}
+	m.Boot[key] = c
+}
+
+// bootOf is what the log of cs's last crashed instance names, and whether it was read.
+func (m *Memory) bootOf(p *corev1.Pod, cs corev1.ContainerStatus) (bootcause.Cause, bool) {
+	inst, _, ok := m.crashedInstance(p, cs)
+	if !ok {
+		return bootcause.Cause{}, false
+	}
+	c, read := m.Boot[crashKey(p, cs.Name, inst)]
+	return c, read && c.Class != ""
+}
+
+// crashedInstance is the number of cs's last instance that crashed since
+// the baseline (0 is the first start), and whether it was restarted.
+func (m *Memory) crashedInstance(p *corev1.Pod, cs corev1.ContainerStatus) (int32, bool, bool) {
+	mark, _ := m.mark(p, cs.Name)
+	if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && mark.newTermination(t) {
+		return cs.RestartCount, false, true
+	}
+	if t := cs.LastTerminationState.Terminated; t != nil && t.ExitCode != 0 && cs.RestartCount > 0 && mark.newTermination(t) {
+		return cs.RestartCount - 1, true, true
+	}
+	return 0, false, false
+}
+
+func crashKey(p *corev1.Pod, container string, instance int32) string {
+	return fmt.Sprintf("%s/crash/%d", containerKey(p, container), instance)
 }

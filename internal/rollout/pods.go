@@ -8,6 +8,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/org/erlmcp-deploy/internal/bootcause"
 )
 
 // transientCreate matches pod-create failures that the ReplicaSet controller
@@ -150,10 +152,26 @@ func judgeContainer(pod *corev1.Pod, cs corev1.ContainerStatus, mem *Memory, now
 	if crashes <= 0 || cs.Ready {
 		return nil, "" // a crash before the change, or a container that came back: not ours to judge
 	}
+	boot, read := mem.bootOf(pod, cs)
+	if read {
+		p.Boot = &boot
+	}
+	if read && !oom && boot.Permanent && !envMayAppear(pod, cs.Name, boot) {
+		p.Reason, p.Restarts = ReasonBootFailure, crashes
+		p.Message = fmt.Sprintf("crashed %d time(s) since the change with a cause no restart can clear — %s: %s (%s)",
+			crashes, boot.Class, boot.Detail, boot.Evidence)
+		return withLastExit(p, cs), ""
+	}
 	if crashes <= opts.CrashLoopRestarts {
 		what := fmt.Sprintf("crashed %d time(s) since the change", crashes)
 		if oom {
 			what = fmt.Sprintf("was OOM-killed, %d crash(es) since the change", crashes)
+		}
+		if read && boot.Class != "" && !oom {
+			what += fmt.Sprintf(" (%s: %s)", boot.Class, boot.Detail)
+			if w := waitingFor(boot); w != "" {
+				what += "; " + w
+			}
 		}
 		return nil, fmt.Sprintf("%s; tolerating up to %d restarts", what, opts.CrashLoopRestarts)
 	}
@@ -255,4 +273,54 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// waitingFor says what a transient boot cause waits for.
+func waitingFor(b bootcause.Cause) string {
+	switch b.Class {
+	case bootcause.DNS:
+		return "waiting for " + b.Detail + " to resolve"
+	case bootcause.DependencyUnreachable:
+		return "waiting for " + b.Detail + " to accept connections"
+	case bootcause.PortInUse:
+		return "waiting for " + b.Detail + " to be free"
+	case bootcause.NodeName:
+		return "waiting for the node's host name to resolve"
+	}
+	return ""
+}
+
+// envMayAppear reports whether a missing variable may be set at the next
+// start: the container takes it (or all its environment) from an optional
+// ConfigMap or Secret, which may be created meanwhile. Other permanent
+// causes are the same at every start.
+func envMayAppear(pod *corev1.Pod, container string, b bootcause.Cause) bool {
+	if b.Class != bootcause.MissingEnv {
+		return false
+	}
+	for _, c := range append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		if c.Name != container {
+			continue
+		}
+		for _, e := range c.Env {
+			if e.Name != b.Detail || e.ValueFrom == nil {
+				continue
+			}
+			if r := e.ValueFrom.ConfigMapKeyRef; r != nil && r.Optional != nil && *r.Optional {
+				return true
+			}
+			if r := e.ValueFrom.SecretKeyRef; r != nil && r.Optional != nil && *r.Optional {
+				return true
+			}
+		}
+		for _, f := range c.EnvFrom {
+			if r := f.ConfigMapRef; r != nil && r.Optional != nil && *r.Optional {
+				return true
+			}
+			if r := f.SecretRef; r != nil && r.Optional != nil && *r.Optional {
+				return true
+			}
+		}
+	}
+	return false
 }

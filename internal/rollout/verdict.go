@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/org/erlmcp-deploy/internal/bootcause"
 	"github.com/org/erlmcp-deploy/internal/history"
 )
 
@@ -45,6 +46,8 @@ const (
 	ReasonAPIUnavailable = "APIUnavailable"
 	// ReasonTemplateChanged: another writer changed the pod template while we waited.
 	ReasonTemplateChanged = "TemplateChanged"
+	// ReasonBootFailure: a container's first crash names a cause no restart can clear.
+	ReasonBootFailure = "BootFailure"
 )
 
 // Defaults of the fail-fast tolerances.
@@ -129,6 +132,8 @@ type Problem struct {
 	Message   string `json:"message,omitempty"`
 	Restarts  int32  `json:"restarts,omitempty"`
 	ExitCode  *int32 `json:"exitCode,omitempty"`
+	// Boot is what the crashed instance's log names as the cause (nil: not read).
+	Boot *bootcause.Cause `json:"boot,omitempty"`
 }
 
 // String is "pod/container: Reason: message".

@@ -22,6 +22,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/org/erlmcp-deploy/internal/bootcause"
 	"github.com/org/erlmcp-deploy/internal/history"
 	"github.com/org/erlmcp-deploy/internal/ui"
 )
@@ -47,6 +48,11 @@ type Watch struct {
 	OnChange func(Verdict)
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// ReadCrash, when set, reads the log of a crashed container instance
+	// (previous: it was restarted); what it names lets a permanent cause fail
+	// the rollout at the first crash (see bootcause). Nil: crashes are judged
+	// by restart count alone.
+	ReadCrash func(ctx context.Context, pod *corev1.Pod, container string, previous bool) ([]byte, error)
 }
 
 // Result is the final verdict and the objects it was reached on.
@@ -169,10 +175,27 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var last Verdict
+	reading := map[string]bool{}
 	for {
 		memMu.Lock()
 		res := w.snapshot(dl, rl, pl, mem, scale, now())
+		crashes := mem.Crashes(res.Pods)
 		memMu.Unlock()
+		for _, c := range crashes {
+			if w.ReadCrash == nil || !w.Options.FailFast || reading[c.Key] {
+				continue
+			}
+			reading[c.Key] = true
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cause := w.readCause(ctx, c)
+				memMu.Lock()
+				mem.SawBoot(c.Key, cause)
+				memMu.Unlock()
+				notify()
+			}()
+		}
 		res.Elapsed = now().Sub(start)
 		res.Verdict = WithAPIHealth(res.Verdict, health.get())
 		v := res.Verdict
@@ -190,6 +213,27 @@ func (w *Watch) Run(ctx context.Context) (Result, error) {
 			return res, fmt.Errorf("stopped waiting for deployment %s (%s): %w", w.Name, v.Progress, context.Cause(ctx))
 		case <-changed:
 		case <-tick.C:
+		}
+	}
+}
+
+// readCause reads and classifies one crashed instance's log; a log that
+// cannot be read names nothing (the restart tolerance decides).
+func (w *Watch) readCause(ctx context.Context, c Crashed) bootcause.Cause {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for try := 0; ; try++ {
+		log, err := w.ReadCrash(ctx, c.Pod, c.Container, c.Previous)
+		if err == nil {
+			return bootcause.Classify(log)
+		}
+		if apierrors.IsForbidden(err) || try == 2 {
+			return bootcause.Cause{}
+		}
+		select { // a log the kubelet has not rotated in yet may answer a moment later
+		case <-ctx.Done():
+			return bootcause.Cause{}
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }

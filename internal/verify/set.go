@@ -168,6 +168,7 @@ func (s Step) member(sctx, ctx context.Context, m Member, deadline time.Time, mo
 			mo.Verdict = rollout.Verdict{Phase: rollout.Failed, Reason: "Invalid", Message: err.Error()}
 			return
 		}
+		w.ReadCrash = s.readCrash
 		if !m.Since.IsZero() {
 			w.Since = m.Since
 		}
@@ -211,6 +212,8 @@ func (s Step) diagnoseMember(ctx context.Context, m *MemberOutcome) *diagnose.Re
 	}
 	owner := map[types.UID]string{m.Object.Object.GetUID(): strings.ToLower(m.Object.Object.GetKind()) + "/" + m.Object.Object.GetName()}
 	rep := diagnose.CollectFor(ctx, s.Client, m.Object.Object.GetNamespace(), owner, failing, m.Object.Pods)
+	rep.Cause = diagnose.Explain(m.Verdict, &rep)
+	s.Log.Errorf("cause: %s", rep.Cause.Line())
 	if txt := rep.Text(); txt != "" {
 		s.Log.Infof("%s", txt)
 	}

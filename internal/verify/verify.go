@@ -12,6 +12,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/org/erlmcp-deploy/internal/diagnose"
@@ -71,6 +72,7 @@ func (s Step) Run(ctx context.Context, d *appsv1.Deployment, deadline time.Time)
 	if err != nil {
 		return Outcome{}, err
 	}
+	w.ReadCrash = s.readCrash
 	title := s.Group
 	if title == "" {
 		title = "Rollout"
@@ -169,10 +171,17 @@ func (s Step) diagnose(ctx context.Context, out Outcome) *diagnose.Report {
 		failing = append(failing, p.Pod)
 	}
 	rep := diagnose.Collect(ctx, s.Client, out.Deployment, out.NewReplicaSet, failing, out.Pods)
+	rep.Cause = diagnose.Explain(out.Verdict, &rep)
+	s.Log.Errorf("cause: %s", rep.Cause.Line())
 	if txt := rep.Text(); txt != "" {
 		s.Log.Infof("%s", txt)
 	}
 	return &rep
+}
+
+// readCrash reads a crashed container instance's log for the watch's first-crash verdict.
+func (s Step) readCrash(ctx context.Context, pod *corev1.Pod, container string, previous bool) ([]byte, error) {
+	return diagnose.CrashLog(ctx, s.Client, pod.Namespace, pod.Name, container, previous)
 }
 
 // Kind is what a verification means.

@@ -100,6 +100,8 @@ type Outcome struct {
 	// Revision serves now; PreviousRevision served before the deploy.
 	Revision, PreviousRevision string
 	Reason                     string
+	// Cause is the context's failure-cause output ("" when it did not fail).
+	Cause string
 	// RolledBack: the context's own deploy rolled it back.
 	RolledBack bool
 	Duration   time.Duration

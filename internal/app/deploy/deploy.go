@@ -18,6 +18,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/imageref"
 	"github.com/org/erlmcp-deploy/internal/notify"
 	render "github.com/org/erlmcp-deploy/internal/report"
+	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/summary"
 )
 
@@ -132,6 +133,7 @@ func runOne(ctx context.Context, rt *ghaction.Runtime, gh *ghdeploys.Target) err
 func slackEvent(rt *ghaction.Runtime, opts engine.Options, res *engine.Result, status string) notify.Event {
 	ev := setup.Event(rt, "deploy", opts.Environment, status)
 	ev.Image, ev.Digest, ev.Reason = res.Image, res.Digest, res.FailureReason
+	ev.Cause, ev.Evidence = setup.CauseText(render.DeployCause(res))
 	ev.Revision, ev.PreviousRevision = revision(res.Revision), revision(res.PreviousRevision)
 	ev.Details = []notify.Field{{Name: "Deployment", Value: opts.Namespace + "/" + opts.Deployment}}
 	if res.Duration > 0 {
@@ -154,6 +156,7 @@ func setFailed(rt *ghaction.Runtime, opts engine.Options, err error) {
 	rt.SetOutput("status", string(engine.StatusFailed))
 	rt.SetOutput("rolled-back", "false")
 	rt.SetOutput("failure-reason", err.Error())
+	rt.SetOutput("failure-cause", render.FailureCause(true, rollout.Verdict{}, nil, err.Error()).Class)
 	rt.Summary().Heading(2, fmt.Sprintf("❌ Deploy to %s failed before any change", opts.Environment)).
 		Para(summary.Cell(err.Error()))
 }

@@ -155,6 +155,7 @@ func setReleaseFailed(rt *ghaction.Runtime, opts apply.Options, err error) {
 	rt.SetOutput("rolled-back", "false")
 	rt.SetOutput("release", opts.Release)
 	rt.SetOutput("failure-reason", err.Error())
+	rt.SetOutput("failure-cause", render.FailureCause(true, rollout.Verdict{}, nil, err.Error()).Class)
 	rt.Summary().Heading(2, fmt.Sprintf("❌ Release %s failed in %s before any change", opts.Release, opts.Environment)).
 		Para(strings.ReplaceAll(err.Error(), "\n", "<br>"))
 }
@@ -162,6 +163,7 @@ func setReleaseFailed(rt *ghaction.Runtime, opts apply.Options, err error) {
 func releaseEvent(rt *ghaction.Runtime, opts apply.Options, res *apply.Result, status string) notify.Event {
 	ev := setup.Event(rt, "deploy", opts.Environment, status)
 	ev.Image, ev.Reason = strings.Join(res.Images, ", "), res.FailureReason
+	ev.Cause, ev.Evidence = setup.CauseText(render.ReleaseCause(res))
 	ev.Revision, ev.PreviousRevision = render.Revision(int64(res.Revision)), render.Revision(int64(res.PreviousRevision))
 	ev.Details = []notify.Field{{Name: "Release", Value: opts.Namespace + "/" + opts.Release}}
 	if res.Failed != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/notify"
 	render "github.com/org/erlmcp-deploy/internal/report"
+	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/waves"
 )
 
@@ -110,7 +111,7 @@ func rollbackOverrides(context, namespace, previous, env string) map[string]stri
 func outcome(child *ghaction.Runtime, err error) waves.Outcome {
 	out := child.Outputs()
 	o := waves.Outcome{Status: out["status"], Revision: out["revision"], PreviousRevision: out["previous-revision"],
-		Reason: out["failure-reason"], RolledBack: out["rolled-back"] == "true"}
+		Reason: out["failure-reason"], Cause: out["failure-cause"], RolledBack: out["rolled-back"] == "true"}
 	if s, perr := strconv.ParseFloat(out["duration-seconds"], 64); perr == nil {
 		o.Duration = time.Duration(s * float64(time.Second))
 	}
@@ -119,6 +120,9 @@ func outcome(child *ghaction.Runtime, err error) waves.Outcome {
 	}
 	if err != nil && o.Reason == "" {
 		o.Reason = err.Error()
+	}
+	if o.Cause == "" && o.Status != waves.StatusSucceeded && o.Status != "unchanged" {
+		o.Cause = render.FailureCause(true, rollout.Verdict{}, nil, o.Reason).Class
 	}
 	return o
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/app/ghdeploys"
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	render "github.com/org/erlmcp-deploy/internal/report"
+	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/waves"
 )
 
@@ -30,7 +31,7 @@ func runContexts(ctx context.Context, rt *ghaction.Runtime) error {
 		child := fleet.Fork(rt, actionspec.Rollback(), plan, t, namespaces)
 		err := runOne(ctx, child)
 		out := child.Outputs()
-		o := waves.Outcome{Status: out["status"], Revision: out["revision"], PreviousRevision: out["from-revision"]}
+		o := waves.Outcome{Status: out["status"], Revision: out["revision"], PreviousRevision: out["from-revision"], Cause: out["failure-cause"]}
 		switch {
 		case err != nil && (o.Status == "" || o.Status == waves.StatusSucceeded):
 			o.Status, o.Reason = "failed", err.Error()
@@ -41,6 +42,9 @@ func runContexts(ctx context.Context, rt *ghaction.Runtime) error {
 		}
 		if o.Status == "unchanged" || o.Status == "listed" {
 			o.Status = waves.StatusSucceeded // nothing to put back is not a failure
+		}
+		if o.Cause == "" && o.Status != waves.StatusSucceeded {
+			o.Cause = render.FailureCause(true, rollout.Verdict{}, nil, o.Reason).Class
 		}
 		reports.Add(t.Context, child, err)
 		rt.Infof("[%s] rollback %s", t.Context, o.Status)

@@ -128,6 +128,7 @@ func runRelease(ctx context.Context, rt *ghaction.Runtime, kc *kube.Client, in r
 		} else {
 			ev.Reason = res.Message
 		}
+		ev.Cause, ev.Evidence = setup.CauseText(render.RollbackReleaseCause(res))
 		rt.SetOutput("slack-ts", slack.NotifyBestEffort(ctx, ev))
 	}
 	return err

@@ -135,6 +135,7 @@ func runOne(ctx context.Context, rt *ghaction.Runtime) error {
 		} else {
 			ev.Reason = res.Message
 		}
+		ev.Cause, ev.Evidence = setup.CauseText(render.RollbackCause(res))
 		rt.SetOutput("slack-ts", slack.NotifyBestEffort(ctx, ev))
 	}
 	return err

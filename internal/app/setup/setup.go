@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"net/url"
 	"os"
 	"os/user"
@@ -162,4 +163,17 @@ func URLCheck(rt *ghaction.Runtime, input string) func(context.Context) error {
 		}
 		return err
 	}
+}
+
+// CauseText is a failure's cause for a Slack event: the sentence, and the
+// evidence with where it was read ("" for both when nothing failed).
+func CauseText(c diagnose.Cause) (cause, evidence string) {
+	if c.Class == "" {
+		return "", ""
+	}
+	evidence = c.Evidence
+	if evidence != "" && c.Source != "" {
+		evidence = c.Source + ": " + evidence
+	}
+	return c.Sentence(), evidence
 }
