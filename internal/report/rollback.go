@@ -10,11 +10,12 @@ import (
 	"github.com/org/erlmcp-deploy/internal/inventory"
 	engine "github.com/org/erlmcp-deploy/internal/rollback"
 	"github.com/org/erlmcp-deploy/internal/summary"
+	"github.com/org/erlmcp-deploy/internal/timeline"
 )
 
 // Rollback turns a rollback's (or a listing's) result into its outputs and
 // job summary: a pure function, tested on golden files.
-func Rollback(env, ns, name string, res *engine.Result) Rendered {
+func Rollback(env, ns, name string, res *engine.Result, tl timeline.Timeline) Rendered {
 	hist := res.History
 	if hist == nil {
 		hist = []history.Revision{}
@@ -53,6 +54,7 @@ func Rollback(env, ns, name string, res *engine.Result) Rendered {
 		})
 		s.KeyValues([][2]string{{"Result", res.Message}, {"Duration", res.Duration.Round(100 * time.Millisecond).String()}})
 	}
+	timelineSection(s, tl)
 	if res.Diagnostics != nil {
 		s.Heading(3, "Diagnostics")
 		res.Diagnostics.Markdown(s)
@@ -97,7 +99,7 @@ func ReleaseHistoryJSON(revs []inventory.Release) string {
 // RollbackRelease turns a release rollback's (or a listing's) result into
 // the rollback action's outputs and job summary: a pure function, tested on
 // golden files.
-func RollbackRelease(env, ns string, res *engine.ReleaseResult) Rendered {
+func RollbackRelease(env, ns string, res *engine.ReleaseResult, tl timeline.Timeline) Rendered {
 	outputs := [][2]string{
 		{"status", string(res.Status)},
 		{"revision", Revision(int64(res.Revision))},
@@ -133,6 +135,7 @@ func RollbackRelease(env, ns string, res *engine.ReleaseResult) Rendered {
 		}
 		s.KeyValues(rows)
 	}
+	timelineSection(s, tl)
 	if len(res.Objects) > 0 {
 		s.Heading(3, "Objects")
 		var table [][]string

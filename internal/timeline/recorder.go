@@ -121,6 +121,16 @@ func (r *Recorder) Name() string { return r.lane }
 // Timeline returns what was recorded so far, in every lane.
 func (r *Recorder) Timeline() Timeline { return r.rec.snapshot() }
 
+// Own is the timeline r's run shows in its own summary: all of it for the
+// run's recorder, nothing for a lane (the larger run that it is a part of
+// shows every lane).
+func (r *Recorder) Own() Timeline {
+	if r.lane != "" {
+		return Timeline{}
+	}
+	return r.Timeline()
+}
+
 // Infof passes the line on.
 func (r *Recorder) Infof(format string, args ...any) {
 	r.rec.tick(r.lane)

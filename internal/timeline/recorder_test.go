@@ -233,6 +233,8 @@ func TestRecorderLanes(t *testing.T) {
 		}
 	}
 	assert.Equal(t, timeline.Event{Lane: "kind-c", Kind: timeline.Warning, Text: "through the run's own logger", Span: -1}, tl.Events[2])
+	assert.Equal(t, tl, r.Own(), "the run shows every lane")
+	assert.True(t, r.Lane("kind-a", nil).Own().Empty(), "a lane leaves its part to the run")
 }
 
 func TestClassify(t *testing.T) {
