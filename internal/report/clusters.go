@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/org/erlmcp-deploy/internal/summary"
+	"github.com/org/erlmcp-deploy/internal/timeline"
 	"github.com/org/erlmcp-deploy/internal/waves"
 )
 
@@ -21,6 +22,8 @@ type Clusters struct {
 	// Namespaces by context; Details by context (each context's own summary, shown when it did not succeed).
 	Namespaces, Details map[string]string
 	Duration            time.Duration
+	// Timeline is the run's, a lane per context.
+	Timeline timeline.Timeline
 }
 
 type clusterJSON struct {
@@ -133,6 +136,7 @@ func (c Clusters) Render() Rendered {
 			o.PreviousRevision, o.Revision, st, dur, summary.Cell(o.Reason)})
 	}
 	s.Table([]string{"Wave", "Context", "Namespace", "Revision before", "Revision now", "Status", "Time", "Reason"}, rows)
+	timelineSection(s, c.Timeline)
 	for _, o := range c.Result.Outcomes {
 		if d := c.Details[o.Context]; d != "" && o.Status != waves.StatusSucceeded {
 			s.Details(o.Context+": "+o.Status, d)

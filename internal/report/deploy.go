@@ -12,6 +12,7 @@ import (
 	engine "github.com/org/erlmcp-deploy/internal/deploy"
 	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"github.com/org/erlmcp-deploy/internal/summary"
+	"github.com/org/erlmcp-deploy/internal/timeline"
 	"github.com/org/erlmcp-deploy/internal/verify"
 )
 
@@ -23,7 +24,7 @@ type Rendered struct {
 
 // Deploy turns a deploy's result into its outputs and job summary: a pure
 // function, tested on golden files.
-func Deploy(opts engine.Options, res *engine.Result) Rendered {
+func Deploy(opts engine.Options, res *engine.Result, tl timeline.Timeline) Rendered {
 	cause := DeployCause(res)
 	outputs := [][2]string{
 		{"status", string(res.Status)},
@@ -82,6 +83,7 @@ func Deploy(opts engine.Options, res *engine.Result) Rendered {
 		rows = append(rows, [2]string{"Backup", summary.InlineCode(res.BackupPath)})
 	}
 	s.KeyValues(rows)
+	timelineSection(s, tl)
 	if res.Diagnostics != nil {
 		s.Heading(3, "Diagnostics")
 		res.Diagnostics.Markdown(s)

@@ -10,6 +10,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/apply"
 	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"github.com/org/erlmcp-deploy/internal/summary"
+	"github.com/org/erlmcp-deploy/internal/timeline"
 	"github.com/org/erlmcp-deploy/internal/verify"
 )
 
@@ -18,7 +19,7 @@ const maxObjectRows = 200
 
 // Release turns a manifest release deploy's result into its outputs and
 // job summary: a pure function, tested on golden files.
-func Release(opts apply.Options, res *apply.Result) Rendered {
+func Release(opts apply.Options, res *apply.Result, tl timeline.Timeline) Rendered {
 	objects, _ := json.Marshal(objectsJSON(res.Objects))
 	serving := res.Revision
 	if res.RolledBack {
@@ -89,6 +90,7 @@ func Release(opts apply.Options, res *apply.Result) Rendered {
 		rows = append(rows, [2]string{"Next step", res.Advice})
 	}
 	s.KeyValues(rows)
+	timelineSection(s, tl)
 	if len(res.Objects) > 0 {
 		s.Heading(3, "Objects")
 		var table [][]string

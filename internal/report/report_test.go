@@ -97,7 +97,7 @@ func TestDeploySummaries(t *testing.T) {
 		}),
 		"deploy-dry-run": base(func(r *engine.Result) { r.Status, r.DryRun, r.Revision = engine.StatusSucceeded, true, 4 }),
 	} {
-		t.Run(name, func(t *testing.T) { golden(t, name, report.Deploy(opts, res)) })
+		t.Run(name, func(t *testing.T) { golden(t, name, report.Deploy(opts, res, timelines[name])) })
 	}
 }
 
@@ -118,7 +118,9 @@ func TestRollbackSummaries(t *testing.T) {
 			Message: "the rollback to revision 4 failed: CrashLoopBackOff: back-off 40s (restarted 3 times since the change, tolerance 2)"},
 		"rollback-listed": {Status: rb.StatusListed, FromRevision: 6, Revision: 6, Images: target.Images, History: revs},
 	} {
-		t.Run(name, func(t *testing.T) { golden(t, name, report.Rollback("production", "erlmcp", "erlmcp", res)) })
+		t.Run(name, func(t *testing.T) {
+			golden(t, name, report.Rollback("production", "erlmcp", "erlmcp", res, timelines[name]))
+		})
 	}
 }
 
@@ -149,7 +151,7 @@ func TestReleaseSummaries(t *testing.T) {
 			{Name: "Service/erlmcp-headless", Action: "prune"},
 		}},
 	} {
-		t.Run(name, func(t *testing.T) { golden(t, name, report.Release(ropts, res)) })
+		t.Run(name, func(t *testing.T) { golden(t, name, report.Release(ropts, res, timelines[name])) })
 	}
 }
 
@@ -164,7 +166,8 @@ func TestClustersGolden(t *testing.T) {
 	}}
 	c := report.Clusters{Stage: "Deploy", Environment: "production", Image: "ghcr.io/acme/erlmcp:1.1.0", Scope: waves.ScopeAll, Result: res,
 		Namespaces: map[string]string{"canary-eu": "erlmcp", "prod-eu": "erlmcp", "prod-us": "erlmcp-us", "prod-ap": "erlmcp"},
-		Details:    map[string]string{"prod-eu": "## ↩️ Deploy to production failed and was rolled back\n"}, Duration: 61 * time.Second}
+		Details:    map[string]string{"prod-eu": "## ↩️ Deploy to production failed and was rolled back\n"}, Duration: 61 * time.Second,
+		Timeline: timelines["clusters-halted"]}
 	assert.Equal(t, "rolled-back", c.Status())
 	golden(t, "clusters-halted", c.Render())
 

@@ -11,11 +11,12 @@ import (
 	"github.com/org/erlmcp-deploy/internal/inventory"
 	engine "github.com/org/erlmcp-deploy/internal/rollback"
 	"github.com/org/erlmcp-deploy/internal/summary"
+	"github.com/org/erlmcp-deploy/internal/timeline"
 )
 
 // Rollback turns a rollback's (or a listing's) result into its outputs and
 // job summary: a pure function, tested on golden files.
-func Rollback(env, ns, name string, res *engine.Result) Rendered {
+func Rollback(env, ns, name string, res *engine.Result, tl timeline.Timeline) Rendered {
 	hist := res.History
 	if hist == nil {
 		hist = []history.Revision{}
@@ -57,6 +58,7 @@ func Rollback(env, ns, name string, res *engine.Result) Rendered {
 		})
 		s.KeyValues(append([][2]string{{"Result", res.Message}, {"Duration", res.Duration.Round(100 * time.Millisecond).String()}}, causeRows(cause)...))
 	}
+	timelineSection(s, tl)
 	if res.Diagnostics != nil {
 		s.Heading(3, "Diagnostics")
 		res.Diagnostics.Markdown(s)
@@ -101,7 +103,7 @@ func ReleaseHistoryJSON(revs []inventory.Release) string {
 // RollbackRelease turns a release rollback's (or a listing's) result into
 // the rollback action's outputs and job summary: a pure function, tested on
 // golden files.
-func RollbackRelease(env, ns string, res *engine.ReleaseResult) Rendered {
+func RollbackRelease(env, ns string, res *engine.ReleaseResult, tl timeline.Timeline) Rendered {
 	outputs := [][2]string{
 		{"status", string(res.Status)},
 		{"revision", Revision(int64(res.Revision))},
@@ -141,6 +143,7 @@ func RollbackRelease(env, ns string, res *engine.ReleaseResult) Rendered {
 		rows = append(rows, causeRows(cause)...)
 		s.KeyValues(rows)
 	}
+	timelineSection(s, tl)
 	if len(res.Objects) > 0 {
 		s.Heading(3, "Objects")
 		var table [][]string

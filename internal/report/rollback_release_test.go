@@ -49,6 +49,8 @@ func TestRollbackReleaseSummaries(t *testing.T) {
 			}},
 		"rollback-release-listed": {Status: rb.StatusListed, Release: "erlmcp", FromRevision: 3, Revision: 3, Images: v1, History: after},
 	} {
-		t.Run(name, func(t *testing.T) { golden(t, name, report.RollbackRelease("production", "erlmcp", res)) })
+		t.Run(name, func(t *testing.T) {
+			golden(t, name, report.RollbackRelease("production", "erlmcp", res, timelines[name]))
+		})
 	}
 }

@@ -146,7 +146,11 @@ func (s Step) recheck(ctx context.Context, w *rollout.Watch, out Outcome) Outcom
 	}
 }
 
+// health runs the health check in a log group of its own (inside the
+// rollout's), so the run's timeline shows it.
 func (s Step) health(ctx context.Context, budget time.Duration, out *Outcome) error {
+	end := s.Log.Group("Health check")
+	defer end()
 	hctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	err := s.HealthCheck(hctx)
@@ -159,6 +163,7 @@ func (s Step) health(ctx context.Context, budget time.Duration, out *Outcome) er
 		return err
 	}
 	out.Health = "failed"
+	s.Log.Infof("failed: %v", err)
 	out.Verdict = rollout.Verdict{Phase: rollout.Failed, Reason: ReasonHealthCheck, Message: err.Error(), Progress: out.Verdict.Progress}
 	return nil
 }

@@ -224,6 +224,8 @@ func TestSecondWaveFailureHaltsTheRestAndRollsBackTheWave(t *testing.T) {
 	assert.Equal(t, "halted", out["prod-us"].Status, "the wave after the failure never starts")
 	assert.Equal(t, v1, image(t, "prod-us", ns))
 	assert.Contains(t, s.Summary, "wave 2 did not succeed: the waves after it were not started")
+	assert.Regexp(t, "(?s)### Timeline\n\n```mermaid\ngantt\n.*\n    section canary-eu \\(wave 1\\)\n.*\n    Rollout of revision 1 :active, .*\n    section prod-eu \\(wave 2\\)\n.* :crit, milestone, ",
+		s.Summary, "a lane per context: canary-eu's rollback-scope rollback in its lane, prod-eu's failure in its own")
 
 	envs := map[string][]string{}
 	for _, d := range gh.Deployments() {

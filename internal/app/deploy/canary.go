@@ -21,6 +21,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/kube"
 	"github.com/org/erlmcp-deploy/internal/portforward"
 	render "github.com/org/erlmcp-deploy/internal/report"
+	"github.com/org/erlmcp-deploy/internal/ui"
 )
 
 // strategy is how an image is rolled out: each one ends in the verify step
@@ -55,8 +56,9 @@ func (s canaryStrategy) run(ctx context.Context, opts engine.Options) (*engine.R
 	return res.Deploy, err
 }
 
-// canaryOptions reads and checks the canary inputs (before anything connects).
-func canaryOptions(rt *ghaction.Runtime) canary.Options {
+// canaryOptions reads and checks the canary inputs (before anything
+// connects); the canary checks log through log.
+func canaryOptions(rt *ghaction.Runtime, log ui.Logger) canary.Options {
 	steps, err := canary.ParseSteps(rt.List("canary-steps"))
 	if err != nil {
 		rt.Invalid("canary-steps", err.Error(), "increasing percentages from 1 to 99, e.g. 10,50")
@@ -74,7 +76,7 @@ func canaryOptions(rt *ghaction.Runtime) canary.Options {
 	default:
 		rt.Invalid("canary-decision", fmt.Sprintf("%q is not a decision", o.Decision), "promote or abort")
 	}
-	o.Checks = canaryChecksOption(rt)
+	o.Checks = canaryChecksOption(rt, log)
 	if path := rt.String("analysis"); path != "" {
 		spec, err := analysis.Load(path)
 		var fe *analysis.FileError
@@ -120,6 +122,7 @@ func checkSamples(rt *ghaction.Runtime, spec *analysis.Spec, interval time.Durat
 // port-forward does), so only the canary's pods answer.
 type canaryChecks struct {
 	rt     *ghaction.Runtime
+	log    ui.Logger
 	checks []checks.Check
 	port   string
 
@@ -129,13 +132,13 @@ type canaryChecks struct {
 }
 
 // canaryChecksOption reads canary-checks and canary-port (nil when no checks file is given).
-func canaryChecksOption(rt *ghaction.Runtime) func(context.Context, string) error {
+func canaryChecksOption(rt *ghaction.Runtime, log ui.Logger) func(context.Context, string) error {
 	path := rt.String("canary-checks")
 	port := strings.TrimSpace(rt.String("canary-port"))
 	if path == "" {
 		return nil
 	}
-	cc := &canaryChecks{rt: rt, port: port}
+	cc := &canaryChecks{rt: rt, log: log, port: port}
 	if _, err := portforward.ParseTarget("deployment/canary:" + port); err != nil {
 		rt.Invalid("canary-port", err.Error(), "a port number or a container port name of the canary's pods, e.g. 8080 or http")
 	}
@@ -161,27 +164,27 @@ func canaryChecksOption(rt *ghaction.Runtime) func(context.Context, string) erro
 // run forwards to a Ready pod of deployment (the canary's) and runs every
 // check; the error names each failed check.
 func (cc *canaryChecks) run(ctx context.Context, deployment string) error {
-	rt := cc.rt
+	rt, log := cc.rt, cc.log
 	t := portforward.Target{Kind: portforward.KindDeployment, Name: deployment, Port: cc.port}
-	end := rt.Group(fmt.Sprintf("Canary checks: %d check(s) against %s", len(cc.checks), t))
+	end := log.Group(fmt.Sprintf("Canary checks: %d check(s) against %s", len(cc.checks), t))
 	defer end()
 	cc.once.Do(func() { cc.kc, cc.err = connect.Kube(rt) })
 	if cc.err != nil {
 		return fmt.Errorf("port-forward %s: %w", t, cc.err)
 	}
 	ns := rt.String("namespace")
-	r := &portforward.Resolver{Client: cc.kc.Clientset, Namespace: ns, Wait: 30 * time.Second, Log: rt}
+	r := &portforward.Resolver{Client: cc.kc.Clientset, Namespace: ns, Wait: 30 * time.Second, Log: log}
 	res, err := r.Resolve(ctx, t)
 	if err != nil {
 		return fmt.Errorf("port-forward %s: %w", t, err)
 	}
 	f, err := portforward.Open(ctx, portforward.Options{Config: cc.kc.Config, REST: cc.kc.Clientset.CoreV1().RESTClient(),
-		Namespace: ns, Pod: res.Pod, Port: res.Port, Log: rt})
+		Namespace: ns, Pod: res.Pod, Port: res.Port, Log: log})
 	if err != nil {
 		return fmt.Errorf("port-forward %s: %w", t, err)
 	}
 	defer f.Close()
-	rt.Infof("port-forward: %s, over %s; listening on %s", res.Via, f.Protocol, f.Addr)
+	log.Infof("port-forward: %s, over %s; listening on %s", res.Via, f.Protocol, f.Addr)
 	runner := &checks.Runner{Client: &http.Client{Timeout: 30 * time.Second}, BaseURL: "http://" + f.Addr}
 	var failed []string
 	for _, c := range cc.checks {
@@ -190,10 +193,10 @@ func (cc *canaryChecks) run(ctx context.Context, deployment string) error {
 		}
 		out := runner.Run(ctx, c)
 		if out.Passed {
-			rt.Infof("✓ check: %s (%s)", c.Name, out.Latency.Round(time.Millisecond))
+			log.Infof("✓ check: %s (%s)", c.Name, out.Latency.Round(time.Millisecond))
 			continue
 		}
-		rt.Errorf("✗ check: %s: %s", c.Name, out.Detail)
+		log.Errorf("✗ check: %s: %s", c.Name, out.Detail)
 		failed = append(failed, c.Name+": "+out.Detail)
 	}
 	if len(failed) == 0 {
@@ -238,13 +241,13 @@ func blueGreenOptions(rt *ghaction.Runtime) bluegreen.Options {
 // pickStrategy is the strategy input's implementation. Whatever it is, it
 // first undoes what an unfinished canary or blue-green of the Deployment
 // left, under the deploy lock (progressive.Settle); a failure to do so stops it.
-func pickStrategy(rt *ghaction.Runtime, kc *kube.Client, co canary.Options, bo bluegreen.Options) strategy {
-	dp := &engine.Deployer{Client: kc.Clientset, Log: rt}
+func pickStrategy(rt *ghaction.Runtime, log ui.Logger, kc *kube.Client, co canary.Options, bo bluegreen.Options) strategy {
+	dp := &engine.Deployer{Client: kc.Clientset, Log: log}
 	switch rt.Enum("strategy") {
 	case "canary":
-		return canaryStrategy{rt: rt, c: &canary.Canary{Client: kc.Clientset, Log: rt, Deployer: dp}, opts: co}
+		return canaryStrategy{rt: rt, c: &canary.Canary{Client: kc.Clientset, Log: log, Deployer: dp}, opts: co}
 	case "blue-green":
-		return blueGreen{rt: rt, b: &bluegreen.BlueGreen{Client: kc.Clientset, Log: rt, Deployer: dp}, opts: bo}
+		return blueGreen{rt: rt, b: &bluegreen.BlueGreen{Client: kc.Clientset, Log: log, Deployer: dp}, opts: bo}
 	}
 	return rolling{dp: dp}
 }

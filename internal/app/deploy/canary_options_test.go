@@ -38,7 +38,7 @@ func TestPureCanaryOptionsJudgeSamples(t *testing.T) {
 			require.NoError(t, os.WriteFile(path, []byte(tc.file), 0o644))
 			env := map[string]string{"INPUT_ANALYSIS": path, "INPUT_PROMETHEUS-URL": "http://127.0.0.1:9", "INPUT_CANARY-INTERVAL": tc.interval, "INPUT_CANARY-ANALYSIS-COUNT": tc.count}
 			rt := ghaction.New(actionspec.Deploy(), ghaction.WithGetenv(func(k string) string { return env[k] }), ghaction.WithWriter(io.Discard))
-			canaryOptions(rt)
+			canaryOptions(rt, rt)
 			err := rt.InputErr()
 			if tc.want == nil {
 				require.NoError(t, err)

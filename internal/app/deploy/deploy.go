@@ -20,6 +20,7 @@ import (
 	render "github.com/org/erlmcp-deploy/internal/report"
 	"github.com/org/erlmcp-deploy/internal/rollout"
 	"github.com/org/erlmcp-deploy/internal/summary"
+	"github.com/org/erlmcp-deploy/internal/timeline"
 )
 
 // Run reads and validates every input, deploys (to every context of the
@@ -32,11 +33,12 @@ func Run(ctx context.Context, rt *ghaction.Runtime) error {
 	if rt.String("contexts") != "" {
 		return runWaves(ctx, rt)
 	}
-	return runOne(ctx, rt, ghdeploys.New(ctx, rt).Target(rt.String("environment")))
+	return runOne(ctx, rt, timeline.New(rt), ghdeploys.New(ctx, rt).Target(rt.String("environment")))
 }
 
-// runOne deploys to one cluster; gh records it on GitHub.
-func runOne(ctx context.Context, rt *ghaction.Runtime, gh *ghdeploys.Target) error {
+// runOne deploys to one cluster; the engines log through log, which
+// records the run's timeline; gh records it on GitHub.
+func runOne(ctx context.Context, rt *ghaction.Runtime, log *timeline.Recorder, gh *ghdeploys.Target) error {
 	timeout, health, verdictOpts := setup.Timeout(rt), setup.HealthCheck(rt), verdict.Options(rt)
 	var resolveOpts []imageref.Option
 	switch user, pass := rt.String("registry-username"), rt.String("registry-password"); {
@@ -51,19 +53,19 @@ func runOne(ctx context.Context, rt *ghaction.Runtime, gh *ghdeploys.Target) err
 		var co *canary.Options
 		switch rt.Enum("strategy") {
 		case "canary":
-			o := canaryOptions(rt)
+			o := canaryOptions(rt, log)
 			co = &o
 		case "blue-green":
 			rt.Invalid("strategy", "blue-green switches one Service between two Deployments; a manifest release may change several of each", "rolling or canary with manifests; blue-green with image")
 			return rt.InputErr()
 		}
-		return runRelease(ctx, rt, releaseVerdict{timeout: timeout, health: health, rollout: verdictOpts, resolve: resolveOpts}, co, gh)
+		return runRelease(ctx, rt, log, releaseVerdict{timeout: timeout, health: health, rollout: verdictOpts, resolve: resolveOpts}, co, gh)
 	}
 	var co canary.Options
 	var bo bluegreen.Options
 	switch rt.Enum("strategy") {
 	case "canary":
-		co = canaryOptions(rt)
+		co = canaryOptions(rt, log)
 	case "blue-green":
 		bo = blueGreenOptions(rt)
 	}
@@ -89,14 +91,14 @@ func runOne(ctx context.Context, rt *ghaction.Runtime, gh *ghdeploys.Target) err
 		RollbackOnFailure: rt.Bool("rollback-on-failure"), DryRun: rt.Bool("dry-run"), Force: rt.Bool("force"),
 		Holder: setup.Holder(rt), BackupDir: setup.TempDir(rt), Mask: rt.Mask, Rollout: verdictOpts, InitContainers: rt.Bool("update-init-containers"),
 	}
-	end := rt.Group("Connect")
+	end := log.Group("Connect")
 	kc, err := connect.Kube(rt)
 	opts.Namespace = rt.String("namespace") // the context's when the run names none
 	if err == nil && rt.Bool("resolve-digest") && ref.Digest == "" {
 		var d string
 		d, err = imageref.Resolve(ctx, ref, resolveOpts...)
 		if err == nil {
-			rt.Infof("resolved %s to %s", ref, d)
+			log.Infof("resolved %s to %s", ref, d)
 			ref = ref.WithDigest(d)
 		}
 	}
@@ -115,14 +117,17 @@ func runOne(ctx context.Context, rt *ghaction.Runtime, gh *ghdeploys.Target) err
 	if !opts.DryRun && co.Decision == "" {
 		gh.Start(ctx) // a canary-decision with nothing to decide is bad input: nothing on GitHub then
 	}
-	res, err := pickStrategy(rt, kc, co, bo).run(ctx, opts)
+	res, err := pickStrategy(rt, log, kc, co, bo).run(ctx, opts)
 	if _, bad := ghaction.AsInputErrors(err); bad {
 		return err
 	}
 	if co.Decision != "" && !opts.DryRun {
 		gh.Start(ctx)
 	}
-	report(rt, opts, res)
+	if err != nil && res.Status != engine.StatusPaused {
+		log.Fail(err.Error()) // a pre-flight error, say, that no error line told
+	}
+	report(rt, opts, res, log.Own())
 	gh.Finish(context.WithoutCancel(ctx), string(res.Status), res.FailureReason)
 	if slack.Enabled() {
 		rt.SetOutput("slack-ts", slack.NotifyBestEffort(ctx, slackEvent(rt, opts, res, slackStatus(ctx, res))))
@@ -162,8 +167,8 @@ func setFailed(rt *ghaction.Runtime, opts engine.Options, err error) {
 }
 
 // report writes the outputs and the job summary.
-func report(rt *ghaction.Runtime, opts engine.Options, res *engine.Result) {
-	out := render.Deploy(opts, res)
+func report(rt *ghaction.Runtime, opts engine.Options, res *engine.Result, tl timeline.Timeline) {
+	out := render.Deploy(opts, res, tl)
 	for _, kv := range out.Outputs {
 		rt.SetOutput(kv[0], kv[1])
 	}

@@ -117,6 +117,10 @@ func TestDeployActionRollsBackABadImage(t *testing.T) {
 	assert.Contains(t, s.Summary, "failed and was rolled back")
 	assert.Contains(t, s.Summary, "### Diagnostics")
 	assert.Contains(t, s.Summary, "init terminating in do_boot")
+	assert.Contains(t, s.Summary, "### Timeline\n\n```mermaid\ngantt\n")
+	assert.Regexp(t, `\n    Rollout :crit, t\d+, \d+, \d+\n`, s.Summary, "the rollout failed")
+	assert.Regexp(t, `\n    ✖ rollout of ghcr.io/acme/erlmcp∶1.1.0-fault-crashloop.* :crit, milestone, m1, `, s.Summary)
+	assert.Regexp(t, `\n    Rollback to revision 1 :active, t\d+, `, s.Summary)
 	assertNoSecret(t, s, id.Token)
 	d, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "erlmcp", metav1.GetOptions{})
 	require.NoError(t, err)
@@ -199,6 +203,9 @@ func TestDeployActionHealthURL(t *testing.T) {
 	assert.Contains(t, s.Output("failure-reason"), "HealthCheckFailed")
 	assert.Contains(t, s.Output("failure-reason"), "503")
 	assert.Contains(t, s.Log, "::group::Rollback to revision 2", "the rollback is verified, health check included")
+	assert.Contains(t, s.Log, "── Health check ──", "a group of its own inside the rollout's")
+	assert.Regexp(t, `section Health check\n    Health check :crit, t\d+, \d+, \d+\n    ✖ rollout of [^\n]* :crit, milestone, m1, \d+, \d+\n    Health check :t\d+, `,
+		s.Summary, "the timeline marks the deploy's health check failed (the failure in its row), the rollback's passed")
 }
 
 func TestDeployActionResolvesTheDigest(t *testing.T) {

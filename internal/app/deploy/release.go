@@ -19,11 +19,12 @@ import (
 	"github.com/org/erlmcp-deploy/internal/notify"
 	render "github.com/org/erlmcp-deploy/internal/report"
 	"github.com/org/erlmcp-deploy/internal/rollout"
+	"github.com/org/erlmcp-deploy/internal/timeline"
 )
 
 // runRelease deploys the `manifests` release: the same verdict, rollback,
 // outputs, summary and Slack message as an image deploy, for a whole set.
-func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVerdict, co *canary.Options, gh *ghdeploys.Target) error {
+func runRelease(ctx context.Context, rt *ghaction.Runtime, log *timeline.Recorder, verdictOpts releaseVerdict, co *canary.Options, gh *ghdeploys.Target) error {
 	images, err := manifest.ParseImages(strings.Join(rt.List("images"), "\n"))
 	if err != nil {
 		rt.Invalid("images", err.Error(), "`repository=reference`, one per line, e.g. ghcr.io/acme/erlmcp-dashboard=ghcr.io/acme/erlmcp-dashboard:2.1.0")
@@ -56,19 +57,19 @@ func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVe
 		Timeout: verdictOpts.timeout, FailFast: rt.Bool("fail-fast"), RollbackOnFailure: rt.Bool("rollback-on-failure"),
 		Holder: setup.Holder(rt), HealthCheck: verdictOpts.health, Rollout: verdictOpts.rollout, Mask: rt.Mask, Required: required,
 	}
-	end := rt.Group("Connect")
+	end := log.Group("Connect")
 	kc, err := connect.Kube(rt)
 	opts.Namespace = rt.String("namespace") // the context's when the run names none
 	if err == nil && ref.Name() != "" && rt.Bool("resolve-digest") && ref.Digest == "" {
 		var d string
 		if d, err = imageref.Resolve(ctx, ref, verdictOpts.resolve...); err == nil {
-			rt.Infof("resolved %s to %s", ref, d)
+			log.Infof("resolved %s to %s", ref, d)
 			ref = ref.WithDigest(d)
 		}
 	}
 	var eng *apply.Engine
 	if err == nil {
-		eng, err = apply.New(kc.Config, kc.Clientset, rt)
+		eng, err = apply.New(kc.Config, kc.Clientset, log)
 	}
 	end()
 	if err != nil {
@@ -94,7 +95,7 @@ func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVe
 	}
 	var res *apply.Result
 	if co != nil {
-		res, err = releaseCanary(ctx, rt, eng, kc, opts, *co)
+		res, err = releaseCanary(ctx, rt, log, eng, kc, opts, *co)
 	} else {
 		res, err = eng.Run(ctx, opts)
 	}
@@ -107,7 +108,10 @@ func runRelease(ctx context.Context, rt *ghaction.Runtime, verdictOpts releaseVe
 		setReleaseFailed(rt, opts, err)
 		return asInputErrors(ie)
 	}
-	out := render.Release(opts, res)
+	if err != nil && res.Status != apply.StatusPaused {
+		log.Fail(err.Error()) // a pre-flight error, say, that no error line told
+	}
+	out := render.Release(opts, res, log.Own())
 	for _, kv := range out.Outputs {
 		rt.SetOutput(kv[0], kv[1])
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/kube"
 	"github.com/org/erlmcp-deploy/internal/progressive"
 	render "github.com/org/erlmcp-deploy/internal/report"
+	"github.com/org/erlmcp-deploy/internal/ui"
 )
 
 // releaseCanary is the canary of a manifest release: every Deployment whose
@@ -23,15 +24,15 @@ import (
 // template next to it, judged step by step; the promotion applies the
 // release as a whole (its own verdict and rollback); an abort removes the
 // canaries and leaves everything of the release unapplied.
-func releaseCanary(ctx context.Context, rt *ghaction.Runtime, eng *apply.Engine, kc *kube.Client, opts apply.Options, co canary.Options) (*apply.Result, error) {
-	end := rt.Group(fmt.Sprintf("Canary plan: what release %s changes", opts.Release))
+func releaseCanary(ctx context.Context, rt *ghaction.Runtime, log ui.Logger, eng *apply.Engine, kc *kube.Client, opts apply.Options, co canary.Options) (*apply.Result, error) {
+	end := log.Group(fmt.Sprintf("Canary plan: what release %s changes", opts.Release))
 	pv, err := eng.Preview(ctx, opts)
 	end()
 	if err != nil {
 		return &apply.Result{Release: opts.Release, Status: apply.StatusFailed, FailureReason: err.Error()}, err
 	}
 	if len(pv.Workloads) == 0 {
-		rt.Infof("release %s changes the pod template of no running Deployment: nothing to canary, it is applied as a whole", opts.Release)
+		log.Infof("release %s changes the pod template of no running Deployment: nothing to canary, it is applied as a whole", opts.Release)
 		return eng.Run(ctx, opts)
 	}
 	templates := primaryFirst(pv.Workloads, rt.String("deployment"))
@@ -39,12 +40,12 @@ func releaseCanary(ctx context.Context, rt *ghaction.Runtime, eng *apply.Engine,
 	for _, t := range templates {
 		names = append(names, "deployment/"+t.Name)
 	}
-	rt.Infof("canary of %s: %s", opts.Release, strings.Join(names, ", "))
+	log.Infof("canary of %s: %s", opts.Release, strings.Join(names, ", "))
 	if len(pv.New) > 0 {
-		rt.Warnf("%s: new in the release, nothing serves to compare a canary with; started at the promotion", strings.Join(pv.New, ", "))
+		log.Warnf("%s: new in the release, nothing serves to compare a canary with; started at the promotion", strings.Join(pv.New, ", "))
 	}
 	if len(pv.InPlace) > 0 {
-		rt.Warnf("changed in place, so applied only at the promotion and not tried by the canary: %s (a ConfigMap with a new name per release, e.g. from kustomize's configMapGenerator, is tried by it)",
+		log.Warnf("changed in place, so applied only at the promotion and not tried by the canary: %s (a ConfigMap with a new name per release, e.g. from kustomize's configMapGenerator, is tried by it)",
 			strings.Join(pv.InPlace, ", "))
 	}
 	var promoted *apply.Result
@@ -61,7 +62,7 @@ func releaseCanary(ctx context.Context, rt *ghaction.Runtime, eng *apply.Engine,
 	co.Deploy = engine.Options{Environment: opts.Environment, Namespace: opts.Namespace, Deployment: templates[0].Name,
 		Image: "release " + opts.Release + " (" + strings.Join(pv.Images, ", ") + ")", Timeout: opts.Timeout, FailFast: opts.FailFast,
 		Holder: opts.Holder, Force: opts.Force, Rollout: opts.Rollout, Recheck: opts.Recheck}
-	c := &canary.Canary{Client: kc.Clientset, Log: rt}
+	c := &canary.Canary{Client: kc.Clientset, Log: log}
 	if co.Decision != "" {
 		// Bad input changes nothing: a decision needs a canary that waits for one and tried these manifests.
 		if err := c.CheckDecision(ctx, co); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/notify"
 	render "github.com/org/erlmcp-deploy/internal/report"
 	"github.com/org/erlmcp-deploy/internal/rollout"
+	"github.com/org/erlmcp-deploy/internal/timeline"
 	"github.com/org/erlmcp-deploy/internal/waves"
 )
 
@@ -47,12 +48,13 @@ func runWaves(ctx context.Context, rt *ghaction.Runtime) error {
 	ev.Image = image
 	ev.Details = []notify.Field{{Name: "Contexts", Value: strings.Join(lines, "\n")}}
 	slack := setup.Running(ctx, rt, ev)
+	log := timeline.New(rt)
 
 	var reports fleet.Reports
 	r := waves.Runner{
 		Deploy: func(ctx context.Context, t waves.Target) waves.Outcome {
 			child := fleet.Fork(rt, actionspec.Deploy(), plan, t, namespaces)
-			err := runOne(ctx, child, gh.Target(env+"/"+t.Context))
+			err := runOne(ctx, child, log.Lane(fleet.Lane(t), child), gh.Target(env+"/"+t.Context))
 			o := outcome(child, err)
 			reports.Add(t.Context, child, err)
 			rt.Infof("[%s] %s", t.Context, describe(o))
@@ -60,7 +62,7 @@ func runWaves(ctx context.Context, rt *ghaction.Runtime) error {
 		},
 		Rollback: func(ctx context.Context, t waves.Target, previous string) (string, error) {
 			child := rt.Fork(actionspec.Rollback(), "["+t.Context+"] rollback: ", true, rollbackOverrides(t.Context, namespaces[t.Context], previous, env))
-			err := rollbackapp.Run(ctx, child)
+			err := rollbackapp.RunRecorded(ctx, child, log.Lane(fleet.Lane(t), child))
 			if err == nil && child.Outputs()["status"] != "succeeded" {
 				err = fmt.Errorf("rollback ended %s", child.Outputs()["status"])
 			}
@@ -82,7 +84,7 @@ func runWaves(ctx context.Context, rt *ghaction.Runtime) error {
 		return ie
 	}
 	out := render.Clusters{Stage: "Deploy", Environment: env, Image: image, Scope: scope, Result: res, Namespaces: namespaces,
-		Details: reports.Details(), Duration: time.Since(start)}
+		Details: reports.Details(), Duration: time.Since(start), Timeline: log.Timeline()}
 	fleet.Publish(rt, out.Render())
 	status := out.Status()
 	if slack.Enabled() {

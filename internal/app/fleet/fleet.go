@@ -71,6 +71,9 @@ func Fork(rt *ghaction.Runtime, spec actionspec.Action, plan [][]string, t waves
 	return child.WithEnv(map[string]string{"RUNNER_TEMP": filepath.Join(setup.TempDir(rt), ContextDir(t.Context))})
 }
 
+// Lane names t's part of the run's timeline: its context and wave.
+func Lane(t waves.Target) string { return fmt.Sprintf("%s (wave %d)", t.Context, t.Wave) }
+
 // unsafeInFileName are the characters a context name may hold (: and @)
 // that some file systems refuse.
 var unsafeInFileName = regexp.MustCompile(`[^A-Za-z0-9_.-]`)

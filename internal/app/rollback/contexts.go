@@ -12,13 +12,15 @@ import (
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	render "github.com/org/erlmcp-deploy/internal/report"
 	"github.com/org/erlmcp-deploy/internal/rollout"
+	"github.com/org/erlmcp-deploy/internal/timeline"
 	"github.com/org/erlmcp-deploy/internal/waves"
 )
 
 // runContexts rolls back every context of the contexts input, wave by
-// wave, each with this action's whole single-cluster run in a Fork of rt. A
-// context that fails does not stop the others: each is worth putting back.
-func runContexts(ctx context.Context, rt *ghaction.Runtime) error {
+// wave, each with this action's whole single-cluster run in a Fork of rt,
+// logging in a lane of log. A context that fails does not stop the others:
+// each is worth putting back.
+func runContexts(ctx context.Context, rt *ghaction.Runtime, log *timeline.Recorder) error {
 	plan, namespaces := fleet.Targets(rt)
 	if err := rt.InputErr(); err != nil {
 		return err
@@ -29,7 +31,7 @@ func runContexts(ctx context.Context, rt *ghaction.Runtime) error {
 	var reports fleet.Reports
 	r := waves.Runner{KeepGoing: true, Deploy: func(ctx context.Context, t waves.Target) waves.Outcome {
 		child := fleet.Fork(rt, actionspec.Rollback(), plan, t, namespaces)
-		err := runOne(ctx, child)
+		err := runOne(ctx, child, log.Lane(fleet.Lane(t), child))
 		out := child.Outputs()
 		o := waves.Outcome{Status: out["status"], Revision: out["revision"], PreviousRevision: out["from-revision"], Cause: out["failure-cause"]}
 		switch {
@@ -54,7 +56,8 @@ func runContexts(ctx context.Context, rt *ghaction.Runtime) error {
 	if n := reports.Refused(); n > 0 && n == countContexts(plan) {
 		return reports.InputErrors()
 	}
-	c := render.Clusters{Stage: "Rollback", Environment: env, Result: res, Namespaces: namespaces, Details: reports.Details(), Duration: time.Since(start)}
+	c := render.Clusters{Stage: "Rollback", Environment: env, Result: res, Namespaces: namespaces, Details: reports.Details(), Duration: time.Since(start),
+		Timeline: log.Own()}
 	fleet.Publish(rt, c.Render())
 	if res.Failed() {
 		var bad []string

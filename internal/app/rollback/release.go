@@ -18,6 +18,7 @@ import (
 	render "github.com/org/erlmcp-deploy/internal/report"
 	engine "github.com/org/erlmcp-deploy/internal/rollback"
 	"github.com/org/erlmcp-deploy/internal/rollout"
+	"github.com/org/erlmcp-deploy/internal/timeline"
 )
 
 // checkRelease validates the inputs of release mode: the release's name and
@@ -73,13 +74,13 @@ type releaseRun struct {
 
 // runRelease lists or rolls back a manifest release: the same outputs,
 // summary and Slack message as the image path, for a whole set.
-func runRelease(ctx context.Context, rt *ghaction.Runtime, kc *kube.Client, in releaseRun) error {
-	eng, err := apply.New(kc.Config, kc.Clientset, rt)
+func runRelease(ctx context.Context, rt *ghaction.Runtime, log *timeline.Recorder, kc *kube.Client, in releaseRun) error {
+	eng, err := apply.New(kc.Config, kc.Clientset, log)
 	if err != nil {
 		rt.SetOutput("status", string(engine.StatusFailed))
 		return fmt.Errorf("%w (nothing was changed)", err)
 	}
-	rr := &engine.ReleaseRoller{Engine: eng, Log: rt}
+	rr := &engine.ReleaseRoller{Engine: eng, Log: log}
 	if in.list {
 		revs, err := rr.List(ctx, in.ns, in.name)
 		if err == nil && len(revs) == 0 {
@@ -99,7 +100,7 @@ func runRelease(ctx context.Context, rt *ghaction.Runtime, kc *kube.Client, in r
 			}
 		}
 		res.Revision, res.FromRevision, res.Images = serving.Revision, serving.Revision, serving.Images
-		reportRelease(rt, in.env, in.ns, res)
+		reportRelease(rt, in.env, in.ns, res, timeline.Timeline{}) // a listing has no timeline worth a chart
 		return nil
 	}
 	opts := engine.ReleaseOptions{Environment: in.env, Namespace: in.ns, Release: in.name, To: rt.String("to"), Timeout: in.timeout,
@@ -108,7 +109,10 @@ func runRelease(ctx context.Context, rt *ghaction.Runtime, kc *kube.Client, in r
 	ev.Details = []notify.Field{{Name: "Release", Value: in.ns + "/" + in.name}, {Name: "Target", Value: opts.To}}
 	slack := setup.Running(ctx, rt, ev)
 	res, err := rr.Run(ctx, opts)
-	reportRelease(rt, in.env, in.ns, res)
+	if err != nil {
+		log.Fail(err.Error()) // a plan that failed, say, that no error line told
+	}
+	reportRelease(rt, in.env, in.ns, res, log.Own())
 	if slack.Enabled() {
 		switch {
 		case res.DryRun || res.Status == engine.StatusUnchanged:
@@ -139,8 +143,8 @@ func ReleaseTable(revs []inventory.Release) string {
 	return table(engine.ReleaseHeader, engine.ReleaseRows(revs))
 }
 
-func reportRelease(rt *ghaction.Runtime, env, ns string, res *engine.ReleaseResult) {
-	out := render.RollbackRelease(env, ns, res)
+func reportRelease(rt *ghaction.Runtime, env, ns string, res *engine.ReleaseResult, tl timeline.Timeline) {
+	out := render.RollbackRelease(env, ns, res, tl)
 	for _, kv := range out.Outputs {
 		rt.SetOutput(kv[0], kv[1])
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/notify"
 	render "github.com/org/erlmcp-deploy/internal/report"
 	engine "github.com/org/erlmcp-deploy/internal/rollback"
+	"github.com/org/erlmcp-deploy/internal/timeline"
 )
 
 // protected are environment names that need `confirm` to roll back.
@@ -28,22 +29,29 @@ var protected = map[string]bool{"production": true, "prod": true}
 // `release` input is given or the namespace holds the release history of the
 // `deployment` name (release mode).
 func Run(ctx context.Context, rt *ghaction.Runtime) error {
+	return RunRecorded(ctx, rt, timeline.New(rt))
+}
+
+// RunRecorded is Run with the engines logging through log, which records
+// the run's timeline (a deploy's rollback-scope rollback of a context logs
+// into that context's lane of the deploy's).
+func RunRecorded(ctx context.Context, rt *ghaction.Runtime, log *timeline.Recorder) error {
 	setup.ApplyConfig(rt)
 	if err := rt.ValidateAll(); err != nil {
 		return err
 	}
 	if rt.String("contexts") != "" {
-		return runContexts(ctx, rt)
+		return runContexts(ctx, rt, log)
 	}
-	err := runOne(ctx, rt)
+	err := runOne(ctx, rt, log)
 	if out := rt.Outputs(); out["status"] == "succeeded" {
 		ghdeploys.New(ctx, rt).Restored(context.WithoutCancel(ctx), rt.String("environment"), out["image"], "rollback to revision "+out["revision"])
 	}
 	return err
 }
 
-// runOne rolls back one cluster.
-func runOne(ctx context.Context, rt *ghaction.Runtime) error {
+// runOne rolls back one cluster, the engines logging through log.
+func runOne(ctx context.Context, rt *ghaction.Runtime, log *timeline.Recorder) error {
 	env, list, confirm := rt.String("environment"), rt.Bool("list"), rt.String("confirm")
 	if !list {
 		switch {
@@ -62,7 +70,7 @@ func runOne(ctx context.Context, rt *ghaction.Runtime) error {
 	if err := rt.InputErr(); err != nil {
 		return err
 	}
-	end := rt.Group("Connect")
+	end := log.Group("Connect")
 	kc, err := connect.Kube(rt)
 	ns, name := rt.String("namespace"), rt.String("deployment")
 	if err == nil && !explicit {
@@ -94,9 +102,9 @@ func runOne(ctx context.Context, rt *ghaction.Runtime) error {
 		if err := rt.InputErr(); err != nil {
 			return err
 		}
-		return runRelease(ctx, rt, kc, releaseRun{env: env, ns: ns, name: release, list: list, timeout: timeout, health: health, rollout: verdictOpts})
+		return runRelease(ctx, rt, log, kc, releaseRun{env: env, ns: ns, name: release, list: list, timeout: timeout, health: health, rollout: verdictOpts})
 	}
-	r := &engine.Roller{Client: kc.Clientset, Log: rt}
+	r := &engine.Roller{Client: kc.Clientset, Log: log}
 	if list {
 		_, revs, err := r.List(ctx, ns, name)
 		if err != nil {
@@ -110,7 +118,7 @@ func runOne(ctx context.Context, rt *ghaction.Runtime) error {
 				res.Revision, res.FromRevision, res.Images = rv.Number, rv.Number, rv.Images
 			}
 		}
-		report(rt, env, ns, name, res)
+		report(rt, env, ns, name, res, timeline.Timeline{}) // a listing has no timeline worth a chart
 		return nil
 	}
 	opts := engine.Options{Environment: env, Namespace: ns, Deployment: name, Container: rt.String("container"), To: rt.String("to"),
@@ -119,7 +127,10 @@ func runOne(ctx context.Context, rt *ghaction.Runtime) error {
 	ev.Details = []notify.Field{{Name: "Deployment", Value: ns + "/" + name}, {Name: "Target", Value: opts.To}}
 	slack := setup.Running(ctx, rt, ev)
 	res, err := r.Run(ctx, opts)
-	report(rt, env, ns, name, res)
+	if err != nil {
+		log.Fail(err.Error()) // a plan that failed, say, that no error line told
+	}
+	report(rt, env, ns, name, res, log.Own())
 	if slack.Enabled() {
 		switch {
 		case res.DryRun || res.Status == engine.StatusUnchanged:
@@ -157,8 +168,8 @@ func table(header []string, rows [][]string) string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-func report(rt *ghaction.Runtime, env, ns, name string, res *engine.Result) {
-	out := render.Rollback(env, ns, name, res)
+func report(rt *ghaction.Runtime, env, ns, name string, res *engine.Result, tl timeline.Timeline) {
+	out := render.Rollback(env, ns, name, res, tl)
 	for _, kv := range out.Outputs {
 		rt.SetOutput(kv[0], kv[1])
 	}
