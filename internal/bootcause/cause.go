@@ -1,5 +1,7 @@
 package bootcause
 
+import "regexp"
+
 // Classes a Cause names; "" is a log that shows no failure.
 const (
 	PortInUse             = "port-in-use"
@@ -62,3 +64,10 @@ func permanent(class string, invalidName bool) bool {
 	}
 	return false
 }
+
+// call is M:F/A (Erlang) or Mod.fun/A (Elixir).
+var call = regexp.MustCompile(`^(?:[a-z][A-Za-z0-9_@]*:[a-z][A-Za-z0-9_@]*|'[^']+':'?[^']+'?|[A-Z][A-Za-z0-9_.]*\.[a-z_][A-Za-z0-9_?!]*)/\d+$`)
+
+// IsCall reports whether a Detail names only the call that failed (M:F/A):
+// OTP printed no host, port or path for the cause.
+func IsCall(detail string) bool { return call.MatchString(detail) }

@@ -102,6 +102,12 @@ func (c Cause) Sentence() string {
 	if say == "" {
 		say = "%s"
 	}
+	switch c.Class {
+	case bootcause.DNS, bootcause.DependencyUnreachable, bootcause.Permission, bootcause.PortInUse:
+		if what == "" && c.Detail != "" {
+			return c.Class + ": " + c.Detail // a boot failure located by its call: the detail says it all
+		}
+	}
 	if what == "" {
 		what = c.Detail
 	}
@@ -232,7 +238,19 @@ func bootCauseOf(b bootcause.Cause, where string, previous bool) Cause {
 	case bootcause.CrashUnknown:
 		c.Object = crashObject(where)
 	}
-	if c.Object == "" && b.App != "" {
+	if located := bootcause.IsCall(b.Detail); located {
+		// OTP printed no host, port or path, only where the call failed.
+		phrase := map[string]string{
+			bootcause.DNS:                   "a host name looked up in %s does not resolve",
+			bootcause.DependencyUnreachable: "a connection made in %s is refused or times out",
+			bootcause.Permission:            "a file or directory used in %s may not be opened (eacces)",
+			bootcause.PortInUse:             "a listener opened in %s finds its port in use",
+		}[b.Class]
+		if phrase != "" {
+			c.Object, c.Detail = "", fmt.Sprintf(phrase, b.Detail)
+		}
+	}
+	if c.Object == "" && c.Detail == "" && b.App != "" {
 		c.Object = "application " + b.App
 	}
 	return c

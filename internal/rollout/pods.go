@@ -277,6 +277,16 @@ func truncate(s string, n int) string {
 
 // waitingFor says what a transient boot cause waits for.
 func waitingFor(b bootcause.Cause) string {
+	if bootcause.IsCall(b.Detail) {
+		switch b.Class {
+		case bootcause.DNS:
+			return "waiting for the host looked up in " + b.Detail + " to resolve"
+		case bootcause.DependencyUnreachable:
+			return "waiting for what " + b.Detail + " connects to to accept connections"
+		case bootcause.PortInUse:
+			return "waiting for the port " + b.Detail + " listens on to be free"
+		}
+	}
 	switch b.Class {
 	case bootcause.DNS:
 		return "waiting for " + b.Detail + " to resolve"
