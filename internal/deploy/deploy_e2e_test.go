@@ -81,6 +81,23 @@ func newEnvFor(t *testing.T, build func(ctx context.Context, ns string) *appsv1.
 	return e
 }
 
+// crashLog is what a crashed erlmcp printed when its database refused the
+// connection: a cause that a restart can clear (bootcause: dependency-unreachable).
+const crashLog = `[info] erlmcp starting: node erlmcp@pod, OTP 27
+[error] erlmcp_store: connect to db:5432 failed: econnrefused
+{"init terminating in do_boot",{{badmatch,{error,econnrefused}},[{erlmcp_app,start,2,[]}]}}
+init terminating in do_boot ({{badmatch,{error,econnrefused}},[{erlmcp_app,start,2,[]}]})
+`
+
+// previousLog makes every crashed instance in the env's namespace have printed log
+// (the cluster's default names no cause).
+func (e *env) previousLog(log string) {
+	e.t.Helper()
+	cleanup, err := cluster.NamespaceLogs(e.ctx, e.ns, testcluster.ContainerLogs{Previous: log})
+	require.NoError(e.t, err)
+	e.t.Cleanup(func() { assert.NoError(e.t, cleanup()) })
+}
+
 func (e *env) opts(image string) deploy.Options {
 	return deploy.Options{
 		Environment: "staging", Namespace: e.ns, Deployment: "erlmcp", Image: image, Timeout: 90 * time.Second,
@@ -148,16 +165,20 @@ func TestFaultTagsFailFastAndRollBack(t *testing.T) {
 	cases := []struct {
 		tag, reason, evidence string
 		within                time.Duration // a real kubelet's back-off: the third restart comes ~30 s in
+		previousLog           string        // what the crashed instances printed, when not the cluster's default
 	}{
-		{"fault-imagepull", "ErrImagePull", "not found", 15 * time.Second},
-		{"fault-crashloop", "CrashLoopBackOff", `{bad_config,{missing_env,"ERLMCP_SECRET_KEY"}}`, 45 * time.Second},
-		{"fault-configerror", "CreateContainerConfigError", `secret "erlmcp-secrets" not found`, 15 * time.Second},
-		{"fault-oom", "OOMKilled", "OOMKilled", 45 * time.Second},
+		{"fault-imagepull", "ErrImagePull", "not found", 15 * time.Second, ""},
+		{"fault-crashloop", "CrashLoopBackOff", "{badmatch,{error,econnrefused}}", 45 * time.Second, crashLog},
+		{"fault-configerror", "CreateContainerConfigError", `secret "erlmcp-secrets" not found`, 15 * time.Second, ""},
+		{"fault-oom", "OOMKilled", "OOMKilled", 45 * time.Second, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.tag, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
+			if tc.previousLog != "" {
+				e.previousLog(tc.previousLog)
+			}
 			bad := "ghcr.io/acme/erlmcp:1.2.0-" + tc.tag
 			res, err := e.dp.Run(e.ctx, e.opts(bad))
 			require.Error(t, err)
@@ -180,6 +201,7 @@ func TestFaultTagsFailFastAndRollBack(t *testing.T) {
 func TestCrashLoopDiagnosticsShowPreviousLogsAndEvents(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	e.previousLog(crashLog)
 	res, err := e.dp.Run(e.ctx, e.opts("ghcr.io/acme/erlmcp:1.2.0-fault-crashloop"))
 	require.Error(t, err)
 	require.NotNil(t, res.Diagnostics)

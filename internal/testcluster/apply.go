@@ -96,13 +96,14 @@ func retargetSubjects(obj *unstructured.Unstructured, namespace string) {
 	_ = unstructured.SetNestedSlice(obj.Object, subjects, "subjects")
 }
 
-// EnsureNamespace creates the namespace if it does not exist.
+// EnsureNamespace creates the namespace if it does not exist, and waits until
+// its pods have logs (the default logs name it, or it has its own).
 func (c *Cluster) EnsureNamespace(ctx context.Context, name string) error {
 	_, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s: %w", name, err)
 	}
-	return nil
+	return c.waitLogsCover(ctx, name)
 }
 
 // Identity is a least-privilege identity: the erlmcp-deployer ServiceAccount

@@ -55,6 +55,11 @@ type Options struct {
 	Dir string
 	// Detach lets the processes outlive this one (for `clusterctl up`).
 	Detach bool
+	// DefaultLogsCommand is, for a detached cluster, the command line of a
+	// process that calls RunDefaultLogs (clusterctl gives itself and its
+	// default-logs subcommand); New appends the cluster directory and runs it
+	// as a component. An attached cluster runs RunDefaultLogs' loop as a goroutine.
+	DefaultLogsCommand []string
 	// Log receives progress lines (default: discarded).
 	Log io.Writer
 }
@@ -76,8 +81,10 @@ type Cluster struct {
 	ownsDir  bool
 	detached bool
 	procs    []*process
-	stopOnce sync.Once
-	stopErr  error
+	// defaultLogs is the goroutine keeping the default logs (attached clusters).
+	defaultLogs *goroutine
+	stopOnce    sync.Once
+	stopErr     error
 }
 
 // process is one started component.
@@ -99,6 +106,9 @@ func New(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
+	}
+	if opts.Detach && len(opts.DefaultLogsCommand) == 0 {
+		return nil, errors.New("a detached cluster needs Options.DefaultLogsCommand")
 	}
 	bins, err := EnsureBinaries(ctx, opts.Log)
 	if err != nil {
@@ -204,7 +214,10 @@ func start(ctx context.Context, bins Binaries, opts Options) (c *Cluster, err er
 		"--kubeconfig="+c.Kubeconfig, "--leader-elect=false", "--secure-port=0"); err != nil {
 		return nil, err
 	}
-	if err := c.installPortForwardCRD(ctx); err != nil {
+	if err := c.installKwokCRDs(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.startDefaultLogs(ctx, opts.DefaultLogsCommand); err != nil {
 		return nil, err
 	}
 	// kwok also plays the kubelet's API (pod logs, port-forward) for every node at 127.0.0.1:ports[3].
@@ -316,6 +329,9 @@ func (c *Cluster) exited() *process {
 func (c *Cluster) componentDied() error {
 	if pr := c.exited(); pr != nil {
 		return fmt.Errorf("%s exited; last lines of %s:\n%s", pr.Name, pr.Log, tail(pr.Log, 30))
+	}
+	if g := c.defaultLogs; g != nil && g.exited() {
+		return fmt.Errorf("%s ended: %v; last lines of %s:\n%s", g.name, g.err, g.log, tail(g.log, 30))
 	}
 	return nil
 }
@@ -461,6 +477,9 @@ func (c *Cluster) waitControllers(ctx context.Context) error {
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
 		var errs []error
+		if c.defaultLogs != nil {
+			errs = append(errs, c.defaultLogs.stop())
+		}
 		for i := len(c.procs) - 1; i >= 0; i-- {
 			if err := stopProcess(c.procs[i]); err != nil {
 				errs = append(errs, err)
@@ -508,6 +527,9 @@ func (c *Cluster) Logs(lines int) string {
 	var b strings.Builder
 	for _, pr := range c.procs {
 		fmt.Fprintf(&b, "==> %s (%s)\n%s\n", pr.Name, pr.Log, tail(pr.Log, lines))
+	}
+	if g := c.defaultLogs; g != nil {
+		fmt.Fprintf(&b, "==> %s (goroutine, %s)\n%s\n", g.name, g.log, tail(g.log, lines))
 	}
 	return b.String()
 }

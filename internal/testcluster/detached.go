@@ -22,10 +22,15 @@ func Attach(ctx context.Context, dir string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	hasDefaultLogs := false
 	for _, pr := range st.Procs {
 		if !ours(pr, dir) {
 			return nil, fmt.Errorf("%s (pid %d) is no longer running", pr.Name, pr.PID)
 		}
+		hasDefaultLogs = hasDefaultLogs || pr.Name == "default-logs"
+	}
+	if !hasDefaultLogs {
+		return nil, errors.New("the cluster has no default-logs component (an older clusterctl started it)")
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", st.Kubeconfig)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -21,12 +19,8 @@ import (
 // so `kubectl port-forward` (or anything speaking pods/portforward through
 // the API server) reaches a pod's port — and kwok connects that port to a real
 // local address given by a ClusterPortForward object. kwok watches those
-// objects (kwokCRDs below), so a test points a namespace's pods at its own
+// objects (kwokCRDs in kwokcrds.go), so a test points a namespace's pods at its own
 // in-process server at run time.
-
-// kwokCRDs are the kwok kinds kwok watches in the API server (--enable-crds)
-// rather than reads from its --config.
-const kwokCRDs = "ClusterPortForward"
 
 // clusterPortForwardCRD is enough of kwok's CRD for the API server to serve
 // ClusterPortForward objects (kwok validates what it reads).
@@ -52,22 +46,6 @@ spec:
 `
 
 var clusterPortForwards = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "clusterportforwards"}
-
-// installPortForwardCRD creates the ClusterPortForward CRD and waits until it
-// is served: kwok must find it when it starts, or its watch backs off.
-func (c *Cluster) installPortForwardCRD(ctx context.Context) error {
-	if err := c.Apply(ctx, []byte(clusterPortForwardCRD), ""); err != nil {
-		return fmt.Errorf("install the ClusterPortForward CRD: %w", err)
-	}
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := c.Client.Discovery().RESTClient().Get().AbsPath("/apis/kwok.x-k8s.io/v1alpha1/clusterportforwards").DoRaw(ctx)
-		return err == nil, nil
-	})
-	if err != nil {
-		return fmt.Errorf("wait for the ClusterPortForward CRD to be served: %w", err)
-	}
-	return nil
-}
 
 // ForwardPods makes port of every pod in namespace, now and later, lead to
 // the local address to (host:port), as a port-forward through the API server

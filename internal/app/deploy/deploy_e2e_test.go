@@ -103,9 +103,22 @@ func TestDeployActionSucceeds(t *testing.T) {
 	assert.Equal(t, "deploy ghcr.io/acme/erlmcp:1.1.0 by octocat in https://github.com/acme/erlmcp/actions/runs/4242", revs[0].ChangeCause)
 }
 
+// crashLog is what a crashed erlmcp printed when its database refused the
+// connection: a cause that a restart can clear (bootcause: dependency-unreachable).
+const crashLog = `[info] erlmcp starting: node erlmcp@pod, OTP 27
+[error] erlmcp_store: connect to db:5432 failed: econnrefused
+{"init terminating in do_boot",{{badmatch,{error,econnrefused}},[{erlmcp_app,start,2,[]}]}}
+init terminating in do_boot ({{badmatch,{error,econnrefused}},[{erlmcp_app,start,2,[]}]})
+`
+
 func TestDeployActionRollsBackABadImage(t *testing.T) {
 	t.Parallel()
 	ns, kc, id := target(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cleanup, err := cluster.NamespaceLogs(ctx, ns, testcluster.ContainerLogs{Previous: crashLog})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, cleanup()) })
 	s := runAction(t, map[string]string{"environment": "staging", "image": "ghcr.io/acme/erlmcp:1.1.0-fault-crashloop", "namespace": ns, "kubeconfig": kc})
 	assert.Equal(t, ghaction.ExitFailed, s.Code)
 	assert.Equal(t, "rolled-back", s.Output("status"))

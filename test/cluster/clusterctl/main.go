@@ -6,6 +6,10 @@
 //	go run ./test/cluster/clusterctl up      # start (or reuse) one cluster in the background
 //	go run ./test/cluster/clusterctl down    # stop exactly that cluster
 //	go run ./test/cluster/clusterctl prometheus # build or reuse the cached Prometheus server
+//
+// `clusterctl default-logs <dir>` is not for people: it is the component
+// process that keeps the default container logs of the cluster in <dir> (up
+// starts it, down stops it).
 package main
 
 import (
@@ -24,7 +28,7 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
+	if len(os.Args) != 2 && (len(os.Args) != 3 || os.Args[1] != "default-logs") {
 		fmt.Fprintln(os.Stderr, "usage: clusterctl build|up|down|prometheus")
 		os.Exit(2)
 	}
@@ -32,6 +36,8 @@ func main() {
 	defer stop()
 	var err error
 	switch os.Args[1] {
+	case "default-logs":
+		err = testcluster.RunDefaultLogs(ctx, os.Args[2], os.Stdout)
 	case "build":
 		err = build(ctx)
 	case "up":
@@ -110,7 +116,12 @@ func up(ctx context.Context) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	c, err = testcluster.New(ctx, testcluster.Options{Dir: dir, Detach: true, Log: os.Stderr})
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find clusterctl's own executable (it runs the default-logs component): %w", err)
+	}
+	c, err = testcluster.New(ctx, testcluster.Options{Dir: dir, Detach: true, Log: os.Stderr,
+		DefaultLogsCommand: []string{self, "default-logs"}})
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -55,6 +57,7 @@ func TestUpReuseDown(t *testing.T) {
 	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	require.NoError(t, err, "the cluster outlives the up command")
 	assert.Len(t, nodes.Items, 3)
+	assertDefaultLogs(t, ctx, client)
 
 	stdout2, stderr2 := run("up")
 	assert.Contains(t, stderr2, "reusing the cluster at "+cfg.Host)
@@ -65,10 +68,34 @@ func TestUpReuseDown(t *testing.T) {
 	pids := c.PIDs()
 	stopped, _ := run("down")
 	assert.Contains(t, stopped, "stopped kwok (pid")
+	assert.Contains(t, stopped, "default-logs (pid", "the default-logs component is stopped with the others")
 	for name, pid := range pids {
 		assert.False(t, testcluster.ProcessAlive(pid), "%s (pid %d) stopped", name, pid)
 	}
 	assert.NoDirExists(t, state)
 	again, _ := run("down")
 	assert.Equal(t, "no cluster was running\n", again)
+}
+
+// assertDefaultLogs: in a namespace created after up, a crashed pod's previous
+// log is the cluster's default — the default-logs component, a process of
+// its own, has named the namespace in the default logs.
+func assertDefaultLogs(t *testing.T, ctx context.Context, client kubernetes.Interface) {
+	t.Helper()
+	_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "probe"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = client.AppsV1().Deployments("probe").Create(ctx, testcluster.Deployment("crasher", "ghcr.io/acme/erlmcp:1.2.0-fault-crashloop", 1), metav1.CreateOptions{})
+	require.NoError(t, err)
+	var pod string
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		pods, err := client.CoreV1().Pods("probe").List(ctx, metav1.ListOptions{})
+		if err != nil || len(pods.Items) == 0 || len(pods.Items[0].Status.ContainerStatuses) == 0 {
+			return false, nil
+		}
+		pod = pods.Items[0].Name
+		return pods.Items[0].Status.ContainerStatuses[0].RestartCount > 0, nil
+	}), "a crash-looping pod in namespace probe")
+	prev, err := client.CoreV1().Pods("probe").GetLogs(pod, &corev1.PodLogOptions{Container: "erlmcp", Previous: true}).DoRaw(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, testcluster.PreviousContainerLog, string(prev))
 }
