@@ -22,3 +22,12 @@ func TestIsCall(t *testing.T) {
 		assert.Equal(t, want, bootcause.IsCall(detail), detail)
 	}
 }
+
+// TestEvidenceDecodesByteLists: a do_boot line whose message is a byte list
+// is quoted with the message in words; a list that is not text stays.
+func TestEvidenceDecodesByteLists(t *testing.T) {
+	c := bootcause.Classify([]byte(`{"init terminating in do_boot",{#{'__exception__'=>true,'__struct__'=>'Elixir.RuntimeError',message=><<101,110,118,32,88,32,105,115,32,109,105,115,115,105,110,103>>},[]}}`))
+	assert.Contains(t, c.Evidence, `message=><<"env X is missing">>`)
+	c = bootcause.Classify([]byte(`{"init terminating in do_boot",{{badmatch,{error,[1,2,3,4]}},[]}}`))
+	assert.Contains(t, c.Evidence, `[1,2,3,4]`)
+}

@@ -3,6 +3,7 @@ package bootcause
 import (
 	"bytes"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -50,7 +51,7 @@ func Classify(log []byte) Cause {
 		Class:     f.class,
 		Detail:    f.detail,
 		App:       f.app,
-		Evidence:  clip(strings.TrimSpace(f.evidence), maxEvidence),
+		Evidence:  clip(DecodeLists(strings.TrimSpace(f.evidence)), maxEvidence),
 		Permanent: permanent(f.class, f.invalidName),
 	}
 }
@@ -173,4 +174,36 @@ func nodeNameIn(lines []string) string {
 		}
 	}
 	return ""
+}
+
+// byteList is a binary printed as bytes (<<101,110,…>>) or a char list
+// ([101,110,…], at least four codes), as Elixir messages reach do_boot.
+var byteList = regexp.MustCompile(`<<(\d{1,3}(?:,\d{1,3})*)>>|\[(\d{1,3}(?:,\d{1,3}){3,})\]`)
+
+// DecodeLists shows the byte and char lists of an evidence line as the text
+// they hold (<<"environment variable X is missing.">>), so the line quoted
+// says the cause in words; lists that are not text stay as they are.
+func DecodeLists(line string) string {
+	return byteList.ReplaceAllStringFunc(line, func(m string) string {
+		sub := byteList.FindStringSubmatch(m)
+		codes, binary := sub[1], true
+		if codes == "" {
+			codes, binary = sub[2], false
+		}
+		var b []byte
+		for _, c := range strings.Split(codes, ",") {
+			n, err := strconv.Atoi(c)
+			if err != nil || n > 255 {
+				return m
+			}
+			b = append(b, byte(n))
+		}
+		if !printable(b) {
+			return m
+		}
+		if binary {
+			return "<<" + strconv.Quote(string(b)) + ">>"
+		}
+		return strconv.Quote(string(b))
+	})
 }

@@ -116,7 +116,7 @@ func TestCorpus(t *testing.T) {
 			if c.class != "" {
 				assert.NotEmpty(t, got.Evidence, "evidence")
 				quoted := strings.TrimSuffix(got.Evidence, "…") // clipped when long
-				assert.Contains(t, string(c.log), quoted, "the evidence is quoted from the log")
+				assert.Contains(t, bootcause.DecodeLists(string(c.log)), quoted, "the evidence is quoted from the log (its byte lists in words)")
 			}
 		})
 		if ok {

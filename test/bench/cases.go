@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,6 +43,11 @@ type benchCase struct {
 	setup   setupKind
 	image   string
 	scaleUp bool // play cluster-autoscaler: TriggeredScaleUp on the pending pod, a node scaleUpAfter later
+	// bootLog is the corpus case (internal/bootcause/testdata/corpus/<bootLog>.log, real OTP output)
+	// the namespace's crashed instances print; "" keeps the cluster's default logs, which name no cause.
+	bootLog string
+	// class is the failure-cause the bootLog names, for the first-crash section ("" for other cases).
+	class string
 }
 
 const scaleUpAfter = 20 * time.Second
@@ -55,6 +63,17 @@ var cases = []benchCase{
 	{id: "quota", title: "ResourceQuota `FailedCreate`, maxUnavailable 0 (nothing frees room)", doomed: true, setup: quota0, image: repo + ":1.1.0"},
 	{id: "agedbad", title: "`fault-imagepull` onto long-serving pods (7 restarts, OOM kill an hour ago): rollback onto them", doomed: true, setup: aged, image: repo + ":1.1.0-fault-imagepull"},
 
+	{id: "bootenv", title: "`fault-crashloop` whose crashed instance says `environment variable … is missing` (Elixir runtime.exs)", doomed: true,
+		image: repo + ":1.1.0-fault-crashloop", bootLog: "missing-env/elixir-runtime-exs", class: "missing-env"},
+	{id: "bootconf", title: "`fault-crashloop` whose crashed instance cannot parse sys.config", doomed: true,
+		image: repo + ":1.1.0-fault-crashloop", bootLog: "config-syntax/sys-config-syntax", class: "config-syntax"},
+	{id: "bootundef", title: "`fault-crashloop` whose crashed instance calls a function missing from the release", doomed: true,
+		image: repo + ":1.1.0-fault-crashloop", bootLog: "undef/start-undef", class: "undef"},
+	{id: "bootperm", title: "`fault-crashloop` whose crashed instance may not open a file", doomed: true,
+		image: repo + ":1.1.0-fault-crashloop", bootLog: "permission/file-open", class: "permission"},
+	{id: "bootnode", title: "`fault-crashloop` whose crashed instance has an invalid node name", doomed: true,
+		image: repo + ":1.1.0-fault-crashloop", bootLog: "node-name/long-name-space", class: "node-name"},
+
 	{id: "plain", title: "plain release, Ready at once", image: repo + ":1.1.0"},
 	{id: "crashonce", title: "`crashonce`: crashes once, Ready after the 10 s back-off", image: repo + ":1.1.0-crashonce"},
 	{id: "oomonce", title: "`oomonce`: OOM-killed once, Ready after the 10 s back-off", image: repo + ":1.1.0-oomonce"},
@@ -63,6 +82,26 @@ var cases = []benchCase{
 	{id: "redeploy", title: "re-deploy of the serving image onto long-serving pods (7 restarts, OOM kill an hour ago)", setup: aged, image: prevImage},
 	{id: "scaleup", title: "unschedulable while a scale-up is under way (`TriggeredScaleUp`, node after 20 s)", setup: pool, image: repo + ":1.1.0", scaleUp: true},
 	{id: "quotafreed", title: "ResourceQuota `FailedCreate` freed by old pods terminating, maxUnavailable 1", setup: quota1, image: repo + ":1.1.0"},
+	{id: "bootdns", title: "`crashonce` whose crashed instance says its database host does not resolve (transient: it waits)",
+		image: repo + ":1.1.0-crashonce", bootLog: "dns/gen-tcp"},
+	{id: "bootconn", title: "`crashonce` whose crashed instance was refused by its database (transient: it waits)",
+		image: repo + ":1.1.0-crashonce", bootLog: "dependency-unreachable/gen-tcp"},
+}
+
+// bootLogText is a corpus case's log as the crashed instance printed it
+// (a public case's "# " source lines are not log).
+func bootLogText(name string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join("internal", "bootcause", "testdata", "corpus", name+".log"))
+	if err != nil {
+		return "", fmt.Errorf("boot log %s: %w", name, err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(l, "# ") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n"), nil
 }
 
 func (bc benchCase) expected() string {
@@ -77,6 +116,15 @@ func (bc benchCase) expected() string {
 func prepare(ctx context.Context, c *testcluster.Cluster, bc benchCase, ns string) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
+	if bc.bootLog != "" {
+		log, err := bootLogText(bc.bootLog)
+		if err != nil {
+			return err
+		}
+		if _, err := c.NamespaceLogs(ctx, ns, testcluster.ContainerLogs{Previous: log}); err != nil {
+			return fmt.Errorf("logs of %s: %w", ns, err)
+		}
+	}
 	d := testcluster.Deployment("erlmcp", prevImage, 3)
 	d.Annotations = map[string]string{"kubernetes.io/change-cause": "initial"}
 	switch bc.setup {

@@ -301,6 +301,8 @@ func (r report) markdown() string {
 				stat(durations(r.peer(i), success)))
 		}
 
+		w("%s", r.firstCrashMarkdown())
+
 		var wrong []string
 		for i := range r.cases {
 			for _, o := range append(append([]outcome(nil), r.ours[i]...), r.peer(i)...) {
@@ -320,6 +322,7 @@ func (r report) markdown() string {
 			w("\n### Runs with the wrong verdict\n\n%s\n", strings.Join(wrong, "\n"))
 		}
 	}
+	w("%s", corpusMarkdown())
 	if r.releases {
 		w("%s", r.releasesMarkdown())
 	}

@@ -34,6 +34,8 @@ type outcome struct {
 	// On the bench's clock: the watcher's patch, previous version serving
 	// again and new version complete; the tool's lines as they arrived.
 	patched, back, complete time.Time
+	crashed                 time.Time // the watcher's first crash of a pod of the new image
+	cause                   string    // erlmcp-deploy's failure-cause output
 	failLine, successLine   time.Time
 	err                     error // the bench's own trouble (setup, exec), not a verdict
 	log                     string
@@ -182,6 +184,8 @@ func runOurs(ctx context.Context, c *testcluster.Cluster, cli string, bc benchCa
 			o.verdict = strings.TrimPrefix(t, "status=")
 		case strings.HasPrefix(t, "failure-reason="):
 			o.reason = strings.TrimPrefix(t, "failure-reason=")
+		case strings.HasPrefix(t, "failure-cause="):
+			o.cause = strings.TrimPrefix(t, "failure-cause=")
 		}
 	})
 	tr.note("exit: %v", err)
@@ -204,6 +208,7 @@ func finish(o *outcome, w *watcher, tr *transcript, cancel context.CancelFunc, s
 		}
 	}
 	o.patched, o.back, o.complete = w.times()
+	o.crashed = w.firstCrash()
 	tr.note("watcher: patched %s, previous serving %s, new complete %s", rel(tr.start, o.patched), rel(tr.start, o.back), rel(tr.start, o.complete))
 }
 

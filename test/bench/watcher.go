@@ -24,6 +24,7 @@ type watcher struct {
 	patched  time.Time // the Deployment's template first carries next
 	back     time.Time // after the patch: prev serving again
 	complete time.Time // after the patch: next serving complete
+	crashed  time.Time // a container of a pod of next first shows a crash (a restart or a non-zero exit)
 
 	stop      chan struct{}
 	stopOnce  sync.Once
@@ -51,8 +52,8 @@ func watch(ctx context.Context, client kubernetes.Interface, ns, prev, next stri
 		return nil, err
 	}
 	if _, err := pi.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { w.notePod(o); w.observe(time.Now()) },
-		UpdateFunc: func(_, o any) { w.notePod(o); w.observe(time.Now()) },
+		AddFunc:    func(o any) { w.noteCrash(time.Now(), o); w.notePod(o); w.observe(time.Now()) },
+		UpdateFunc: func(_, o any) { w.noteCrash(time.Now(), o); w.notePod(o); w.observe(time.Now()) },
 		DeleteFunc: func(any) { w.observe(time.Now()) },
 	}); err != nil {
 		return nil, err
@@ -100,6 +101,32 @@ func (w *watcher) notePod(o any) {
 	}
 	w.lastPod[p.Name] = desc
 	w.logf("watcher: pod %s (created %s): %s", p.Name, p.CreationTimestamp.UTC().Format("15:04:05"), desc)
+}
+
+// noteCrash records when a pod of the new image first shows a crash: a
+// container restarted, or terminated with a non-zero exit.
+func (w *watcher) noteCrash(now time.Time, o any) {
+	p, ok := o.(*corev1.Pod)
+	if !ok || w.next == w.prev || len(p.Spec.Containers) == 0 || p.Spec.Containers[0].Image != w.next {
+		return
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.RestartCount > 0 || cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0 {
+			w.mu.Lock()
+			if w.crashed.IsZero() {
+				w.crashed = now
+			}
+			w.mu.Unlock()
+			return
+		}
+	}
+}
+
+// firstCrash is when the watcher first saw a pod of the new image crash (zero: never).
+func (w *watcher) firstCrash() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.crashed
 }
 
 // observe re-evaluates on every event of either watch.
