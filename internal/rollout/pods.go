@@ -277,23 +277,18 @@ func truncate(s string, n int) string {
 
 // waitingFor says what a transient boot cause waits for.
 func waitingFor(b bootcause.Cause) string {
-	if bootcause.IsCall(b.Detail) {
-		switch b.Class {
-		case bootcause.DNS:
-			return "waiting for the host looked up in " + b.Detail + " to resolve"
-		case bootcause.DependencyUnreachable:
-			return "waiting for what " + b.Detail + " connects to to accept connections"
-		case bootcause.PortInUse:
-			return "waiting for the port " + b.Detail + " listens on to be free"
-		}
+	what := b.Detail
+	if bootcause.IsCall(b.Detail) { // OTP printed only the call that failed
+		what = map[string]string{bootcause.DNS: "the host looked up in ", bootcause.DependencyUnreachable: "what is connected to in ",
+			bootcause.PortInUse: "the port listened on in "}[b.Class] + b.Detail
 	}
 	switch b.Class {
 	case bootcause.DNS:
-		return "waiting for " + b.Detail + " to resolve"
+		return "waiting for " + what + " to resolve"
 	case bootcause.DependencyUnreachable:
-		return "waiting for " + b.Detail + " to accept connections"
+		return "waiting for " + what + " to accept connections"
 	case bootcause.PortInUse:
-		return "waiting for " + b.Detail + " to be free"
+		return "waiting for " + what + " to be free"
 	case bootcause.NodeName:
 		return "waiting for the node's host name to resolve"
 	}
