@@ -202,6 +202,9 @@ func start(ctx context.Context, bins Binaries, opts Options) (c *Cluster, err er
 	if err != nil {
 		return nil, err
 	}
+	if err := c.createKwokCRDs(ctx); err != nil { // they get established while the controllers start
+		return nil, err
+	}
 	if err := c.spawn(bins.KubeControllerManager, "kube-controller-manager",
 		"--kubeconfig="+c.Kubeconfig, "--leader-elect=false", "--secure-port=0",
 		"--controllers=deployment,replicaset,statefulset,daemonset,job,horizontalpodautoscaling,garbagecollector,namespace,serviceaccount,serviceaccount-token,disruption,resourcequota",
@@ -214,10 +217,10 @@ func start(ctx context.Context, bins Binaries, opts Options) (c *Cluster, err er
 		"--kubeconfig="+c.Kubeconfig, "--leader-elect=false", "--secure-port=0"); err != nil {
 		return nil, err
 	}
-	if err := c.installKwokCRDs(ctx); err != nil {
+	if err := c.waitKwokCRDs(ctx); err != nil {
 		return nil, err
 	}
-	if err := c.startDefaultLogs(ctx, opts.DefaultLogsCommand); err != nil {
+	if err := c.startDefaultLogs(opts.DefaultLogsCommand); err != nil {
 		return nil, err
 	}
 	// kwok also plays the kubelet's API (pod logs, port-forward) for every node at 127.0.0.1:ports[3].
@@ -231,6 +234,9 @@ func start(ctx context.Context, bins Binaries, opts Options) (c *Cluster, err er
 		return nil, err
 	}
 	if err := c.waitControllers(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.waitDefaultLogsReady(ctx); err != nil { // before any pod
 		return nil, err
 	}
 	if c.detached {

@@ -2,7 +2,6 @@ package testcluster
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -137,7 +135,9 @@ func (r *defaultLogsReconciler) poke() {
 	}
 }
 
-// sync creates or patches the default ClusterLogs to what the informers say.
+// sync applies the default ClusterLogs the informers call for, when it differs.
+// It applies (server-side) rather than creates: the API server holds a create
+// of a custom resource for 2 s when the CRD was established less than 2 s ago.
 func (r *defaultLogsReconciler) sync(ctx context.Context) error {
 	var namespaces, named []string
 	for _, obj := range r.namespaces.List() {
@@ -155,25 +155,16 @@ func (r *defaultLogsReconciler) sync(ctx context.Context) error {
 	}
 	match, excluded := defaultSelector(namespaces, named)
 	want := r.desired(match, excluded)
-	if current == nil {
-		_, err := r.res.Create(ctx, want, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			return nil // the informer will tell
-		}
-		if err != nil {
-			return fmt.Errorf("create ClusterLogs %s: %w", defaultLogsName, err)
-		}
+	if current != nil && upToDate(current, want) {
 		return nil
 	}
-	if upToDate(current, want) {
-		return nil
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": want.GetAnnotations()}, "spec": want.Object["spec"]})
+	body, err := want.MarshalJSON()
 	if err != nil {
 		return err
 	}
-	if _, err := r.res.Patch(ctx, defaultLogsName, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		return fmt.Errorf("patch ClusterLogs %s: %w", defaultLogsName, err)
+	force := true
+	if _, err := r.res.Patch(ctx, defaultLogsName, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: "testcluster-default-logs", Force: &force}); err != nil {
+		return fmt.Errorf("apply ClusterLogs %s: %w", defaultLogsName, err)
 	}
 	return nil
 }

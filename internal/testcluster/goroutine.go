@@ -19,8 +19,8 @@ type goroutine struct {
 
 // startDefaultLogs starts the default-logs reconciler: for a detached cluster
 // as the component process command (with the cluster directory appended), for
-// an attached one as a goroutine; it returns once the default logs exist.
-func (c *Cluster) startDefaultLogs(ctx context.Context, command []string) error {
+// an attached one as a goroutine (see waitDefaultLogsReady).
+func (c *Cluster) startDefaultLogs(command []string) error {
 	if c.detached {
 		args := append(append([]string{}, command[1:]...), c.Dir)
 		if err := c.spawn(command[0], "default-logs", args...); err != nil {
@@ -35,7 +35,7 @@ func (c *Cluster) startDefaultLogs(ctx context.Context, command []string) error 
 		}
 		c.defaultLogs = g
 	}
-	return c.waitDefaultLogsReady(ctx)
+	return nil
 }
 
 // goroutine starts run with its output in logs/<name>.log.

@@ -25,9 +25,8 @@ var kwokCRDPaths = []string{
 	"/apis/kwok.x-k8s.io/v1alpha1/logs",
 }
 
-// installKwokCRDs creates the CRDs of kwokCRDs and waits until they are
-// served: kwok must find them when it starts, or its watches back off.
-func (c *Cluster) installKwokCRDs(ctx context.Context) error {
+// createKwokCRDs creates the CRDs of kwokCRDs (see waitKwokCRDs).
+func (c *Cluster) createKwokCRDs(ctx context.Context) error {
 	if err := c.Apply(ctx, []byte(clusterPortForwardCRD), ""); err != nil {
 		return fmt.Errorf("install the ClusterPortForward CRD: %w", err)
 	}
@@ -40,6 +39,12 @@ func (c *Cluster) installKwokCRDs(ctx context.Context) error {
 			return fmt.Errorf("install kwok CRD %s: %w", name, err)
 		}
 	}
+	return nil
+}
+
+// waitKwokCRDs waits until the CRDs of kwokCRDs are served: kwok must find
+// them when it starts, or its watches back off.
+func (c *Cluster) waitKwokCRDs(ctx context.Context) error {
 	for _, path := range kwokCRDPaths {
 		err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 			_, err := c.Client.Discovery().RESTClient().Get().AbsPath(path).DoRaw(ctx)
