@@ -42,7 +42,9 @@ func TestDemo(t *testing.T) {
 		"status=succeeded",
 		"revision 3 of release erlmcp is serving",
 		"revision 4 of release erlmcp failed: Deployment/erlmcp: ",
-		"CrashLoopBackOff",
+		"BootFailure: crashed 1 time(s) since the change", // at its first crash: the log names a cause no restart clears
+		"failure-cause=missing-env",
+		"cause: missing-env: the release needs env DATABASE_URL, which is not set",
 		"logs of the previous instance",
 		"status=rolled-back",
 		"revision 3 of release erlmcp is serving again (recorded as revision 5)",
@@ -63,7 +65,7 @@ func TestDemo(t *testing.T) {
 		assert.Contains(t, restore, "configured Deployment/erlmcp\n")
 		assert.Contains(t, restore, "configured Deployment/erlmcp-dashboard\n")
 	}
-	for _, title := range []string{`deploy a bad release \(crash loop\)`, `deploy a release whose dashboard image is missing`} {
+	for _, title := range []string{`deploy a bad release \(it crashes: DATABASE_URL is not set\)`, `deploy a release whose dashboard image is missing`} {
 		assert.Regexp(t, regexp.MustCompile(title+`\s+\S+\s+failed as it should \(exit 1\): diagnosed and rolled back`), text)
 	}
 	t.Logf("demo narration:\n%s", text)

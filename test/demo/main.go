@@ -99,6 +99,16 @@ func run(ctx context.Context, cli string, out io.Writer) error {
 	}
 	say("the cluster admin applied the bootstrap (examples/kubernetes/namespace.yaml, rbac.yaml): namespace erlmcp and the least-privilege deployer Role the CLI runs as. Nothing else runs yet.")
 
+	// A crashed erlmcp prints what a real Elixir release prints when runtime.exs needs an unset variable
+	// (OTP 25 / Elixir 1.14 output from the boot corpus), so the crash loop below is named by its cause.
+	crash, err := os.ReadFile(filepath.Join(root, "internal", "bootcause", "testdata", "corpus", "missing-env", "elixir-runtime-exs.log"))
+	if err != nil {
+		return err
+	}
+	if _, err := c.NamespaceLogs(ctx, "erlmcp", testcluster.ContainerLogs{Previous: string(crash)}); err != nil {
+		return err
+	}
+
 	target := httptest.NewServer(erlmcpd.New(erlmcpd.Options{Status: erlmcpd.Healthy}))
 	defer target.Close()
 	say("an erlmcp-like service answers at " + target.URL + " (/health, /metrics, /mcp).")
@@ -128,7 +138,7 @@ func run(ctx context.Context, cli string, out io.Writer) error {
 		{title: "deploy 1.1.0", args: release("--image", "ghcr.io/acme/erlmcp:1.1.0")},
 		{title: "smoke-test the service", args: []string{"smoke", "--environment", "staging", "--base-url", target.URL, "--mcp-expect-tools", "echo,add", "--report-dir", work}},
 		{title: "deploy 1.2.0 (slow start: 3 s per pod)", args: release("--image", "ghcr.io/acme/erlmcp:1.2.0-slowstart-3s")},
-		{title: "deploy a bad release (crash loop)", args: release("--image", "ghcr.io/acme/erlmcp:1.3.0-fault-crashloop"), wantErr: true},
+		{title: "deploy a bad release (it crashes: DATABASE_URL is not set)", args: release("--image", "ghcr.io/acme/erlmcp:1.3.0-fault-crashloop"), wantErr: true},
 		{title: "deploy a release whose dashboard image is missing", args: release("--image", "ghcr.io/acme/erlmcp:1.3.0",
 			"--images", "ghcr.io/acme/erlmcp-dashboard=ghcr.io/acme/erlmcp-dashboard:1.3.0-fault-imagepull"), wantErr: true},
 		{title: "release history", args: []string{"rollback", "--environment", "staging", "--list"}},
@@ -171,7 +181,7 @@ func run(ctx context.Context, cli string, out io.Writer) error {
 	}
 	tw.Flush()
 	say("\nThe first deploy created the whole release from its manifests as the least-privilege deployer. " +
-		"Each bad release was noticed from its first failing pod, explained (state, logs of the crashed instance, events), and the previous verified revision of the release was serving again, as a whole, within seconds — " +
+		"Each bad release was noticed from its first failing pod — the crash at its first crash, because the crashed instance's log names a cause no restart can clear — named by its cause (failure-cause: missing-env DATABASE_URL, image-not-found), explained (state, logs of the crashed instance, events), and the previous verified revision of the release was serving again, as a whole, within seconds — " +
 		"where `kubectl rollout status` would wait for the progress deadline (10 minutes by default), and `kubectl rollout undo` would take back one Deployment, not the release.")
 	return nil
 }
