@@ -107,3 +107,22 @@ func Annotations(repo string, p PullRequest, pushed time.Time) map[string]string
 	}
 	return a
 }
+
+// URL fills the url-template: {number}, {namespace} and {sha} (the head
+// commit) are replaced; an empty template is no URL. A placeholder it does
+// not know is an error naming it.
+func URL(template string, number int, namespace, sha string) (string, error) {
+	if strings.TrimSpace(template) == "" {
+		return "", nil
+	}
+	out := strings.NewReplacer("{number}", strconv.Itoa(number), "{namespace}", namespace, "{sha}", sha).Replace(template)
+	if i := strings.Index(out, "{"); i >= 0 {
+		if j := strings.Index(out[i:], "}"); j > 0 {
+			return "", fmt.Errorf("url-template %q: unknown placeholder %s (accepted: {number}, {namespace}, {sha})", template, out[i:i+j+1])
+		}
+	}
+	if !strings.HasPrefix(out, "http://") && !strings.HasPrefix(out, "https://") {
+		return "", fmt.Errorf("url-template %q: the URL %q is not http:// or https://", template, out)
+	}
+	return out, nil
+}

@@ -84,3 +84,21 @@ func TestLabelsAndAnnotations(t *testing.T) {
 		"erlmcp-deploy.io/preview-last-push":  "2026-12-06T10:30:00Z",
 	}, Annotations("acme/erlmcp", PullRequest{Number: 12, HeadSHA: "0123456789abcdef0123456789abcdef01234567", HeadRef: "faster-boot"}, pushed))
 }
+
+func TestURL(t *testing.T) {
+	for _, tc := range []struct{ template, want, err string }{
+		{"https://pr-{number}.preview.example.com", "https://pr-12.preview.example.com", ""},
+		{"https://{namespace}.preview.example.com/{sha}/", "https://erlmcp-pr-12.preview.example.com/0123456789abcdef0123456789abcdef01234567/", ""},
+		{"", "", ""},
+		{"https://pr-{pr}.example.com", "", "url-template \"https://pr-{pr}.example.com\": unknown placeholder {pr} (accepted: {number}, {namespace}, {sha})"},
+		{"pr-{number}.example.com", "", "is not http:// or https://"},
+	} {
+		got, err := URL(tc.template, 12, "erlmcp-pr-12", "0123456789abcdef0123456789abcdef01234567")
+		if tc.err != "" {
+			assert.ErrorContains(t, err, tc.err)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got)
+	}
+}
