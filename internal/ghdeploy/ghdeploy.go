@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -68,9 +69,10 @@ type Options struct {
 // Tracker records deploys on GitHub; its methods are safe for concurrent use
 // and do nothing on a nil Tracker or one without a Client.
 type Tracker struct {
-	o      Options
-	off    atomic.Bool  // GitHub failed for good earlier in the run
-	waited atomic.Int64 // nanoseconds the retries waited so far
+	o          Options
+	off        atomic.Bool  // GitHub failed for good earlier in the run
+	envRefused atomic.Bool  // deleting an environment was refused: the token lacks administration rights
+	waited     atomic.Int64 // nanoseconds the retries waited so far
 }
 
 // New returns a Tracker for o (one that does nothing when o.Client is nil).
@@ -162,8 +164,9 @@ func (t *Tracker) Start(ctx context.Context, s Spec) *Deployment {
 	if len(s.Payload) > 0 {
 		req.Payload = s.Payload
 	}
-	if s.Production {
-		req.ProductionEnvironment = github.Ptr(true)
+	if s.Production || s.Transient {
+		// A transient (preview) environment says it is not production outright.
+		req.ProductionEnvironment = github.Ptr(s.Production)
 	}
 	if s.Transient {
 		req.TransientEnvironment = github.Ptr(true)
@@ -265,6 +268,112 @@ func (t *Tracker) Restored(ctx context.Context, s Spec, match func(payload map[s
 	d.Finish(ctx, StateSuccess, s.Description)
 }
 
+// Deactivate marks inactive, with description, every deployment of
+// environment (among its newest 500) whose latest status is not inactive,
+// except the one whose ID is except (0: none), and returns how many it marked. A preview calls it
+// after a push succeeded, and on down: GitHub's auto_inactive leaves
+// transient environments' deployments alone. GitHub failing is a warning.
+func (t *Tracker) Deactivate(ctx context.Context, environment string, except int64, description string) int {
+	if !t.on() {
+		return 0
+	}
+	opts := &github.DeploymentsListOptions{Environment: environment, ListOptions: github.ListOptions{PerPage: 100}}
+	var deps []*github.Deployment
+	for page := 1; page <= maxListPages; page++ {
+		opts.Page = page
+		var list []*github.Deployment
+		var resp *github.Response
+		err := t.do(ctx, "list GitHub deployments of "+environment, func() error {
+			var err error
+			list, resp, err = t.o.Client.Repositories.ListDeployments(ctx, t.o.Owner, t.o.Repo, opts)
+			return err
+		})
+		if err != nil {
+			t.fail(environment, "listing deployments", err)
+			return 0
+		}
+		deps = append(deps, list...)
+		if resp.NextPage == 0 {
+			break
+		}
+	}
+	marked := 0
+	for _, dep := range deps {
+		if dep.GetID() == except || dep.GetEnvironment() != environment {
+			continue
+		}
+		var latest []*github.DeploymentStatus
+		err := t.do(ctx, fmt.Sprintf("GitHub deployment %d statuses", dep.GetID()), func() error {
+			var err error
+			latest, _, err = t.o.Client.Repositories.ListDeploymentStatuses(ctx, t.o.Owner, t.o.Repo, dep.GetID(), &github.ListOptions{PerPage: 1})
+			return err
+		})
+		if err != nil {
+			t.fail(environment, fmt.Sprintf("reading deployment %d's statuses", dep.GetID()), err)
+			return marked
+		}
+		if len(latest) > 0 && latest[0].GetState() == stateInactive {
+			continue
+		}
+		d := &Deployment{t: t, id: dep.GetID(), spec: Spec{Environment: environment}}
+		if err := d.status(ctx, stateInactive, description); err != nil {
+			t.fail(environment, fmt.Sprintf("marking deployment %d inactive", dep.GetID()), err)
+			return marked
+		}
+		marked++
+	}
+	t.o.Log.Debugf("GitHub deployments of %s: %d marked inactive", environment, marked)
+	return marked
+}
+
+// stateInactive is the status of a deployment that no longer serves.
+const stateInactive = "inactive"
+
+// DeleteEnvironment deletes the GitHub environment (a closed pull request's
+// preview), and reports whether it did. That needs administration rights,
+// which GITHUB_TOKEN never has: a 403 or 404 is one warning for the run, and
+// later calls do not try again. Any other failure is a warning too.
+func (t *Tracker) DeleteEnvironment(ctx context.Context, environment string) bool {
+	if !t.on() {
+		return false
+	}
+	if t.envRefused.Load() {
+		t.o.Log.Debugf("GitHub environment %s is left: the token may not delete environments", environment)
+		return false
+	}
+	err := t.do(ctx, "delete GitHub environment "+environment, func() error {
+		_, err := t.o.Client.Repositories.DeleteEnvironment(ctx, t.o.Owner, t.o.Repo, url.PathEscape(environment))
+		return err
+	})
+	if err == nil {
+		t.o.Log.Debugf("GitHub environment %s deleted", environment)
+		return true
+	}
+	var rl *github.RateLimitError
+	var abuse *github.AbuseRateLimitError
+	limited := errors.As(err, &rl) || errors.As(err, &abuse) // a 403 that is a rate limit, not a refusal
+	if code := ghretry.StatusCode(err); !limited && (code == http.StatusForbidden || code == http.StatusNotFound) {
+		if t.envRefused.CompareAndSwap(false, true) {
+			t.o.Log.Warnf("GitHub environment %s was not deleted (HTTP %d: %s): deleting an environment needs a token with "+
+				"the administration: write permission, which GITHUB_TOKEN never has; its deployments are inactive, so it shows "+
+				"nothing live. Delete it by hand, or give github-token a token with that permission; no more environments are deleted this run",
+				environment, code, message(err))
+		}
+		return false
+	}
+	t.fail(environment, "deleting the environment", err)
+	return false
+}
+
+// message is GitHub's own message in err, else err itself.
+func message(err error) string {
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Message != "" {
+		return er.Message
+	}
+	return err.Error()
+}
+
 // payload decodes a deployment's payload, a JSON object or a string holding
 // one (nil when it is neither).
 func payload(raw json.RawMessage) map[string]any {
@@ -324,11 +433,7 @@ func (t *Tracker) fail(environment, what string, err error) {
 	if code != 0 {
 		status = fmt.Sprintf("HTTP %d", code)
 	}
-	msg := err.Error()
-	var er *github.ErrorResponse
-	if errors.As(err, &er) && er.Message != "" {
-		msg = er.Message
-	}
+	msg := message(err)
 	note := ""
 	if !rateLimited && (code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusNotFound) {
 		note = "; the token needs the deployments: write permission"

@@ -135,7 +135,7 @@ func TestCreateRequest(t *testing.T) {
 	var body map[string]any
 	require.NoError(t, json.Unmarshal([]byte(calls[0].Body), &body))
 	assert.Equal(t, map[string]any{"ref": sha, "task": "deploy", "auto_merge": false, "required_contexts": []any{},
-		"environment": "staging", "description": "deploy x:1", "transient_environment": true,
+		"environment": "staging", "description": "deploy x:1", "transient_environment": true, "production_environment": false,
 		"payload": map[string]any{"image": "x:1", "namespace": "mcp", "deployment": "erlmcp", "revision": float64(3)}}, body)
 	assert.False(t, e.fake.Deployments()[0].ProductionEnvironment, "GitHub's default for staging")
 	assert.Equal(t, "POST /repos/acme/erlmcp/deployments/"+fmt.Sprint(e.fake.Deployments()[0].ID)+"/statuses", calls[1].String())

@@ -1,6 +1,6 @@
 // Package githubfake is a stateful, in-process fake of the few GitHub REST
-// endpoints the release-notes action and the deployment records use, with
-// call recording and fault injection, for offline tests.
+// endpoints the release-notes action, the deployment records and the preview
+// environments use, with call recording and fault injection, for offline tests.
 //
 // Endpoints (under the server's URL, which is the API base URL):
 //
@@ -20,6 +20,20 @@
 //	GET    /repos/{o}/{r}/deployments/{id}/statuses (paginated, newest first)
 //	POST   /repos/{o}/{r}/deployments/{id}/statuses
 //	GET    /repos/{o}/{r}/deployments/{id}/statuses/{status_id}
+//	GET    /repos/{o}/{r}/pulls                    (state open (default), closed or all; paginated, newest first)
+//	GET    /repos/{o}/{r}/pulls/{n}
+//	GET    /repos/{o}/{r}/issues/{n}/comments      (paginated, oldest first; {n} must be a pull request)
+//	POST   /repos/{o}/{r}/issues/{n}/comments      (written by github-actions[bot])
+//	GET    /repos/{o}/{r}/issues/comments/{id}
+//	PATCH  /repos/{o}/{r}/issues/comments/{id}
+//	DELETE /repos/{o}/{r}/issues/comments/{id}
+//	GET    /repos/{o}/{r}/environments             (paginated, by name)
+//	GET    /repos/{o}/{r}/environments/{name}
+//	DELETE /repos/{o}/{r}/environments/{name}      (403 after ForbidEnvironmentDeletes, as for GITHUB_TOKEN)
+//
+// Pull requests are seeded with AddPull (and closed with SetPullState); an
+// environment exists once a deployment (or a status moving one) names it, as
+// on GitHub; deleting one leaves its deployments in the fake.
 //
 // Deployments model commit-status checks minimally: the fake has no commit
 // statuses, so required_contexts omitted or [] is accepted and any other list
@@ -105,8 +119,13 @@ type Server struct {
 	nextID      int64
 	releases    []*Release
 	deployments []*Deployment
-	calls       []Call
-	faults      []*fault
+	pulls       []*Pull
+	comments    []*Comment
+	// environments are created by the first deployment to them.
+	environments    []*Environment
+	forbidEnvDelete bool
+	calls           []Call
+	faults          []*fault
 	// Notes is what generate-notes returns as body; "%s" gets "prev...tag".
 	notes string
 }
@@ -323,8 +342,21 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(p, "/uploads/") {
 		upload, p = true, strings.TrimPrefix(p, "/uploads")
 	}
-	if deps := "/repos/" + s.Owner + "/" + s.Repo + "/deployments"; !upload && (p == deps || strings.HasPrefix(p, deps+"/")) {
-		s.routeDeployments(w, r, strings.TrimPrefix(p, deps))
+	repo := "/repos/" + s.Owner + "/" + s.Repo
+	under := func(sub string) bool { return !upload && (p == repo+sub || strings.HasPrefix(p, repo+sub+"/")) }
+	switch {
+	case under("/deployments"):
+		s.routeDeployments(w, r, strings.TrimPrefix(p, repo+"/deployments"))
+		return
+	case under("/pulls"):
+		s.routePulls(w, r, strings.TrimPrefix(p, repo+"/pulls"))
+		return
+	case under("/issues"):
+		s.routeIssues(w, r, strings.TrimPrefix(p, repo+"/issues"))
+		return
+	case under("/environments"):
+		// The escaped path: an environment name may hold a "/" (production/prod-eu).
+		s.routeEnvironments(w, r, strings.TrimPrefix(r.URL.EscapedPath(), repo+"/environments"))
 		return
 	}
 	prefix := "/repos/" + s.Owner + "/" + s.Repo + "/releases"
@@ -749,6 +781,7 @@ func (s *Server) AddDeployment(d Deployment) int64 {
 		}
 	}
 	s.deployments = append(s.deployments, &d)
+	s.ensureEnvironment(d.Environment)
 	return d.ID
 }
 
@@ -927,6 +960,7 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 	s.nextID++
 	d.ID = s.nextID
 	s.deployments = append(s.deployments, d)
+	s.ensureEnvironment(d.Environment)
 	writeJSON(w, http.StatusCreated, s.deploymentJSON(d))
 }
 
@@ -982,6 +1016,7 @@ func (s *Server) createDeploymentStatus(w http.ResponseWriter, r *http.Request, 
 	}
 	if q.Environment != "" {
 		d.Environment = q.Environment
+		s.ensureEnvironment(d.Environment)
 	}
 	logURL := q.LogURL
 	if logURL == "" {
