@@ -257,8 +257,10 @@ func (c *Canary) Run(ctx context.Context, opts Options) (_ *Result, err error) {
 			res.Deploy.Diagnostics = out.Diagnostics
 			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%): %s", i+1, pct, sr.Unsteady))
 		case sr.ChecksFailed != "":
+			res.Deploy.CauseClass = diagnose.CanaryChecks
 			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%): canary checks failed: %s", i+1, pct, sr.ChecksFailed))
 		case sr.Analysis != nil && sr.Analysis.Outcome == analysis.Fail:
+			res.Deploy.CauseClass = diagnose.Analysis
 			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%): %s", i+1, pct, sr.Analysis.Reason))
 		case sr.Analysis != nil && sr.Analysis.Outcome == analysis.Inconclusive:
 			if opts.Analysis.Inconclusive == "wait" {
@@ -273,6 +275,7 @@ func (c *Canary) Run(ctx context.Context, opts Options) (_ *Result, err error) {
 				c.Log.Warnf("canary step %d (%d%%) inconclusive: %s; %s", i+1, pct, sr.Analysis.Reason, res.Deploy.Advice)
 				return res, fmt.Errorf("canary of %s inconclusive at step %d: waiting for a decision", o.Image, i+1)
 			}
+			res.Deploy.CauseClass = diagnose.Analysis
 			return c.abort(ctx, opts, res, canaryStart, fmt.Sprintf("step %d (%d%%) inconclusive (inconclusive: abort): %s", i+1, pct, sr.Analysis.Reason))
 		}
 		c.Log.Infof("canary step %d (%d%%, %d canary / %d stable pods) passed after %s", i+1, pct, sr.Canary, sr.Stable, sr.Elapsed.Round(100*time.Millisecond))

@@ -119,6 +119,9 @@ type Result struct {
 	Conclusion verify.Kind
 	// Advice is the next step when the deploy failed without a rollback.
 	Advice string
+	// CauseClass names the failure's cause when no rollout evidence does
+	// (a canary's analysis or checks); "" leaves it to the diagnostics.
+	CauseClass string
 }
 
 // PreflightError is a problem found before anything changed.

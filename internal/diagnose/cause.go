@@ -28,8 +28,10 @@ const (
 	Admission = "admission"
 	// HealthCheck: the rollout completed but the health check failed.
 	HealthCheck = "health-check"
-	// Analysis: a canary's metrics were judged worse than the baseline's.
+	// Analysis: a canary's metrics were judged worse than the baseline's (or inconclusive, with inconclusive: abort).
 	Analysis = "analysis"
+	// CanaryChecks: a canary step's own checks (smoke against the canary) failed.
+	CanaryChecks = "canary-checks"
 	// Timeout: the rollout did not finish in time and nothing names why.
 	Timeout = "timeout"
 	// TemplateChanged: another writer changed the pod template during the wait.
@@ -43,7 +45,7 @@ var Classes = []string{
 	ImageNotFound, ImageUnauthorized, ImageRateLimited, ConfigMissing, Quota, Unschedulable, OOM, ProbeFailed,
 	bootcause.PortInUse, bootcause.MissingEnv, bootcause.DNS, bootcause.DependencyUnreachable, bootcause.ConfigSyntax,
 	bootcause.NodeName, bootcause.Undef, bootcause.Permission, bootcause.StartCrash, bootcause.CrashUnknown,
-	ContainerConfig, Admission, HealthCheck, Analysis, Timeout, TemplateChanged, APIUnavailable,
+	ContainerConfig, Admission, HealthCheck, Analysis, CanaryChecks, Timeout, TemplateChanged, APIUnavailable,
 }
 
 // maxEvidence bounds the quoted evidence (a summary's first line, a Slack line).
@@ -85,6 +87,7 @@ func (c Cause) Sentence() string {
 		Admission:                       "the cluster refuses to create the pods (%s)",
 		HealthCheck:                     "the rollout completed but the health check failed (%s)",
 		Analysis:                        "the canary's metrics were judged worse than the baseline's (%s)",
+		CanaryChecks:                    "the checks against the canary failed (%s)",
 		Timeout:                         "the rollout did not finish in time (%s)",
 		TemplateChanged:                 "another writer changed the pod template while we waited (%s)",
 		APIUnavailable:                  "the API server kept failing, so the rollout's state is unknown (%s)",

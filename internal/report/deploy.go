@@ -97,7 +97,11 @@ func Deploy(opts engine.Options, res *engine.Result, tl timeline.Timeline) Rende
 
 // DeployCause is the cause of a deploy's failure (zero when it did not fail).
 func DeployCause(res *engine.Result) diagnose.Cause {
-	return FailureCause(res.Status != engine.StatusSucceeded && !res.DryRun, res.Verdict, res.Diagnostics, res.FailureReason)
+	failed := res.Status != engine.StatusSucceeded && !res.DryRun && res.Status != engine.StatusPaused
+	if failed && res.CauseClass != "" && (res.Diagnostics == nil || res.Diagnostics.Cause.Class == "") {
+		return diagnose.Cause{Class: res.CauseClass, Detail: firstLineOf(res.FailureReason)}
+	}
+	return FailureCause(failed, res.Verdict, res.Diagnostics, res.FailureReason)
 }
 
 // Revision renders a revision number ("" for none).
