@@ -23,7 +23,6 @@ import (
 
 	"github.com/google/go-github/v89/github"
 
-	"github.com/org/erlmcp-deploy/internal/backoff"
 	"github.com/org/erlmcp-deploy/internal/ghretry"
 	"github.com/org/erlmcp-deploy/internal/ui"
 )
@@ -77,21 +76,7 @@ type Tracker struct {
 
 // New returns a Tracker for o (one that does nothing when o.Client is nil).
 func New(o Options) *Tracker {
-	if o.Retry.Attempts <= 0 {
-		o.Retry.Attempts = 3
-	}
-	if o.Retry.Base <= 0 {
-		o.Retry.Base = time.Second
-	}
-	if o.Retry.Max <= 0 {
-		o.Retry.Max = 4 * time.Second
-	}
-	if o.Retry.MaxWait <= 0 {
-		o.Retry.MaxWait = 30 * time.Second
-	}
-	if o.Retry.Sleep == nil {
-		o.Retry.Sleep = backoff.Sleep
-	}
+	o.Retry = o.Retry.Brief()
 	if o.WaitBudget <= 0 {
 		o.WaitBudget = 2 * time.Minute
 	}

@@ -28,6 +28,29 @@ type Policy struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
+// Brief fills p's zero fields for a call beside the run's real work (a
+// deployment record, a pull-request comment): 3 attempts, 1s to 4s apart,
+// at most 30s of a server-requested wait, so GitHub's trouble never holds
+// a deploy up for long.
+func (p Policy) Brief() Policy {
+	if p.Attempts <= 0 {
+		p.Attempts = 3
+	}
+	if p.Base <= 0 {
+		p.Base = time.Second
+	}
+	if p.Max <= 0 {
+		p.Max = 4 * time.Second
+	}
+	if p.MaxWait <= 0 {
+		p.MaxWait = 30 * time.Second
+	}
+	if p.Sleep == nil {
+		p.Sleep = backoff.Sleep
+	}
+	return p
+}
+
 func (p Policy) withDefaults() Policy {
 	if p.Attempts <= 0 {
 		p.Attempts = 5

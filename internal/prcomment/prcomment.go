@@ -14,11 +14,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/google/go-github/v89/github"
 
-	"github.com/org/erlmcp-deploy/internal/backoff"
 	"github.com/org/erlmcp-deploy/internal/ghretry"
 	"github.com/org/erlmcp-deploy/internal/ui"
 )
@@ -55,21 +53,7 @@ func New(o Options) (*Commenter, error) {
 	if strings.TrimSpace(o.Marker) == "" {
 		return nil, errors.New("pull-request comments need a marker to find them again")
 	}
-	if o.Retry.Attempts <= 0 {
-		o.Retry.Attempts = 3
-	}
-	if o.Retry.Base <= 0 {
-		o.Retry.Base = time.Second
-	}
-	if o.Retry.Max <= 0 {
-		o.Retry.Max = 4 * time.Second
-	}
-	if o.Retry.MaxWait <= 0 {
-		o.Retry.MaxWait = 30 * time.Second
-	}
-	if o.Retry.Sleep == nil {
-		o.Retry.Sleep = backoff.Sleep
-	}
+	o.Retry = o.Retry.Brief()
 	if o.Log == nil {
 		o.Log = ui.Discard{}
 	}
