@@ -32,37 +32,23 @@ type Policy struct {
 // deployment record, a pull-request comment): 3 attempts, 1s to 4s apart,
 // at most 30s of a server-requested wait, so GitHub's trouble never holds
 // a deploy up for long.
-func (p Policy) Brief() Policy {
-	if p.Attempts <= 0 {
-		p.Attempts = 3
-	}
-	if p.Base <= 0 {
-		p.Base = time.Second
-	}
-	if p.Max <= 0 {
-		p.Max = 4 * time.Second
-	}
-	if p.MaxWait <= 0 {
-		p.MaxWait = 30 * time.Second
-	}
-	if p.Sleep == nil {
-		p.Sleep = backoff.Sleep
-	}
-	return p
-}
+func (p Policy) Brief() Policy { return p.fill(3, time.Second, 4*time.Second, 30*time.Second) }
 
-func (p Policy) withDefaults() Policy {
+func (p Policy) withDefaults() Policy { return p.fill(5, time.Second, 30*time.Second, 2*time.Minute) }
+
+// fill sets p's zero fields to the given values (and Sleep to a timer).
+func (p Policy) fill(attempts int, base, maxBackoff, maxWait time.Duration) Policy {
 	if p.Attempts <= 0 {
-		p.Attempts = 5
+		p.Attempts = attempts
 	}
 	if p.Base <= 0 {
-		p.Base = time.Second
+		p.Base = base
 	}
 	if p.Max <= 0 {
-		p.Max = 30 * time.Second
+		p.Max = maxBackoff
 	}
 	if p.MaxWait <= 0 {
-		p.MaxWait = 2 * time.Minute
+		p.MaxWait = maxWait
 	}
 	if p.Sleep == nil {
 		p.Sleep = backoff.Sleep
