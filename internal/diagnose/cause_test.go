@@ -1,8 +1,6 @@
 package diagnose_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/org/erlmcp-deploy/internal/bootcause"
+	"github.com/org/erlmcp-deploy/internal/bootcause/bootcorpus"
 	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"github.com/org/erlmcp-deploy/internal/rollout"
 )
@@ -109,34 +108,19 @@ func TestExplain(t *testing.T) {
 // instance left a corpus log is the corpus case's class (a log that shows no
 // failure names crash-unknown), for every case.
 func TestExplainCorpus(t *testing.T) {
-	wants, err := filepath.Glob("../bootcause/testdata/corpus/*/*.want")
+	cases, err := bootcorpus.All("../bootcause/testdata/corpus")
 	require.NoError(t, err)
-	require.Greater(t, len(wants), 90)
+	require.Greater(t, len(cases), 90)
 	right := 0
-	for _, want := range wants {
-		raw, err := os.ReadFile(strings.TrimSuffix(want, ".want") + ".log")
-		require.NoError(t, err)
-		var log []string
-		for _, l := range strings.Split(string(raw), "\n") {
-			if !strings.HasPrefix(l, "# ") { // a public case's source header
-				log = append(log, l)
-			}
-		}
-		wantRaw, err := os.ReadFile(want)
-		require.NoError(t, err)
-		class := ""
-		for _, l := range strings.Split(string(wantRaw), "\n") {
-			if v, ok := strings.CutPrefix(l, "class:"); ok {
-				class = strings.TrimSpace(v)
-			}
-		}
+	for _, c := range cases {
+		class := c.Class
 		if class == "" {
 			class = bootcause.CrashUnknown
 		}
-		c := diagnose.Explain(crashLoop(), crashed(strings.Join(log, "\n")))
-		if assert.Equal(t, class, c.Class, "%s: %s", want, c.Line()) {
+		got := diagnose.Explain(crashLoop(), crashed(c.Log))
+		if assert.Equal(t, class, got.Class, "%s: %s", c.Name, got.Line()) {
 			right++
 		}
 	}
-	t.Logf("failure-cause right on %d/%d corpus cases", right, len(wants))
+	t.Logf("failure-cause right on %d/%d corpus cases", right, len(cases))
 }

@@ -2,13 +2,12 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/org/erlmcp-deploy/internal/bootcause"
+	"github.com/org/erlmcp-deploy/internal/bootcause/bootcorpus"
 	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"github.com/org/erlmcp-deploy/internal/rollout"
 )
@@ -88,37 +87,21 @@ func (r report) firstCrashMarkdown() string {
 // as the crashed instance of a crash loop (diagnose.Explain, as a deploy
 // names it), against the class its .want file gives.
 func corpusMarkdown() string {
-	wants, err := filepath.Glob(filepath.Join("internal", "bootcause", "testdata", "corpus", "*", "*.want"))
-	if err != nil || len(wants) == 0 {
-		return fmt.Sprintf("\n## Boot corpus\n\nnot scored: %v (%d cases)\n", err, len(wants))
+	cases, err := bootcorpus.All(corpusDir)
+	if err != nil {
+		return fmt.Sprintf("\n## Boot corpus\n\nnot scored: %v\n", err)
 	}
 	type score struct{ right, all int }
 	by := map[string]*score{}
 	var wrong []string
-	for _, want := range wants {
-		name := strings.TrimSuffix(strings.TrimPrefix(want, filepath.Join("internal", "bootcause", "testdata", "corpus")+"/"), ".want")
-		log, err := bootLogText(name)
-		if err != nil {
-			wrong = append(wrong, fmt.Sprintf("- %s: %v", name, err))
-			continue
-		}
-		raw, err := os.ReadFile(want)
-		if err != nil {
-			wrong = append(wrong, fmt.Sprintf("- %s: %v", name, err))
-			continue
-		}
-		class := ""
-		for _, l := range strings.Split(string(raw), "\n") {
-			if v, ok := strings.CutPrefix(l, "class:"); ok {
-				class = strings.TrimSpace(v)
-			}
-		}
+	for _, c := range cases {
+		class := c.Class
 		if class == "" {
 			class = bootcause.CrashUnknown + " (no failure in the log)"
 		}
-		b := bootcause.Classify([]byte(log))
+		b := bootcause.Classify([]byte(c.Log))
 		rep := &diagnose.Report{Pods: []diagnose.Pod{{Name: "p", Containers: []diagnose.Container{{Name: "c", Restarts: 3,
-			State: "waiting: CrashLoopBackOff", Logs: log, LogsPrevious: true, Boot: &b}}}}}
+			State: "waiting: CrashLoopBackOff", Logs: c.Log, LogsPrevious: true, Boot: &b}}}}}
 		got := diagnose.Explain(rollout.Verdict{Phase: rollout.Failed, Problems: []rollout.Problem{{Pod: "p", Container: "c", Reason: "CrashLoopBackOff"}}}, rep).Class
 		if by[class] == nil {
 			by[class] = &score{}
@@ -127,7 +110,7 @@ func corpusMarkdown() string {
 		if got == strings.Fields(class)[0] {
 			by[class].right++
 		} else {
-			wrong = append(wrong, fmt.Sprintf("- %s: %s, expected %s", name, got, class))
+			wrong = append(wrong, fmt.Sprintf("- %s: %s, expected %s", c.Name, got, class))
 		}
 	}
 	classes := make([]string, 0, len(by))

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
+	"github.com/org/erlmcp-deploy/internal/bootcause/bootcorpus"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 )
 
@@ -88,21 +87,11 @@ var cases = []benchCase{
 		image: repo + ":1.1.0-crashonce", bootLog: "dependency-unreachable/gen-tcp"},
 }
 
-// bootLogText is a corpus case's log as the crashed instance printed it
-// (a public case's "# " source lines are not log).
-func bootLogText(name string) (string, error) {
-	raw, err := os.ReadFile(filepath.Join("internal", "bootcause", "testdata", "corpus", name+".log"))
-	if err != nil {
-		return "", fmt.Errorf("boot log %s: %w", name, err)
-	}
-	var out []string
-	for _, l := range strings.Split(string(raw), "\n") {
-		if !strings.HasPrefix(l, "# ") {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n"), nil
-}
+// corpusDir is the boot corpus, from the repository root (where make bench runs).
+var corpusDir = filepath.Join("internal", "bootcause", "testdata", "corpus")
+
+// bootLogText is a corpus case's log as the crashed instance printed it.
+func bootLogText(name string) (string, error) { return bootcorpus.Log(corpusDir, name) }
 
 func (bc benchCase) expected() string {
 	if bc.doomed {

@@ -15,22 +15,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/org/erlmcp-deploy/internal/bootcause/bootcorpus"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 )
 
-// corpusLog is a boot corpus case's log (real OTP 25 / Elixir 1.14 output,
-// internal/bootcause/testdata/corpus) without a public case's source lines.
+// corpusLog is a boot corpus case's log (real OTP 25 / Elixir 1.14 output).
 func corpusLog(t *testing.T, name string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "bootcause", "testdata", "corpus", name+".log"))
+	log, err := bootcorpus.Log(filepath.Join("..", "..", "bootcause", "testdata", "corpus"), name)
 	require.NoError(t, err)
-	var out []string
-	for _, l := range strings.Split(string(raw), "\n") {
-		if !strings.HasPrefix(l, "# ") {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
+	return log
 }
 
 // bootTarget is target with one replica whose crashed instances print log
