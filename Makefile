@@ -7,7 +7,7 @@ GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 BIN       := $(CURDIR)/bin
-ACTIONS   := deploy smoke rollback release-notes
+ACTIONS   := deploy smoke rollback release-notes preview
 TOOL      := $(GO) tool -modfile=tools/go.mod
 CLUSTER   := $(GO) run ./test/cluster/clusterctl
 # Generous per-package limit: the first cluster test may wait for a cold control-plane build.

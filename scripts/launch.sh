@@ -2,7 +2,7 @@
 # launch.sh: start an erlmcp-deploy binary for a GitHub Action step.
 #
 #   launch.sh ID [ARG...]          run the binary of action ID (deploy, smoke,
-#                                  rollback, release-notes) with ARGs, via exec
+#                                  rollback, release-notes, preview) with ARGs, via exec
 #   launch.sh --install erlmcp-deploy
 #                                  put the CLI on PATH ($GITHUB_PATH) and write
 #                                  path=<absolute path> to $GITHUB_OUTPUT
@@ -75,7 +75,7 @@
 set -euo pipefail
 
 # ---- contract -------------------------------------------------------------
-ERLMCP_IDS="deploy smoke rollback release-notes"
+ERLMCP_IDS="deploy smoke rollback release-notes preview"
 ERLMCP_CLI=erlmcp-deploy
 # shellcheck disable=SC2034 # used by scripts/dist.sh
 ERLMCP_PLATFORMS="linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64"

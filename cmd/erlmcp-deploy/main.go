@@ -1,5 +1,5 @@
-// Command erlmcp-deploy runs the deploy, smoke, rollback and release-notes
-// actions from a terminal, with flags named exactly like the action inputs.
+// Command erlmcp-deploy runs the deploy, smoke, rollback, release-notes and
+// preview actions from a terminal, with flags named exactly like the action inputs.
 package main
 
 import (
@@ -8,6 +8,7 @@ import (
 
 	"github.com/org/erlmcp-deploy/internal/actionspec"
 	"github.com/org/erlmcp-deploy/internal/app/deploy"
+	"github.com/org/erlmcp-deploy/internal/app/preview"
 	"github.com/org/erlmcp-deploy/internal/app/releasenotes"
 	"github.com/org/erlmcp-deploy/internal/app/rollback"
 	"github.com/org/erlmcp-deploy/internal/app/smoke"
@@ -31,5 +32,6 @@ func Commands() []cli.Command {
 		{Spec: actionspec.Rollback(), Run: rollback.Run},
 		{Spec: actionspec.Smoke(), Run: smoke.Run},
 		{Spec: actionspec.ReleaseNotes(), Run: releasenotes.Run},
+		{Spec: actionspec.Preview(), Run: preview.Run},
 	}
 }

@@ -1,13 +1,13 @@
 package actionspec
 
-// Preview is the contract of the preview action (issue 26): one running copy
-// of the release per pull request. It is not in All() yet: actions/preview,
-// its binary and its CLI subcommand come with the app glue.
+// Preview is the contract of the preview action: one running copy of the
+// release per pull request.
 func Preview() Action {
 	in := []Input{
 		{Name: "command", Kind: Enum, Values: []string{"up", "down", "reap"}, DefaultDoc: "from the event",
 			Description: "What to do, decided by the event when not given: `pull_request` opened, synchronize or reopened → `up` (create or update the pull request's preview); closed → `down` (remove it); `schedule` or `workflow_dispatch` → `reap` (remove every preview of this repository whose pull request is closed or idle past `ttl`). `pull_request_target` is refused: it runs with the repository's secrets."},
-		{Name: "manifests", Kind: List, Commas: true, Required: true, Description: "The release: files, directories (every `*.yaml`, `*.yml`, `*.json` in them) or kustomization directories, one per line or comma-separated, as for deploy. Every namespaced object is placed in the preview's namespace; a cluster-scoped object (Namespace, ClusterRole, CRD, ...) is refused by name. Deployed, verified and restored as a whole by the same engine as deploy."},
+		{Name: "pull-request", Kind: Int, Description: "With `command: up` or `down` outside a `pull_request` event (e.g. a `workflow_dispatch` that takes a preview down by hand): the pull request's number. Its head commit, branch and repository (a fork?) are read from GitHub with `github-token`."},
+		{Name: "manifests", Kind: List, Commas: true, Description: "Required with `up`. The release: files, directories (every `*.yaml`, `*.yml`, `*.json` in them) or kustomization directories, one per line or comma-separated, as for deploy. Every namespaced object is placed in the preview's namespace; a cluster-scoped object (Namespace, ClusterRole, CRD, ...) is refused by name. Deployed, verified and restored as a whole by the same engine as deploy."},
 		{Name: "image", Kind: String, Description: "Image of the pull request (`repo:tag` or `repo@sha256:<digest>`): replaces the image of every container and init container of that repository in the manifests (at least one must match)."},
 		{Name: "images", Kind: List, Description: "`repository=reference`, one per line (e.g. `ghcr.io/acme/erlmcp-dashboard=ghcr.io/acme/erlmcp-dashboard:pr-12`); each replaces the image of every container and init container of that repository."},
 		{Name: "release", Kind: String, Default: "erlmcp", Description: "The release's name: its history is kept in the preview's namespace, and the namespace prefix defaults to `<release>-pr-`."},
@@ -20,7 +20,7 @@ func Preview() Action {
 		{Name: "quota-pods", Kind: Int, Default: "10", Description: "ResourceQuota of the preview's namespace: most pods."},
 		{Name: "quota-requests-cpu", Kind: String, Default: "2", Description: "ResourceQuota of the preview's namespace: most CPU requested in all (a Kubernetes quantity)."},
 		{Name: "quota-requests-memory", Kind: String, Default: "4Gi", Description: "ResourceQuota of the preview's namespace: most memory requested in all."},
-		{Name: "quota-limits-cpu", Kind: String, Default: "4", Description: "ResourceQuota of the preview's namespace: most CPU limits in all."},
+		{Name: "quota-limits-cpu", Kind: String, Default: "8", Description: "ResourceQuota of the preview's namespace: most CPU limits in all (the example release peaks at 5.5 CPUs of limits while both its Deployments roll)."},
 		{Name: "quota-limits-memory", Kind: String, Default: "8Gi", Description: "ResourceQuota of the preview's namespace: most memory limits in all."},
 		{Name: "default-request-cpu", Kind: String, Default: "100m", Description: "LimitRange of the preview's namespace: the CPU request of a container that sets none (the quota refuses pods without requests)."},
 		{Name: "default-request-memory", Kind: String, Default: "256Mi", Description: "LimitRange of the preview's namespace: the memory request of a container that sets none."},
@@ -42,7 +42,7 @@ func Preview() Action {
 		Outputs: []Output{
 			{Name: "namespace", Description: "The preview's namespace (empty for `reap`)."},
 			{Name: "url", Description: "The preview's URL (from `url-template`; empty when none)."},
-			{Name: "status", Structural: true, Description: "`up` (the push serves), `failed` (the push failed; the previous version serves when there was one), `down` (removed), `refused` (a fork, or `max-previews` reached: nothing created) or `reaped` (a `reap` run ended)."},
+			{Name: "status", Structural: true, Description: "`up` (the push serves), `failed` (the push failed; the previous version serves when there was one), `down` (removed), `refused` (a fork, or `max-previews` reached: nothing created) or `reaped` (a `reap` run ended); empty on a dry run."},
 			{Name: "failure-cause", Description: "Why the push failed, as one stable word (the deploy action's `failure-cause` vocabulary); empty unless `status` is `failed`."},
 			slackOutput(),
 		},

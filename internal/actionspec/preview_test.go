@@ -15,7 +15,7 @@ func TestPreviewContract(t *testing.T) {
 	p := actionspec.Preview()
 	require.NoError(t, p.Validate())
 	_, listed := actionspec.ByID("preview")
-	assert.False(t, listed, "listed in All() only with actions/preview and its binary")
+	assert.True(t, listed, "listed in All(): actions/preview, its binary and the CLI subcommand exist")
 
 	// The deploy action's inputs that apply keep their names, kinds and defaults.
 	deploy := actionspec.Deploy()

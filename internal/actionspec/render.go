@@ -111,7 +111,7 @@ func (a Action) ActionYAML() ([]byte, error) {
 func SetupYAML() ([]byte, error) {
 	root := mapping(
 		"name", scalar("erlmcp-deploy"),
-		"description", scalar("Put the erlmcp-deploy CLI (deploy, smoke, rollback, release-notes) on PATH."),
+		"description", scalar("Put the erlmcp-deploy CLI (deploy, smoke, rollback, release-notes, preview) on PATH."),
 		"author", scalar("erlmcp-deploy"),
 		"branding", mapping("icon", scalar("package"), "color", scalar("blue")),
 		"outputs", mapping("path", mapping("description", scalar("Absolute path of the erlmcp-deploy binary."),

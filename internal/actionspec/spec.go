@@ -170,7 +170,7 @@ func (a Action) Validate() error {
 
 // All returns every action, sorted by ID.
 func All() []Action {
-	all := []Action{Deploy(), Rollback(), Smoke(), ReleaseNotes()}
+	all := []Action{Deploy(), Rollback(), Smoke(), ReleaseNotes(), Preview()}
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all
 }

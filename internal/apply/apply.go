@@ -79,6 +79,9 @@ type Options struct {
 	Recheck           time.Duration
 	Rollout           rollout.Options
 	Mask              func(string)
+	// Confine places every namespaced object in Namespace, whatever its
+	// manifest says, and refuses cluster-scoped objects (a preview).
+	Confine bool
 	// Progressive: this apply is the promotion of the release's canary,
 	// which owns the progressive state of its Deployments; otherwise what an
 	// unfinished canary or blue-green of them left is undone first.
@@ -616,4 +619,16 @@ func joinOr(list []string, none string) string {
 		return none
 	}
 	return strings.Join(list, ", ")
+}
+
+// Check reads and prepares the manifests as Run would, and changes nothing:
+// it returns the input errors Run would stop at first (a file that does not
+// parse, a kind the cluster does not serve, an image no container runs, an
+// object a confined release may not hold), so a caller can refuse bad input
+// before it changes anything of its own.
+func (e *Engine) Check(opts Options) error {
+	quiet := *e
+	quiet.Log = ui.Discard{}
+	_, err := quiet.load(opts)
+	return err
 }

@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -336,4 +337,57 @@ func TestPurePruneCandidatesOfADoomedReleaseAreKept(t *testing.T) {
 	assert.Equal(t, "not pruned", got[0].Action)
 	assert.True(t, strings.HasPrefix(got[0].State, "kept"), got[0].State)
 	_ = ssa.DeletedAction
+}
+
+// TestPureConfine: a confined release (a preview) has every namespaced
+// object in its namespace, whatever the manifest says, and refuses each
+// cluster-scoped object by file and line; unconfined, both pass as written.
+func TestPureConfine(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "all.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: conf, namespace: production}\n---\n"+
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web}\n---\n"+
+		"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\n---\n"+
+		"apiVersion: v1\nkind: Namespace\nmetadata: {name: erlmcp}\n"), 0o644))
+	e := &Engine{Mapper: testMapper(), Log: ui.Discard{}}
+	for _, tc := range []struct {
+		name    string
+		confine bool
+		want    map[string]string // object → namespace
+		refused []string          // "line: kind name"
+	}{
+		{name: "unconfined", want: map[string]string{"conf": "production", "web": "pr-12", "reader": "", "erlmcp": ""}},
+		{name: "confined", confine: true, refused: []string{`9: ClusterRole "reader"`, `13: Namespace "erlmcp"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := e.load(Options{Namespace: "pr-12", Release: "web", Manifests: []string{file}, Confine: tc.confine})
+			if tc.refused == nil {
+				require.NoError(t, err)
+				got := map[string]string{}
+				for _, o := range s.objects {
+					got[o.GetName()] = o.GetNamespace()
+				}
+				assert.Equal(t, tc.want, got)
+				return
+			}
+			var ie *InputError
+			require.ErrorAs(t, err, &ie)
+			assert.Equal(t, "manifests", ie.Input)
+			var got []string
+			for _, p := range ie.Problems {
+				assert.Equal(t, file, p.File)
+				assert.Contains(t, p.Msg, "cluster-scoped")
+				got = append(got, fmt.Sprintf("%d: %s", p.Line, strings.SplitN(p.Msg, " is ", 2)[0]))
+			}
+			assert.Equal(t, tc.refused, got)
+		})
+	}
+	namespaced := filepath.Join(t.TempDir(), "app.yaml")
+	require.NoError(t, os.WriteFile(namespaced, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: conf, namespace: production}\n---\n"+
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"), 0o644))
+	s, err := e.load(Options{Namespace: "pr-12", Release: "web", Manifests: []string{namespaced}, Confine: true})
+	require.NoError(t, err)
+	for _, o := range s.objects {
+		assert.Equal(t, "pr-12", o.GetNamespace(), "%s placed in the preview's namespace", o.GetName())
+	}
 }

@@ -98,6 +98,7 @@ func setChangeCause(objs []manifest.Object, cause string) {
 func (e *Engine) resolve(opts Options, objs []manifest.Object) (*set, error) {
 	s := &set{namespaces: map[string]bool{}}
 	var problems []*manifest.Error
+	moved := map[string]int{} // namespace in the manifests → objects a confined release placed elsewhere
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
 		m, err := e.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
@@ -110,12 +111,21 @@ func (e *Engine) resolve(opts Options, objs []manifest.Object) (*set, error) {
 			}
 			return nil, fmt.Errorf("discover kind %s: %w", gvk, err)
 		}
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			if o.GetNamespace() == "" {
-				o.SetNamespace(opts.Namespace)
-			}
-		} else {
+		namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
+		if opts.Confine && !namespaced {
+			problems = append(problems, &manifest.Error{File: o.Source.File, Line: o.Source.Line,
+				Msg: fmt.Sprintf("%s %q is cluster-scoped: a release confined to namespace %s may hold only namespaced objects (install it apart, once, for every preview)",
+					o.GetKind(), o.GetName(), opts.Namespace)})
+			continue
+		}
+		switch {
+		case !namespaced:
 			o.SetNamespace("")
+		case opts.Confine && o.GetNamespace() != "" && o.GetNamespace() != opts.Namespace:
+			moved[o.GetNamespace()]++
+			o.SetNamespace(opts.Namespace)
+		case o.GetNamespace() == "":
+			o.SetNamespace(opts.Namespace)
 		}
 		if isNamespace(o.Unstructured) {
 			s.namespaces[o.GetName()] = true
@@ -126,6 +136,9 @@ func (e *Engine) resolve(opts Options, objs []manifest.Object) (*set, error) {
 	}
 	if len(problems) > 0 {
 		return nil, &InputError{Input: "manifests", Problems: problems}
+	}
+	for _, from := range sortedKeys(moved) {
+		e.Log.Infof("%d object(s) placed in namespace %s (the manifests say %s)", moved[from], opts.Namespace, from)
 	}
 	return s, nil
 }

@@ -59,11 +59,11 @@ type Limits struct {
 	DefaultCPU, DefaultMemory string
 }
 
-// DefaultLimits are the safe defaults: 10 pods, 2 CPUs and 4Gi requested, 4
+// DefaultLimits are the safe defaults: 10 pods, 2 CPUs and 4Gi requested, 8
 // CPUs and 8Gi of limits; a container without its own gets 100m/256Mi
 // requested and 500m/512Mi as limits.
 func DefaultLimits() Limits {
-	return Limits{Pods: "10", RequestsCPU: "2", RequestsMemory: "4Gi", LimitsCPU: "4", LimitsMemory: "8Gi",
+	return Limits{Pods: "10", RequestsCPU: "2", RequestsMemory: "4Gi", LimitsCPU: "8", LimitsMemory: "8Gi",
 		DefaultRequestCPU: "100m", DefaultRequestMemory: "256Mi", DefaultCPU: "500m", DefaultMemory: "512Mi"}
 }
 

@@ -63,7 +63,7 @@ func TestQuotaAndLimitRangeDefaults(t *testing.T) {
 		hard[k] = v.String()
 	}
 	assert.Equal(t, map[corev1.ResourceName]string{"pods": "10", "requests.cpu": "2", "requests.memory": "4Gi",
-		"limits.cpu": "4", "limits.memory": "8Gi"}, hard)
+		"limits.cpu": "8", "limits.memory": "8Gi"}, hard)
 
 	lr, err := DefaultLimits().LimitRange("erlmcp-pr-12")
 	require.NoError(t, err)

@@ -28,6 +28,8 @@ const (
 	HeadSHAAnnotation = "erlmcp-deploy.io/preview-head-sha"
 	// HeadRefAnnotation holds the pull request's branch.
 	HeadRefAnnotation = "erlmcp-deploy.io/preview-head-ref"
+	// ServingSHAAnnotation holds the commit of the last push that verified: what serves after a doomed push.
+	ServingSHAAnnotation = "erlmcp-deploy.io/preview-serving-sha"
 	// LastPushAnnotation holds when the last push was deployed (RFC 3339, UTC); the ttl counts from it.
 	LastPushAnnotation = "erlmcp-deploy.io/preview-last-push"
 )

@@ -191,6 +191,37 @@ func (c *Cluster) NamespaceDeployer(ctx context.Context, home, namespace string)
 	return c.identity(ctx, home, namespace, "namespace-deployer-"+home)
 }
 
+// PreviewDeployer applies examples/kubernetes/rbac-preview.yaml for the
+// preview action: its ServiceAccount in home (created), bound cluster-wide
+// (the ClusterRole and its binding named after home). It returns a
+// kubeconfig for that ServiceAccount whose default namespace is home.
+func (c *Cluster) PreviewDeployer(ctx context.Context, home string) (*Identity, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(root, "examples", "kubernetes", "rbac-preview.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	objs, err := NamespaceDeployerObjects(b, home, home)
+	if err != nil {
+		return nil, err
+	}
+	var stream []byte
+	for _, o := range objs {
+		y, err := sigsyaml.Marshal(o.Object)
+		if err != nil {
+			return nil, err
+		}
+		stream = append(append(stream, "---\n"...), y...)
+	}
+	if err := c.Apply(ctx, stream, ""); err != nil {
+		return nil, err
+	}
+	return c.identity(ctx, home, home, "preview-deployer-"+home)
+}
+
 // NamespaceDeployerObjects are the objects of rbac-namespace.yaml made for
 // one test: the ServiceAccount's namespace is home, the ClusterRole and its
 // binding carry home in their names, and the namespace they name is namespace.
@@ -203,7 +234,7 @@ func NamespaceDeployerObjects(manifests []byte, home, namespace string) ([]*unst
 			if errors.Is(err, io.EOF) {
 				return out, nil
 			}
-			return nil, fmt.Errorf("decode rbac-namespace.yaml: %w", err)
+			return nil, fmt.Errorf("decode the RBAC manifests: %w", err)
 		}
 		if len(obj.Object) == 0 {
 			continue

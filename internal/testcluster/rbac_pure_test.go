@@ -90,3 +90,31 @@ func TestPureNamespaceDeployerHasTheRolesVerbs(t *testing.T) {
 	ref, _, _ := unstructured.NestedString(binding.Object, "roleRef", "name")
 	assert.Equal(t, clusterRole.GetName(), ref)
 }
+
+// TestPurePreviewDeployerHasTheRolesVerbs: rbac-preview.yaml grants every
+// verb of rbac.yaml's Role cluster-wide, plus what the preview action does
+// to namespaces and to their ResourceQuota and LimitRange.
+func TestPurePreviewDeployerHasTheRolesVerbs(t *testing.T) {
+	var role, clusterRole *unstructured.Unstructured
+	for _, o := range exampleObjects(t, "rbac.yaml") {
+		if o.GetKind() == "Role" {
+			role = o
+		}
+	}
+	for _, o := range exampleObjects(t, "rbac-preview.yaml") {
+		if o.GetKind() == "ClusterRole" {
+			clusterRole = o
+		}
+	}
+	require.NotNil(t, role)
+	require.NotNil(t, clusterRole)
+	cluster := grants(t, clusterRole)
+	for g := range grants(t, role) {
+		assert.True(t, cluster[g], "rbac-preview.yaml lacks %v of rbac.yaml's Role", g)
+	}
+	for _, g := range [][3]string{{"", "namespaces", "create"}, {"", "namespaces", "list"}, {"", "namespaces", "patch"},
+		{"", "namespaces", "delete"}, {"", "resourcequotas", "create"}, {"", "resourcequotas", "update"},
+		{"", "limitranges", "create"}, {"", "limitranges", "update"}} {
+		assert.True(t, cluster[g], "rbac-preview.yaml lacks %v", g)
+	}
+}
