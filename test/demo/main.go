@@ -37,6 +37,10 @@ type step struct {
 	title   string
 	args    []string
 	wantErr bool // the step demonstrates a failure
+	// env is added to the step's environment (a preview's GitHub event, the previewer's kubeconfig).
+	env []string
+	// after narrates what the step left (nil: nothing).
+	after func()
 }
 
 type outcome struct {
@@ -113,9 +117,10 @@ func run(ctx context.Context, cli string, out io.Writer) error {
 	defer target.Close()
 	say("an erlmcp-like service answers at " + target.URL + " (/health, /metrics, /mcp).")
 
-	// GitHub is out of reach here: release-notes talks to an in-process fake of its REST API.
+	// GitHub is out of reach here: release-notes and preview talk to an in-process fake of its REST API.
 	gh := githubfake.New("acme", "erlmcp")
 	defer gh.Close()
+	gh.AddPull(githubfake.Pull{Number: 7, HeadSHA: prHead(1), HeadRef: "faster-tools"})
 
 	work, err := os.MkdirTemp("", "erlmcp-demo-")
 	if err != nil {
@@ -133,6 +138,36 @@ func run(ctx context.Context, cli string, out io.Writer) error {
 	release := func(extra ...string) []string {
 		return append([]string{"deploy", "--environment", "staging", "--manifests", releaseDir}, extra...)
 	}
+	// A pull request's preview: the identity of examples/kubernetes/rbac-preview.yaml, and
+	// the pull_request events GitHub would send for pull request #7.
+	previewer, err := c.PreviewDeployer(ctx, "erlmcp-previews")
+	if err != nil {
+		return err
+	}
+	event := func(action string, push int) []string {
+		path := filepath.Join(work, fmt.Sprintf("event-%s-%d.json", action, push))
+		payload := fmt.Sprintf(`{"action":%q,"number":7,"repository":{"full_name":"acme/erlmcp"},"pull_request":{"number":7,"title":"Faster tools",`+
+			`"merged":%t,"user":{"login":"octocat"},"head":{"sha":%q,"ref":"faster-tools","repo":{"full_name":"acme/erlmcp"}},"base":{"ref":"main","repo":{"full_name":"acme/erlmcp"}}}}`,
+			action, action == "closed", prHead(push))
+		if err := os.WriteFile(path, []byte(payload), 0o644); err != nil {
+			panic(err)
+		}
+		return []string{"KUBECONFIG=" + previewer.Kubeconfig, "GITHUB_REPOSITORY=acme/erlmcp", "GITHUB_API_URL=" + gh.URL,
+			"GITHUB_EVENT_NAME=pull_request", "GITHUB_EVENT_PATH=" + path}
+	}
+	preview := func(image string) []string {
+		return []string{"preview", "--manifests", releaseDir, "--image", image, "--url-template", "https://pr-{number}.preview.example.com", "--github-token", "demo-token"}
+	}
+	comment := func() {
+		if cs := gh.Comments(7); len(cs) > 0 {
+			say(fmt.Sprintf("pull request #7 has %d comment from the action (edited in place); it reads:", len(cs)))
+			for _, line := range strings.Split(strings.TrimSpace(cs[0].Body), "\n")[1:] {
+				if line != "" && !strings.HasPrefix(line, "|---") && !strings.HasPrefix(line, "| |") {
+					say("  > " + line)
+				}
+			}
+		}
+	}
 	steps := []step{
 		{title: "first deploy of the release (every object created)", args: release()},
 		{title: "deploy 1.1.0", args: release("--image", "ghcr.io/acme/erlmcp:1.1.0")},
@@ -142,6 +177,12 @@ func run(ctx context.Context, cli string, out io.Writer) error {
 		{title: "deploy a release whose dashboard image is missing", args: release("--image", "ghcr.io/acme/erlmcp:1.3.0",
 			"--images", "ghcr.io/acme/erlmcp-dashboard=ghcr.io/acme/erlmcp-dashboard:1.3.0-fault-imagepull"), wantErr: true},
 		{title: "release history", args: []string{"rollback", "--environment", "staging", "--list"}},
+		{title: "preview of pull request #7: opened (namespace erlmcp-pr-7, quota, the release, a GitHub deployment, one comment)",
+			args: preview("ghcr.io/acme/erlmcp:pr-7-1"), env: event("opened", 1), after: comment},
+		{title: "preview of pull request #7: a push with a bad image (the previous push keeps serving)",
+			args: preview("ghcr.io/acme/erlmcp:pr-7-2-fault-imagepull"), env: event("synchronize", 2), wantErr: true, after: comment},
+		{title: "preview of pull request #7: merged (namespace deleted, deployments inactive, comment edited)",
+			args: preview("ghcr.io/acme/erlmcp:pr-7-2"), env: event("closed", 2), after: comment},
 		{title: "release notes for v1.2.0 (dry run)", args: []string{"release-notes", "--tag", "v1.2.0", "--previous-tag", "v1.1.0", "--changelog", changelog,
 			"--repository", "acme/erlmcp", "--api-url", gh.APIURL(), "--token", "demo-token", "--deployed-image", "ghcr.io/acme/erlmcp:1.2.0-slowstart-3s → staging", "--checksums=false", "--dry-run"}},
 	}
@@ -151,7 +192,7 @@ func run(ctx context.Context, cli string, out io.Writer) error {
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, cli, s.args...)
 		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+id.Kubeconfig, "RUNNER_TEMP="+work)
+		cmd.Env = append(append(os.Environ(), "KUBECONFIG="+id.Kubeconfig, "RUNNER_TEMP="+work), s.env...)
 		cmd.Stdout, cmd.Stderr = out, out
 		err := cmd.Run()
 		if ctx.Err() != nil {
@@ -172,6 +213,9 @@ func run(ctx context.Context, cli string, out io.Writer) error {
 			return fmt.Errorf("step %q should have failed", s.title)
 		}
 		results = append(results, outcome{s.title, time.Since(start), res})
+		if s.after != nil {
+			s.after()
+		}
 	}
 
 	fmt.Fprintf(out, "\n=== Summary (cluster started in %s)\n", clusterTook.Round(100*time.Millisecond))
@@ -182,9 +226,13 @@ func run(ctx context.Context, cli string, out io.Writer) error {
 	tw.Flush()
 	say("\nThe first deploy created the whole release from its manifests as the least-privilege deployer. " +
 		"Each bad release was noticed from its first failing pod — the crash at its first crash, because the crashed instance's log names a cause no restart can clear — named by its cause (failure-cause: missing-env DATABASE_URL, image-not-found), explained (state, logs of the crashed instance, events), and the previous verified revision of the release was serving again, as a whole, within seconds — " +
-		"where `kubectl rollout status` would wait for the progress deadline (10 minutes by default), and `kubectl rollout undo` would take back one Deployment, not the release.")
+		"where `kubectl rollout status` would wait for the progress deadline (10 minutes by default), and `kubectl rollout undo` would take back one Deployment, not the release. " +
+		"Pull request #7 had its own running copy of the release, in a namespace of its own with a quota, updated on every push and named on the pull request in one comment, and gone when it merged.")
 	return nil
 }
+
+// prHead is the head commit of pull request #7 after push n.
+func prHead(n int) string { return fmt.Sprintf("%07x", 0xc0ffee0+n) + strings.Repeat("0", 33) }
 
 // releaseDir is the release the demo deploys, relative to the repository root.
 const releaseDir = "examples/kubernetes/erlmcp"
