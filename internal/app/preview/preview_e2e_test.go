@@ -22,6 +22,7 @@ import (
 	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/ghaction/steptest"
 	"github.com/org/erlmcp-deploy/internal/githubfake"
+	"github.com/org/erlmcp-deploy/internal/notify/slackfake"
 	pv "github.com/org/erlmcp-deploy/internal/preview"
 	"github.com/org/erlmcp-deploy/internal/testcluster"
 )
@@ -48,6 +49,8 @@ type world struct {
 	prefix string
 	kc     string
 	id     *testcluster.Identity
+	// extraEnv is added to the next runs' environment.
+	extraEnv map[string]string
 }
 
 func newWorld(t *testing.T, name string) *world {
@@ -102,6 +105,9 @@ func (w *world) runContext(ctx context.Context, eventName string, payload map[st
 	env := map[string]string{"GITHUB_API_URL": w.gh.URL, "GITHUB_REPOSITORY": w.repo, "GITHUB_EVENT_NAME": eventName,
 		"GITHUB_EVENT_PATH": path, "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4242", "GITHUB_ACTOR": "octocat",
 		"GITHUB_SHA": sha(1)}
+	for k, v := range w.extraEnv {
+		env[k] = v
+	}
 	return steptest.RunContext(ctx, w.t, actionspec.Preview(), preview.Run, in, env)
 }
 
@@ -170,8 +176,16 @@ func TestPreviewLifecycle(t *testing.T) {
 	w.gh.AddPull(githubfake.Pull{Number: 13, HeadSHA: sha(201), HeadRepo: "mallory/erlmcp-life"})
 	w.gh.AddPull(githubfake.Pull{Number: 14, HeadSHA: sha(301)})
 
+	// A dry run says what it would do and changes nothing.
+	s := w.up("opened", n, sha(101), "pr12-a", map[string]string{"dry-run": "true"})
+	require.Equal(t, 0, s.Code, s.Log)
+	assert.Contains(t, s.Log, "dry run: would create namespace "+ns)
+	_, ok := getNamespace(t, ns)
+	assert.False(t, ok, "a dry run creates no namespace")
+	assert.Zero(t, w.gh.WriteCalls(), "a dry run writes nothing on GitHub")
+
 	// Open.
-	s := w.up("opened", n, sha(101), "pr12-a", nil)
+	s = w.up("opened", n, sha(101), "pr12-a", nil)
 	require.Equal(t, 0, s.Code, s.Log)
 	assert.Equal(t, "up", s.Output("status"))
 	assert.Equal(t, ns, s.Output("namespace"))
@@ -227,8 +241,17 @@ func TestPreviewLifecycle(t *testing.T) {
 	cleanup, err := cluster.NamespaceLogs(ctx, ns, testcluster.ContainerLogs{Previous: log})
 	require.NoError(t, err)
 	defer func() { _ = cleanup() }()
-	s = w.up("synchronize", n, sha(104), "pr12-c", map[string]string{"images": dashboard + "=" + dashboard + ":pr12-d-fault-crashloop"})
+	const slackToken = "xoxb-preview-S3cret"
+	slack, api := slackfake.New(t, slackToken)
+	w.extraEnv = map[string]string{"ERLMCP_SLACK_API_URL": api}
+	s = w.up("synchronize", n, sha(104), "pr12-c", map[string]string{"images": dashboard + "=" + dashboard + ":pr12-d-fault-crashloop",
+		"slack-token": slackToken, "slack-channel": "C0PREVIEWS"})
+	w.extraEnv = nil
 	require.Equal(t, 1, s.Code, s.Log)
+	assert.Empty(t, s.Leaks(slackToken))
+	msg := slack.Message(s.Output("slack-ts"))
+	assert.Contains(t, msg.Get("blocks")+msg.Get("attachments"), "missing-env: the release needs env DATABASE_URL", "Slack names the cause")
+	assert.Contains(t, msg.Get("blocks")+msg.Get("attachments"), "#12 change 12", "Slack names the pull request")
 	assert.Equal(t, "failed", s.Output("status"))
 	assert.Equal(t, "missing-env", s.Output("failure-cause"))
 	assert.Equal(t, dashboard+":1.0.0", image(t, ns, "erlmcp-dashboard"), "the previous push serves again")
@@ -470,8 +493,12 @@ func TestPreviewCancelledPush(t *testing.T) {
 	got, _ := getNamespace(t, ns)
 	assert.Equal(t, sha(403), got.Annotations[pv.ServingSHAAnnotation])
 
-	s = w.run("pull_request", w.pullEvent("closed", 40, sha(403), "", false), nil)
+	// Taken down by hand (workflow_dispatch with command and pull-request): the pull request is read from GitHub.
+	s = w.run("workflow_dispatch", map[string]any{"repository": map[string]any{"full_name": w.repo}},
+		map[string]string{"command": "down", "pull-request": "40"})
 	require.Equal(t, 0, s.Code, s.Log)
+	assert.Equal(t, "down", s.Output("status"))
 	_, ok := getNamespace(t, ns)
 	assert.False(t, ok)
+	assert.Contains(t, w.gh.Comments(40)[0].Body, "Removed by octocat (command: down).")
 }
