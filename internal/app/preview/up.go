@@ -104,7 +104,9 @@ func (r *run) up(ctx context.Context) error {
 	spec := ghdeploy.Spec{Environment: env, Description: fmt.Sprintf("preview of #%d at %s", p.Number, short(p.HeadSHA)), EnvironmentURL: url,
 		Transient: true, Payload: map[string]any{"release": r.release, "namespace": ns, "pull_request": p.Number}}
 	var dep *ghdeploy.Deployment
+	changed := false
 	opts.OnChange = func(ctx context.Context, images []string) {
+		changed = true
 		spec.Payload["image"] = strings.Join(images, ",")
 		dep = r.deploys.Start(ctx, spec)
 	}
@@ -134,7 +136,7 @@ func (r *run) up(ctx context.Context) error {
 	default:
 		state.Status = preview.StatusFailed
 		state.Cause, state.Evidence = cause.Sentence(), cause.Evidence
-		if res.RolledBack {
+		if res.RolledBack || !changed { // restored, or failed before any change: the previous push serves
 			state.ServingSHA = serving
 		}
 		dep.Finish(bg, ghdeploy.StateFailure, string(res.Status)+": "+res.FailureReason)
