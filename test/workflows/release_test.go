@@ -81,7 +81,15 @@ func newReleaseRepo(t *testing.T) *releaseRepo {
 	// Stand-ins for scripts/dist.sh's output: the bundle step only checks and compresses them.
 	var sums strings.Builder
 	var names []string
-	for _, n := range []string{"erlmcp-deploy", "erlmcp-deploy-deploy", "erlmcp-deploy-smoke", "erlmcp-deploy-rollback", "erlmcp-deploy-release-notes"} {
+	launch, err := os.ReadFile(filepath.Join("..", "..", "scripts", "launch.sh"))
+	require.NoError(t, err)
+	ids := regexp.MustCompile(`(?m)^ERLMCP_IDS="([^"]+)"`).FindSubmatch(launch)
+	require.NotNil(t, ids, "scripts/launch.sh defines ERLMCP_IDS")
+	bins := []string{"erlmcp-deploy"} // the CLI, then every action's binary
+	for _, id := range strings.Fields(string(ids[1])) {
+		bins = append(bins, "erlmcp-deploy-"+id)
+	}
+	for _, n := range bins {
 		names = append(names, n+"_linux_amd64", n+"_windows_amd64.exe")
 	}
 	for _, n := range names {
