@@ -171,25 +171,35 @@ jobs:
 %s`, image, stagingURL, productionURL, e.secrets()))
 	git(t, e.repo, "add", "-A")
 	git(t, e.repo, "commit", "-q", "--allow-empty", "-m", "caller")
+	args := []string{"workflow_dispatch", "-W", ".github/workflows/caller.yml"}
+	if e.stagingKC != "" {
+		args = append(args, "-s", "STAGING_KUBECONFIG="+e.stagingKC)
+	}
+	if e.productionKC != "" {
+		args = append(args, "-s", "PRODUCTION_KUBECONFIG="+e.productionKC)
+	}
+	if slackAPI != "" {
+		args = append(args, "-s", "SLACK_BOT_TOKEN="+slackToken, "--env", "ERLMCP_SLACK_API_URL="+slackAPI)
+	}
+	return runAct(t, e.repo, args...)
+}
+
+// runAct runs act in dir (the caller's repository) with args (the event, the
+// workflow, secrets, ...), in self-hosted mode with this working tree as
+// org/erlmcp-deploy@v1, and reads each job's result and its steps' outputs
+// from act's --json log.
+func runAct(t *testing.T, dir string, args ...string) *run {
+	t.Helper()
 	root, err := testcluster.RepoRoot()
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, act(t), "workflow_dispatch", "-W", ".github/workflows/caller.yml",
-		"-P", "ubuntu-latest=-self-hosted", "--local-repository", "org/erlmcp-deploy@v1="+root, "--json",
+	args = append(args, "-P", "ubuntu-latest=-self-hosted", "--local-repository", "org/erlmcp-deploy@v1="+root, "--json",
 		// No release can be downloaded here, and this tree bundles no binaries (no dist/): the
 		// launcher builds the actions from source, which a release ref (@v1) does only on request.
 		"--env", "ERLMCP_RELEASE_API=http://127.0.0.1:9", "--env", "ERLMCP_ALLOW_SOURCE_BUILD=true")
-	if e.stagingKC != "" {
-		cmd.Args = append(cmd.Args, "-s", "STAGING_KUBECONFIG="+e.stagingKC)
-	}
-	if e.productionKC != "" {
-		cmd.Args = append(cmd.Args, "-s", "PRODUCTION_KUBECONFIG="+e.productionKC)
-	}
-	if slackAPI != "" {
-		cmd.Args = append(cmd.Args, "-s", "SLACK_BOT_TOKEN="+slackToken, "--env", "ERLMCP_SLACK_API_URL="+slackAPI)
-	}
-	cmd.Dir = e.repo
+	cmd := exec.CommandContext(ctx, act(t), args...)
+	cmd.Dir = dir
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	_ = cmd.Run() // a failing job is an expected outcome here; the jobs' results are asserted

@@ -20,18 +20,30 @@ import (
 // first job, and rolls back only when the smoke test reports a failure of the
 // service — never when the smoke step itself was misconfigured.
 
-// freeForm are the pipeline inputs the validate job does not check, and why.
-var freeForm = map[string]string{
-	"resolve-digest":   "a boolean: GitHub refuses anything else when the run starts",
-	"otp-version":      "handed to erlef/setup-beam in the build job, which says what it cannot install",
-	"rebar3-version":   "the same",
-	"test-command":     "any shell command",
-	"build-command":    "any shell command",
-	"release-dir":      "any directory; the build job fails (before any deploy) when it is missing",
-	"dockerfile":       "any path; the image job fails (before any deploy) when it is missing",
-	"mcp-expect-tools": "any list of tool names",
-	"slack-mention":    "any Slack mention text",
-	"runs-on":          "any runner label; GitHub resolves it",
+// freeForm are, per reusable workflow, the inputs its validate job does not
+// check, and why.
+var freeForm = map[string]map[string]string{
+	pipelinePath: {
+		"resolve-digest":   "a boolean: GitHub refuses anything else when the run starts",
+		"otp-version":      "handed to erlef/setup-beam in the build job, which says what it cannot install",
+		"rebar3-version":   "the same",
+		"test-command":     "any shell command",
+		"build-command":    "any shell command",
+		"release-dir":      "any directory; the build job fails (before any deploy) when it is missing",
+		"dockerfile":       "any path; the image job fails (before any deploy) when it is missing",
+		"mcp-expect-tools": "any list of tool names",
+		"slack-mention":    "any Slack mention text",
+		"runs-on":          "any runner label; GitHub resolves it",
+	},
+	previewPath: {
+		"allow-forks":      "a boolean: GitHub refuses anything else when the run starts",
+		"otp-version":      "handed to erlef/setup-beam in the test job, which says what it cannot install",
+		"rebar3-version":   "the same",
+		"test-command":     "any shell command, or empty",
+		"dockerfile":       "any path; the image job fails (before the preview) when it is missing",
+		"mcp-expect-tools": "any list of tool names",
+		"runs-on":          "any runner label; GitHub resolves it",
+	},
 }
 
 // ancestors are the jobs j needs, directly or not.
@@ -50,51 +62,64 @@ func ancestors(wf *wfFile, id string) map[string]bool {
 	return out
 }
 
-// TestInputsAreValidatedBeforeAnything: a `validate` job with no needs holds
-// every input that can be wrong, and no job that builds or deploys runs when
-// it failed.
+// TestInputsAreValidatedBeforeAnything: in each reusable workflow, a
+// `validate` job with no needs holds every input that can be wrong, and no job
+// that builds or deploys runs when it failed.
 func TestInputsAreValidatedBeforeAnything(t *testing.T) {
-	wf := loadWorkflow(t, pipelinePath)
-	v, ok := wf.Jobs["validate"]
-	require.True(t, ok, "the pipeline has a validate job")
-	assert.Empty(t, v.needs(), "validate runs first")
-	assert.Empty(t, v.environmentName(), "validate waits for no approval")
-	step, ok := v.step("inputs")
-	require.True(t, ok, "validate has a step with id inputs")
+	for _, path := range reusable {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			wf := loadWorkflow(t, path)
+			v, ok := wf.Jobs["validate"]
+			require.True(t, ok, "the workflow has a validate job")
+			assert.Empty(t, v.needs(), "validate runs first")
+			assert.Empty(t, v.environmentName(), "validate waits for no approval")
+			step, ok := v.step("inputs")
+			require.True(t, ok, "validate has a step with id inputs")
 
-	checked := map[string]bool{}
-	ref := regexp.MustCompile(`\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}`)
-	for _, val := range step.Env {
-		for _, m := range ref.FindAllStringSubmatch(val, -1) {
-			checked[m[1]] = true
-		}
-	}
-	assert.NotContains(t, step.Run, "${{", "the script reads inputs from env, never by interpolation (script injection)")
-	inputs := wf.On.WorkflowCall.Inputs
-	for name := range inputs {
-		_, free := freeForm[name]
-		assert.True(t, checked[name] || free, "input %s is neither validated by the validate job nor listed as free-form (with a reason) here", name)
-		assert.False(t, checked[name] && free, "input %s is validated: remove it from freeForm", name)
-	}
-	for name := range freeForm {
-		assert.Contains(t, inputs, name, "freeForm lists %s, which the pipeline no longer has", name)
-	}
+			checked := map[string]bool{}
+			ref := regexp.MustCompile(`\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}`)
+			for _, val := range step.Env {
+				for _, m := range ref.FindAllStringSubmatch(val, -1) {
+					checked[m[1]] = true
+				}
+			}
+			assert.NotContains(t, step.Run, "${{", "the script reads inputs from env, never by interpolation (script injection)")
+			inputs := wf.On.WorkflowCall.Inputs
+			free := freeForm[path]
+			for name := range inputs {
+				_, isFree := free[name]
+				assert.True(t, checked[name] || isFree, "input %s is neither validated by the validate job nor listed as free-form (with a reason) here", name)
+				assert.False(t, checked[name] && isFree, "input %s is validated: remove it from freeForm", name)
+			}
+			for name := range free {
+				assert.Contains(t, inputs, name, "freeForm lists %s, which the workflow no longer has", name)
+			}
 
-	failed := &exprCtx{status: "failure", vars: map[string]any{"inputs": map[string]any{"target": "production", "image": ""}}}
-	for id, j := range wf.Jobs {
-		if id == "validate" {
-			continue
-		}
-		assert.True(t, ancestors(wf, id)["validate"], "job %s must need validate (directly or not)", id)
-		assert.False(t, evalIf(t, j.If, failed), "job %s must not run when validate failed (if: %q)", id, j.If)
+			// validate failed, whatever the event: a job that needs it must not run.
+			for _, action := range []string{"opened", "closed", ""} {
+				failed := &exprCtx{status: "failure", vars: map[string]any{
+					"inputs": map[string]any{"target": "production", "image": ""},
+					"needs":  map[string]any{"validate": map[string]any{"result": "failure"}},
+					"github": map[string]any{"event_name": "pull_request", "event": map[string]any{"action": action}},
+				}}
+				for id, j := range wf.Jobs {
+					if id == "validate" {
+						continue
+					}
+					assert.True(t, ancestors(wf, id)["validate"], "job %s must need validate (directly or not)", id)
+					assert.False(t, evalIf(t, j.If, failed), "job %s must not run when validate failed (if: %q, action %q)", id, j.If, action)
+				}
+			}
+		})
 	}
 }
 
-// runValidate runs the validate step's script as the runner would, with the
-// pipeline's defaults overridden by with, and returns its exit code and output.
-func runValidate(t *testing.T, with map[string]string) (int, string) {
+// runValidate runs the validate step's script of the workflow at path as the
+// runner would, with the workflow's defaults overridden by with and the
+// github context github, and returns its exit code and output.
+func runValidate(t *testing.T, path string, with map[string]string, github map[string]any) (int, string) {
 	t.Helper()
-	wf := loadWorkflow(t, pipelinePath)
+	wf := loadWorkflow(t, path)
 	step, ok := wf.Jobs["validate"].step("inputs")
 	require.True(t, ok)
 	inputs := map[string]any{}
@@ -106,7 +131,7 @@ func runValidate(t *testing.T, with map[string]string) (int, string) {
 		require.True(t, declared, "no input %s", k)
 		inputs[k] = v
 	}
-	c := &exprCtx{status: "success", vars: map[string]any{"inputs": inputs}}
+	c := &exprCtx{status: "success", vars: map[string]any{"inputs": inputs, "github": github}}
 	dir := t.TempDir()
 	script := filepath.Join(dir, "step.sh")
 	require.NoError(t, os.WriteFile(script, []byte(step.Run), 0o644))
@@ -176,7 +201,7 @@ func TestValidateInputs(t *testing.T) {
 		{"every error at once", with("target", "both", "staging-url", "", "timeout", "x"), []string{"target", "staging-url", "timeout"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out := runValidate(t, tc.with)
+			code, out := runValidate(t, pipelinePath, tc.with, nil)
 			if len(tc.bad) == 0 {
 				assert.Equal(t, 0, code, out)
 				assert.NotContains(t, out, "::error")
@@ -195,7 +220,7 @@ func TestValidateInputs(t *testing.T) {
 
 	// A value is data, never code.
 	marker := filepath.Join(t.TempDir(), "pwned")
-	code, out := runValidate(t, with("staging-url", "https://x/$(touch "+marker+")", "namespace", "`touch "+marker+"`"))
+	code, out := runValidate(t, pipelinePath, with("staging-url", "https://x/$(touch "+marker+")", "namespace", "`touch "+marker+"`"), nil)
 	assert.Equal(t, 1, code, out)
 	assert.NoFileExists(t, marker)
 }

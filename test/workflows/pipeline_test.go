@@ -14,7 +14,14 @@ import (
 // holds which step, which job waits for an environment's approval, which
 // concurrency group it takes, and what its conditions decide.
 
-const pipelinePath = "../../.github/workflows/pipeline.yml"
+const (
+	pipelinePath = "../../.github/workflows/pipeline.yml"
+	previewPath  = "../../.github/workflows/preview.yml"
+)
+
+// reusable are the workflows callers use (on: workflow_call); the checks that
+// apply to any of them (a validate job first, secrets, callers) run on each.
+var reusable = []string{pipelinePath, previewPath}
 
 type wfStep struct {
 	ID              string            `yaml:"id"`

@@ -63,7 +63,7 @@ func newReleaseRepo(t *testing.T) *releaseRepo {
 		}
 	}
 	r := &releaseRepo{t: t, work: t.TempDir(), origin: t.TempDir(), assets: t.TempDir()}
-	for _, f := range []string{"go.mod", "go.sum", "scripts/launch.sh", "scripts/dist.sh", ".github/workflows/pipeline.yml",
+	for _, f := range []string{"go.mod", "go.sum", "scripts/launch.sh", "scripts/dist.sh", ".github/workflows/pipeline.yml", ".github/workflows/preview.yml",
 		"cmd/release-pin/main.go", "internal/releasepin/releasepin.go"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", f))
 		require.NoError(t, err)
@@ -81,7 +81,15 @@ func newReleaseRepo(t *testing.T) *releaseRepo {
 	// Stand-ins for scripts/dist.sh's output: the bundle step only checks and compresses them.
 	var sums strings.Builder
 	var names []string
-	for _, n := range []string{"erlmcp-deploy", "erlmcp-deploy-deploy", "erlmcp-deploy-smoke", "erlmcp-deploy-rollback", "erlmcp-deploy-release-notes"} {
+	launch, err := os.ReadFile(filepath.Join("..", "..", "scripts", "launch.sh"))
+	require.NoError(t, err)
+	ids := regexp.MustCompile(`(?m)^ERLMCP_IDS="([^"]+)"`).FindSubmatch(launch)
+	require.NotNil(t, ids, "scripts/launch.sh defines ERLMCP_IDS")
+	bins := []string{"erlmcp-deploy"} // the CLI, then every action's binary
+	for _, id := range strings.Fields(string(ids[1])) {
+		bins = append(bins, "erlmcp-deploy-"+id)
+	}
+	for _, n := range bins {
 		names = append(names, n+"_linux_amd64", n+"_windows_amd64.exe")
 	}
 	for _, n := range names {
@@ -189,18 +197,23 @@ func TestReleaseCommitsPinAndBundle(t *testing.T) {
 	files := r.git(r.origin, "ls-tree", "--name-only", binaries, "dist/")
 	assert.Contains(t, files, "dist/erlmcp-deploy-deploy_linux_amd64.gz")
 	assert.NotContains(t, files, "windows", "only the bundled platforms")
-	assert.Equal(t, r.show(r.source, ".github/workflows/pipeline.yml"), r.show(binaries, ".github/workflows/pipeline.yml"))
+	workflows := []string{".github/workflows/pipeline.yml", ".github/workflows/preview.yml"}
+	for _, wf := range workflows {
+		assert.Equal(t, r.show(r.source, wf), r.show(binaries, wf), wf)
+	}
 
-	// R: the pipeline runs the actions of B, by SHA, in this repository.
-	pipeline := r.show(release, ".github/workflows/pipeline.yml")
-	assert.NotRegexp(t, `(?m)^\s*(-\s+)?uses:\s*org/erlmcp-deploy/`, pipeline, "no @v1 reference left")
-	pinned := regexp.MustCompile(`(?m)^\s*(?:-\s+)?uses:\s*acme/erlmcp-deploy-internal/actions/[a-z-]+@([0-9a-f]{40}) # v1\.3\.0$`).FindAllStringSubmatch(pipeline, -1)
-	assert.Greater(t, len(pinned), 5)
-	for _, m := range pinned {
-		assert.Equal(t, binaries, m[1])
+	// R: the reusable workflows run the actions of B, by SHA, in this repository.
+	for wf, atLeast := range map[string]int{workflows[0]: 6, workflows[1]: 3} {
+		text := r.show(release, wf)
+		assert.NotRegexp(t, `(?m)^\s*(-\s+)?uses:\s*org/erlmcp-deploy/`, text, "%s: no @v1 reference left", wf)
+		pinned := regexp.MustCompile(`(?m)^\s*(?:-\s+)?uses:\s*acme/erlmcp-deploy-internal/actions/[a-z-]+@([0-9a-f]{40}) # v1\.3\.0$`).FindAllStringSubmatch(text, -1)
+		assert.GreaterOrEqual(t, len(pinned), atLeast, wf)
+		for _, m := range pinned {
+			assert.Equal(t, binaries, m[1], wf)
+		}
 	}
 	diff := r.git(r.origin, "diff", "--name-only", binaries, release)
-	assert.Equal(t, ".github/workflows/pipeline.yml", diff, "R changes the pipeline only")
+	assert.Equal(t, strings.Join(workflows, "\n"), diff, "R changes the reusable workflows only")
 	assert.Equal(t, "tag", r.git(r.origin, "cat-file", "-t", "v1.3.0"), "an annotated tag")
 
 	// A re-run reuses the tag; the same version on another commit is refused.

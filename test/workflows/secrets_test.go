@@ -22,28 +22,33 @@ var secretName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 var secretRef = regexp.MustCompile(`secrets\.([A-Za-z0-9_-]+)`)
 
-// TestPipelineSecretsCanBeEnvironmentSecrets: the pipeline's secrets have
+// TestSecretsCanBeEnvironmentSecrets: each reusable workflow's secrets have
 // names a repository or environment secret can have, none is required (an
-// environment secret is invisible when the run starts), and each environment's
-// kubeconfig is read only in that environment's job.
-func TestPipelineSecretsCanBeEnvironmentSecrets(t *testing.T) {
-	wf := loadWorkflow(t, pipelinePath)
-	declared := wf.On.WorkflowCall.Secrets
-	require.NotEmpty(t, declared)
-	for name, s := range declared {
-		assert.Regexp(t, secretName, name, "secret %s cannot be a repository or environment secret", name)
-		assert.False(t, strings.HasPrefix(strings.ToUpper(name), "GITHUB_"), name)
-		assert.False(t, s.Required, "secret %s: a required secret fails `secrets: inherit` when it is an environment secret; check it in its job", name)
-	}
-	raw, err := os.ReadFile(pipelinePath)
-	require.NoError(t, err)
-	for _, m := range secretRef.FindAllStringSubmatch(string(raw), -1) {
-		if m[1] == "GITHUB_TOKEN" {
-			continue
+// environment secret is invisible when the run starts), and every one it reads
+// is declared; the pipeline reads each environment's kubeconfig only in that
+// environment's job.
+func TestSecretsCanBeEnvironmentSecrets(t *testing.T) {
+	for _, path := range reusable {
+		wf := loadWorkflow(t, path)
+		declared := wf.On.WorkflowCall.Secrets
+		require.NotEmpty(t, declared, path)
+		for name, s := range declared {
+			assert.Regexp(t, secretName, name, "%s: secret %s cannot be a repository or environment secret", path, name)
+			assert.False(t, strings.HasPrefix(strings.ToUpper(name), "GITHUB_"), "%s: %s", path, name)
+			assert.False(t, s.Required, "%s: secret %s: a required secret fails `secrets: inherit` when it is an environment secret; check it in its job", path, name)
 		}
-		assert.Contains(t, declared, m[1], "secrets.%s is used but not declared", m[1])
+		raw, err := os.ReadFile(path)
+		require.NoError(t, err)
+		for _, m := range secretRef.FindAllStringSubmatch(string(raw), -1) {
+			if m[1] == "GITHUB_TOKEN" {
+				continue
+			}
+			assert.Contains(t, declared, m[1], "%s: secrets.%s is used but not declared", path, m[1])
+		}
 	}
 
+	wf := loadWorkflow(t, pipelinePath)
+	declared := wf.On.WorkflowCall.Secrets
 	for env, jobs := range envJobs(wf) {
 		want := strings.ToUpper(env) + "_KUBECONFIG"
 		require.Contains(t, declared, want)
@@ -65,68 +70,129 @@ func TestPipelineSecretsCanBeEnvironmentSecrets(t *testing.T) {
 	}
 }
 
-// TestMissingKubeconfigStopsBeforeTheDeploy: each environment job checks its
-// kubeconfig secret before its deploy (an empty one would make the deploy
-// fall back to whatever credentials the runner has), and names the secret.
+// kubeconfigCheck is a job whose step `action` (one of our actions) reads the
+// kubeconfig secret `secret`.
+type kubeconfigCheck struct {
+	path, job, action, secret string
+}
+
+// kubeconfigJobs are the jobs of the reusable workflows that hand a
+// kubeconfig secret to one of our actions.
+func kubeconfigJobs(t *testing.T) []kubeconfigCheck {
+	var out []kubeconfigCheck
+	for env, jobs := range envJobs(loadWorkflow(t, pipelinePath)) {
+		out = append(out, kubeconfigCheck{pipelinePath, jobs[0], "deploy", strings.ToUpper(env) + "_KUBECONFIG"})
+	}
+	for id, j := range loadWorkflow(t, previewPath).Jobs {
+		for _, s := range j.Steps {
+			if a, ok := ourAction(s.Uses); ok && a == "preview" {
+				out = append(out, kubeconfigCheck{previewPath, id, "preview", "PREVIEW_KUBECONFIG"})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// runCheck runs step (a kubeconfig check) as the runner would: its env
+// evaluated in github (the secret set to value), with a GITHUB_OUTPUT file. It
+// returns the exit code, the output and what the step wrote to GITHUB_OUTPUT.
+func runCheck(t *testing.T, s wfStep, secret, value string, github map[string]any) (int, string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	script, output := filepath.Join(dir, "step.sh"), filepath.Join(dir, "output")
+	require.NoError(t, os.WriteFile(script, []byte(s.Run), 0o644))
+	require.NoError(t, os.WriteFile(output, nil, 0o644))
+	cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-o", "pipefail", script)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GITHUB_OUTPUT=" + output}
+	c := &exprCtx{status: "success", vars: map[string]any{"github": github}}
+	for k, v := range s.Env {
+		if strings.Contains(v, "secrets."+secret) {
+			v = value
+		} else {
+			v = evalTemplate(t, v, c)
+		}
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		code = exitErr.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	b, err := os.ReadFile(output)
+	require.NoError(t, err)
+	return code, out.String(), string(b)
+}
+
+// pullRequestContext is the github context of a pull_request event of
+// acme/erlmcp whose head is in headRepo.
+func pullRequestContext(action, headRepo string) map[string]any {
+	return map[string]any{"repository": "acme/erlmcp", "event_name": "pull_request", "token": "ghs_x",
+		"event": map[string]any{"action": action, "number": 12, "pull_request": map[string]any{"number": 12,
+			"head": map[string]any{"sha": "0123456789abcdef0123456789abcdef01234567", "repo": map[string]any{"full_name": headRepo}}}}}
+}
+
+// TestMissingKubeconfigStopsBeforeTheDeploy: each job that hands a
+// kubeconfig secret to one of our actions checks it first (an empty one would
+// make the action fall back to whatever credentials the runner has), and
+// names the secret.
 func TestMissingKubeconfigStopsBeforeTheDeploy(t *testing.T) {
-	wf := loadWorkflow(t, pipelinePath)
-	for env, jobs := range envJobs(wf) {
-		j := wf.Jobs[jobs[0]]
-		want := strings.ToUpper(env) + "_KUBECONFIG"
-		deploy := j.stepIndex("deploy", env)
+	checks := kubeconfigJobs(t)
+	require.Len(t, checks, 4, "staging and production of the pipeline, preview and down of the preview workflow")
+	for _, kc := range checks {
+		j := loadWorkflow(t, kc.path).Jobs[kc.job]
+		name := filepath.Base(kc.path) + "/" + kc.job
+		use := -1
+		for i, s := range j.Steps {
+			if a, ok := ourAction(s.Uses); ok && a == kc.action {
+				use = i
+				break
+			}
+		}
+		require.GreaterOrEqual(t, use, 0, name)
 		check := -1
-		for i, s := range j.Steps[:deploy] {
+		for i, s := range j.Steps[:use] {
 			for _, v := range s.Env {
-				if strings.Contains(v, "secrets."+want) && s.Run != "" {
+				if strings.Contains(v, "secrets."+kc.secret) && s.Run != "" {
 					check = i
 				}
 			}
 		}
-		require.GreaterOrEqual(t, check, 0, "%s: a step before the deploy checks %s", env, want)
+		require.GreaterOrEqual(t, check, 0, "%s: a step before the %s step checks %s", name, kc.action, kc.secret)
 		s := j.Steps[check]
-		assert.Empty(t, s.If, "%s: the check always runs", env)
+		assert.Empty(t, s.If, "%s: the check always runs", name)
 		for _, tc := range []struct {
 			value string
 			code  int
 		}{{"", 1}, {"apiVersion: v1\nkind: Config\n", 0}} {
-			dir := t.TempDir()
-			script := filepath.Join(dir, "step.sh")
-			require.NoError(t, os.WriteFile(script, []byte(s.Run), 0o644))
-			cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-o", "pipefail", script)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-			for k, v := range s.Env {
-				if strings.Contains(v, "secrets."+want) {
-					v = tc.value
-				}
-				cmd.Env = append(cmd.Env, k+"="+v)
-			}
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			err := cmd.Run()
-			code := 0
-			var exitErr *exec.ExitError
-			if errors.As(err, &exitErr) {
-				code = exitErr.ExitCode()
-			} else {
-				require.NoError(t, err)
-			}
-			assert.Equal(t, tc.code, code, "%s with %q: %s", env, tc.value, out.String())
+			code, out, _ := runCheck(t, s, kc.secret, tc.value, pullRequestContext("opened", "acme/erlmcp"))
+			assert.Equal(t, tc.code, code, "%s with %q: %s", name, tc.value, out)
 			if tc.code != 0 {
-				assert.Contains(t, out.String(), "::error title=Missing secret "+want+"::", env)
-				assert.Contains(t, out.String(), "secrets: inherit", env)
+				assert.Contains(t, out, "::error title=Missing secret "+kc.secret+"::", name)
+				assert.Contains(t, out, "secrets: inherit", name)
 			}
 		}
 	}
 }
 
-// TestCallersOfThePipeline: every caller (examples/workflows) passes only
-// inputs and secrets the pipeline declares, every required input, and the
-// examples show both ways to pass secrets.
-func TestCallersOfThePipeline(t *testing.T) {
-	wf := loadWorkflow(t, pipelinePath)
+// TestCallersOfTheReusableWorkflows: every caller (examples/workflows) of
+// the pipeline or the preview workflow passes only inputs and secrets it
+// declares, every required input, and the examples show both ways to pass
+// secrets.
+func TestCallersOfTheReusableWorkflows(t *testing.T) {
+	called := map[string]*wfFile{}
+	for _, path := range reusable {
+		called["org/erlmcp-deploy/.github/workflows/"+filepath.Base(path)+"@"] = loadWorkflow(t, path)
+	}
 	files, err := filepath.Glob("../../examples/workflows/*.yml")
 	require.NoError(t, err)
 	ways := map[string]bool{}
+	seen := map[string]bool{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
@@ -139,11 +205,17 @@ func TestCallersOfThePipeline(t *testing.T) {
 		}
 		require.NoError(t, yaml.Unmarshal(b, &caller), f)
 		for id, j := range caller.Jobs {
-			if !strings.HasPrefix(j.Uses, "org/erlmcp-deploy/.github/workflows/pipeline.yml@") {
+			var wf *wfFile
+			for prefix, w := range called {
+				if strings.HasPrefix(j.Uses, prefix) {
+					wf, seen[prefix] = w, true
+				}
+			}
+			if wf == nil {
 				continue
 			}
 			for name := range j.With {
-				assert.Contains(t, wf.On.WorkflowCall.Inputs, name, "%s: job %s: the pipeline has no input %s", f, id, name)
+				assert.Contains(t, wf.On.WorkflowCall.Inputs, name, "%s: job %s: %s has no input %s", f, id, j.Uses, name)
 			}
 			for name, in := range wf.On.WorkflowCall.Inputs {
 				if in.Required {
@@ -158,15 +230,16 @@ func TestCallersOfThePipeline(t *testing.T) {
 				var m map[string]string
 				require.NoError(t, j.Secrets.Decode(&m))
 				for name, v := range m {
-					assert.Contains(t, wf.On.WorkflowCall.Secrets, name, "%s: job %s: the pipeline has no secret %s", f, id, name)
+					assert.Contains(t, wf.On.WorkflowCall.Secrets, name, "%s: job %s: %s has no secret %s", f, id, j.Uses, name)
 					assert.Regexp(t, `^\$\{\{ secrets\.[A-Za-z_][A-Za-z0-9_]* \}\}$`, v, "%s: job %s: %s", f, id, name)
 				}
 				ways["mapped"] = true
 			default:
-				t.Errorf("%s: job %s passes no secrets to the pipeline", f, id)
+				t.Errorf("%s: job %s passes no secrets to %s", f, id, j.Uses)
 			}
 		}
 	}
+	assert.Len(t, seen, len(reusable), "examples/workflows has a caller of each reusable workflow")
 	assert.True(t, ways["inherit"], "an example passes environment secrets with `secrets: inherit`")
 	assert.True(t, ways["mapped"], "an example maps secrets one by one")
 }
