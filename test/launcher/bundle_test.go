@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/org/erlmcp-deploy/internal/actionspec"
 )
 
 // A release commit carries its binaries in dist/ (scripts/dist.sh --bundle,
@@ -42,7 +44,7 @@ func releaseTree(t *testing.T, bundled bool) string {
 	require.NoError(t, err, "dist.sh --bundle: %s", out)
 	gz, err := filepath.Glob(filepath.Join(tree, "dist", "*.gz"))
 	require.NoError(t, err)
-	require.Len(t, gz, 5, "the CLI and the four actions")
+	require.Len(t, gz, 1+len(actionspec.All()), "the CLI and every action")
 	if !bundled {
 		for _, f := range gz {
 			require.NoError(t, os.Remove(f))
