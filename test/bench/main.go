@@ -7,6 +7,10 @@
 // -cases releases runs only the manifest-release section (releases.go): a
 // whole release (examples/kubernetes/erlmcp) by `erlmcp-deploy deploy
 // --manifests` and by `kubectl apply -f` + `kubectl rollout status`.
+// -cases previews runs only the preview section (previews.go): one pull
+// request's life per round (opened, a good push, a doomed push, closed) by
+// `erlmcp-deploy preview` against a GitHub fake, and by the kubectl commands
+// of a hand-written preview workflow.
 // -cases canary runs only the canary section (canary.go): doomed canaries
 // aborted by `erlmcp-deploy deploy --strategy canary` (fail-fast verdict, or
 // the error-rate analysis through a local Prometheus), and `kubectl set
@@ -55,7 +59,7 @@ func main() {
 	flag.IntVar(&cfg.runs, "runs", 3, "erlmcp-deploy runs (interleaved rounds) per release")
 	flag.IntVar(&cfg.lgRounds, "loadgate-rounds", lgDefaultRounds, "interleaved rounds of the load-gate section (load gate and wrk, once each per round)")
 	flag.StringVar(&cfg.logs, "logs", "", "directory for the transcript of every run (default: a new temporary directory)")
-	flag.StringVar(&only, "cases", "", "comma-separated case ids to run (default: all; \""+releasesID+"\" is the manifest-release section, \""+canaryID+"\" the canary section, \""+wavesID+"\" the multi-cluster section, \""+loadgateID+"\" the load-gate section); for trying the bench, not for BENCHMARKS.md")
+	flag.StringVar(&only, "cases", "", "comma-separated case ids to run (default: all; \""+releasesID+"\" is the manifest-release section, \""+previewsID+"\" the preview section, \""+canaryID+"\" the canary section, \""+wavesID+"\" the multi-cluster section, \""+loadgateID+"\" the load-gate section); for trying the bench, not for BENCHMARKS.md")
 	flag.BoolVar(&cfg.kubectl, "kubectl", true, "run the kubectl peer (each doomed release waits 600 s)")
 	flag.BoolVar(&cfg.extra, "extras", true, "measure the binaries and the release API calls, and without -cases the load-gate section")
 	flag.Parse()
@@ -98,10 +102,11 @@ func run(cfg config) error {
 		}
 	}
 	releases := cfg.only == nil || cfg.only[releasesID]
+	previews := cfg.only == nil || cfg.only[previewsID]
 	canaries := cfg.only == nil || cfg.only[canaryID]
 	wavesOn := cfg.only == nil || cfg.only[wavesID]
 	lgOn := (cfg.only == nil && cfg.extra) || cfg.only[loadgateID]
-	clusterOn := len(selected) > 0 || releases || canaries || wavesOn
+	clusterOn := len(selected) > 0 || releases || previews || canaries || wavesOn
 	if !clusterOn && !lgOn {
 		return fmt.Errorf("no case matches -cases")
 	}
@@ -153,6 +158,13 @@ func run(cfg config) error {
 	if rb != nil {
 		rb.c = c
 	}
+	var pb *pvBench
+	if previews {
+		if pb, err = newPvBench(ctx, c, cli, kubectl, cfg.logs, filepath.Join(bindir, "previews")); err != nil {
+			return fmt.Errorf("preview section: %w", err)
+		}
+		defer pb.stop()
+	}
 	var cb *canBench
 	if canaries {
 		logf("canary section: starting Prometheus (built once into the cache if missing)")
@@ -203,6 +215,7 @@ func run(cfg config) error {
 	relOurs, relTheirs := make([][]relOutcome, len(relCases)), make([][]relOutcome, len(relCases))
 	canOurs, canTheirs := make([][]canOutcome, len(canCases)), make([][]canOutcome, len(canCases))
 	waveRuns := make([][]waveOutcome, len(waveCases))
+	var pvOurs, pvTheirs []pvOutcome
 	for r := 0; r < cfg.runs; r++ {
 		off := r * len(selected) / cfg.runs
 		for j := range selected {
@@ -224,6 +237,9 @@ func run(cfg config) error {
 		}
 		if rb != nil {
 			rb.round(ctx, r, cfg.runs, relOurs, relTheirs)
+		}
+		if pb != nil {
+			pb.round(ctx, r, cfg.runs, &pvOurs, &pvTheirs)
 		}
 		if cb != nil {
 			cb.round(ctx, r, cfg.runs, canOurs, canTheirs)
@@ -258,7 +274,7 @@ func run(cfg config) error {
 	}
 	rep := report{commit: commit, date: begin.UTC(), runs: cfg.runs, cases: selected, ours: ours, theirs: theirs,
 		kubectl: kubectl != "", extras: extras, partial: cfg.only != nil, releases: releases, relOurs: relOurs, relTheirs: relTheirs,
-		canary: canaries, canOurs: canOurs, canTheirs: canTheirs, waves: wavesOn, waveRuns: waveRuns, loadgate: lg}
+		previews: previews, pvOurs: pvOurs, pvTheirs: pvTheirs, canary: canaries, canOurs: canOurs, canTheirs: canTheirs, waves: wavesOn, waveRuns: waveRuns, loadgate: lg}
 	return writeReport(cfg, rep, begin)
 }
 

@@ -98,51 +98,76 @@ func (o relOutcome) expected() string {
 	return "succeeded"
 }
 
+// relFile is one file of the example release as the bench deploys it.
+type relFile struct{ name, body string }
+
+// exampleRelease reads examples/kubernetes/erlmcp as the bench deploys it:
+// every file but kustomization.yaml (kubectl apply -f <dir> would send it to
+// the API server), without its `namespace: erlmcp` lines.
+func exampleRelease() ([]relFile, error) {
+	root, err := testcluster.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	files, err := filepath.Glob(filepath.Join(root, "examples", "kubernetes", "erlmcp", "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var base []relFile
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		base = append(base, relFile{filepath.Base(f), strings.ReplaceAll(string(b), "  namespace: erlmcp\n", "")})
+	}
+	return base, nil
+}
+
+// writeRelease writes base, each file's body through edit, into dir.
+func writeRelease(dir string, base []relFile, edit func(string) string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	for _, f := range base {
+		if err := os.WriteFile(filepath.Join(dir, f.name), []byte(edit(f.body)), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// releaseHolds fails unless the release's files hold every string of want.
+func releaseHolds(base []relFile, want ...string) error {
+	all := ""
+	for _, f := range base {
+		all += f.body
+	}
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			return fmt.Errorf("examples/kubernetes/erlmcp no longer holds %q: update test/bench", w)
+		}
+	}
+	return nil
+}
+
 // releaseDirs writes the release's manifests into dir: v1 (as in
 // examples/kubernetes/erlmcp, without its namespace, images 1.0.0), next (v1
 // with the new ConfigMap: erlmcp-deploy sets the images by flag), and per
 // case the kubectl user's edit of next (the images written into the files).
 func releaseDirs(dir string) (v1, next string, peer map[string]string, err error) {
-	root, err := testcluster.RepoRoot()
+	base, err := exampleRelease()
 	if err != nil {
 		return "", "", nil, err
 	}
-	files, err := filepath.Glob(filepath.Join(root, "examples", "kubernetes", "erlmcp", "*.yaml"))
-	if err != nil {
+	if err := releaseHolds(base, configFrom, "image: "+prevImage, "image: "+prevDash); err != nil {
 		return "", "", nil, err
-	}
-	type file struct{ name, body string }
-	var base []file
-	for _, f := range files {
-		if filepath.Base(f) == "kustomization.yaml" { // kubectl apply -f <dir> would send it to the API server
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", "", nil, err
-		}
-		base = append(base, file{filepath.Base(f), strings.ReplaceAll(string(b), "  namespace: erlmcp\n", "")})
 	}
 	write := func(sub string, edit func(string) string) (string, error) {
-		d := filepath.Join(dir, sub)
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return "", err
-		}
-		for _, f := range base {
-			if err := os.WriteFile(filepath.Join(d, f.name), []byte(edit(f.body)), 0o644); err != nil {
-				return "", err
-			}
-		}
-		return d, nil
-	}
-	all := ""
-	for _, f := range base {
-		all += f.body
-	}
-	for _, want := range []string{configFrom, "image: " + prevImage, "image: " + prevDash} {
-		if !strings.Contains(all, want) {
-			return "", "", nil, fmt.Errorf("examples/kubernetes/erlmcp no longer holds %q: update test/bench/releases.go", want)
-		}
+		return writeRelease(filepath.Join(dir, sub), base, edit)
 	}
 	newConfig := func(s string) string { return strings.Replace(s, configFrom, configTo, 1) }
 	if v1, err = write("v1", func(s string) string { return s }); err != nil {
@@ -596,10 +621,15 @@ func (w *relWatcher) observe(now time.Time, o any) {
 	}
 }
 
-// serving: as watcher.serving, over the pods of d's selector: the template
-// carries img, observedGeneration current, updated == available == desired,
-// and as many Ready pods of img (not being deleted) as desired.
+// serving: as watcher.serving, over the pods of d's selector (podsServing).
 func (w *relWatcher) serving(d *appsv1.Deployment, img string) bool {
+	return podsServing(w.pods, d, img)
+}
+
+// podsServing: d's template carries img, observedGeneration current,
+// updated == available == desired, and as many Ready pods of img (not being
+// deleted) among pods, of d's selector, as desired.
+func podsServing(pods cache.Store, d *appsv1.Deployment, img string) bool {
 	desired := ptr.Deref(d.Spec.Replicas, 1)
 	st := d.Status
 	if image(d) != img || st.ObservedGeneration < d.Generation || st.UpdatedReplicas != desired || st.AvailableReplicas != desired {
@@ -610,7 +640,7 @@ func (w *relWatcher) serving(d *appsv1.Deployment, img string) bool {
 		return false
 	}
 	ready := int32(0)
-	for _, o := range w.pods.List() {
+	for _, o := range pods.List() {
 		p := o.(*corev1.Pod)
 		if !sel.Matches(labels.Set(p.Labels)) || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning ||
 			len(p.Spec.Containers) == 0 || p.Spec.Containers[0].Image != img {

@@ -29,6 +29,9 @@ type report struct {
 	waves    bool            // the multi-cluster section ran
 	waveRuns [][]waveOutcome // per waveCases entry, one per round
 
+	previews         bool        // the preview section ran
+	pvOurs, pvTheirs []pvOutcome // one pull request's life per round
+
 	loadgate *lgSection // the load-gate section, when it ran
 }
 
@@ -64,6 +67,10 @@ func (r report) benchErrors() []string {
 				}
 			}
 		}
+	}
+	if r.previews {
+		errs = append(errs, pvErrors(r.pvOurs)...)
+		errs = append(errs, pvErrors(r.pvTheirs)...)
 	}
 	if r.loadgate != nil {
 		errs = append(errs, r.loadgate.errors()...)
@@ -326,6 +333,9 @@ func (r report) markdown() string {
 	if r.releases {
 		w("%s", r.releasesMarkdown())
 	}
+	if r.previews {
+		w("%s", r.previewsMarkdown())
+	}
 	if r.canary {
 		w("%s", r.canaryMarkdown())
 	}
@@ -342,7 +352,7 @@ func (r report) markdown() string {
 			w("| %s |\n", strings.Join(row, " | "))
 		}
 	}
-	if len(r.cases) > 0 || r.releases || r.canary || r.waves {
+	if len(r.cases) > 0 || r.releases || r.canary || r.waves || r.previews {
 		w("%s", r.method())
 	} else { // the load-gate section alone: no control plane ran
 		w("\n## Method\n\n- **Machine:** %s/%s, %d CPUs, %s; shared with whatever else runs there (no control plane in this run).\n",
