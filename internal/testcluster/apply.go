@@ -165,30 +165,7 @@ func (c *Cluster) identity(ctx context.Context, home, namespace, file string) (*
 // not share them). It returns a kubeconfig for that ServiceAccount whose
 // default namespace is namespace.
 func (c *Cluster) NamespaceDeployer(ctx context.Context, home, namespace string) (*Identity, error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(filepath.Join(root, "examples", "kubernetes", "rbac-namespace.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	objs, err := NamespaceDeployerObjects(b, home, namespace)
-	if err != nil {
-		return nil, err
-	}
-	var stream []byte
-	for _, o := range objs {
-		y, err := sigsyaml.Marshal(o.Object)
-		if err != nil {
-			return nil, err
-		}
-		stream = append(append(stream, "---\n"...), y...)
-	}
-	if err := c.Apply(ctx, stream, ""); err != nil {
-		return nil, err
-	}
-	return c.identity(ctx, home, namespace, "namespace-deployer-"+home)
+	return c.clusterDeployer(ctx, "rbac-namespace.yaml", home, namespace, "namespace-deployer-"+home)
 }
 
 // PreviewDeployer applies examples/kubernetes/rbac-preview.yaml for the
@@ -196,17 +173,24 @@ func (c *Cluster) NamespaceDeployer(ctx context.Context, home, namespace string)
 // (the ClusterRole and its binding named after home). It returns a
 // kubeconfig for that ServiceAccount whose default namespace is home.
 func (c *Cluster) PreviewDeployer(ctx context.Context, home string) (*Identity, error) {
+	return c.clusterDeployer(ctx, "rbac-preview.yaml", home, home, "preview-deployer-"+home)
+}
+
+// clusterDeployer applies the cluster-wide identity of examples/kubernetes/file,
+// made for home and namespace by NamespaceDeployerObjects, and returns its
+// kubeconfig (written to the cluster's directory as file name kubeconfig).
+func (c *Cluster) clusterDeployer(ctx context.Context, file, home, namespace, kubeconfig string) (*Identity, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(root, "examples", "kubernetes", "rbac-preview.yaml"))
+	b, err := os.ReadFile(filepath.Join(root, "examples", "kubernetes", file))
 	if err != nil {
 		return nil, err
 	}
-	objs, err := NamespaceDeployerObjects(b, home, home)
+	objs, err := NamespaceDeployerObjects(b, home, namespace)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	var stream []byte
 	for _, o := range objs {
@@ -219,7 +203,7 @@ func (c *Cluster) PreviewDeployer(ctx context.Context, home string) (*Identity, 
 	if err := c.Apply(ctx, stream, ""); err != nil {
 		return nil, err
 	}
-	return c.identity(ctx, home, home, "preview-deployer-"+home)
+	return c.identity(ctx, home, namespace, kubeconfig)
 }
 
 // NamespaceDeployerObjects are the objects of rbac-namespace.yaml made for
