@@ -80,7 +80,8 @@ type Options struct {
 	Rollout           rollout.Options
 	Mask              func(string)
 	// Confine places every namespaced object in Namespace, whatever its
-	// manifest says, and refuses cluster-scoped objects (a preview).
+	// manifest says, leaves out the manifests' own Namespace objects and
+	// refuses every other cluster-scoped object (a preview).
 	Confine bool
 	// Progressive: this apply is the promotion of the release's canary,
 	// which owns the progressive state of its Deployments; otherwise what an

@@ -340,8 +340,9 @@ func TestPurePruneCandidatesOfADoomedReleaseAreKept(t *testing.T) {
 }
 
 // TestPureConfine: a confined release (a preview) has every namespaced
-// object in its namespace, whatever the manifest says, and refuses each
-// cluster-scoped object by file and line; unconfined, both pass as written.
+// object in its namespace, whatever the manifest says, leaves the
+// manifests' own Namespace out, and refuses every other cluster-scoped
+// object by file and line; unconfined, all pass as written.
 func TestPureConfine(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "all.yaml")
@@ -357,7 +358,7 @@ func TestPureConfine(t *testing.T) {
 		refused []string          // "line: kind name"
 	}{
 		{name: "unconfined", want: map[string]string{"conf": "production", "web": "pr-12", "reader": "", "erlmcp": ""}},
-		{name: "confined", confine: true, refused: []string{`9: ClusterRole "reader"`, `13: Namespace "erlmcp"`}},
+		{name: "confined", confine: true, refused: []string{`9: ClusterRole "reader"`}}, // the Namespace is left out, not refused
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := e.load(Options{Namespace: "pr-12", Release: "web", Manifests: []string{file}, Confine: tc.confine})
@@ -383,11 +384,16 @@ func TestPureConfine(t *testing.T) {
 		})
 	}
 	namespaced := filepath.Join(t.TempDir(), "app.yaml")
-	require.NoError(t, os.WriteFile(namespaced, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: conf, namespace: production}\n---\n"+
+	require.NoError(t, os.WriteFile(namespaced, []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: erlmcp}\n---\n"+
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: conf, namespace: erlmcp}\n---\n"+
 		"apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"), 0o644))
 	s, err := e.load(Options{Namespace: "pr-12", Release: "web", Manifests: []string{namespaced}, Confine: true})
 	require.NoError(t, err)
+	var names []string
 	for _, o := range s.objects {
+		names = append(names, o.GetKind()+"/"+o.GetName())
 		assert.Equal(t, "pr-12", o.GetNamespace(), "%s placed in the preview's namespace", o.GetName())
 	}
+	assert.Equal(t, []string{"ConfigMap/conf", "Service/web"}, names, "the manifests' Namespace is left out")
+	assert.Empty(t, s.namespaces)
 }

@@ -112,6 +112,10 @@ func (e *Engine) resolve(opts Options, objs []manifest.Object) (*set, error) {
 			return nil, fmt.Errorf("discover kind %s: %w", gvk, err)
 		}
 		namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
+		if opts.Confine && isNamespace(o.Unstructured) {
+			e.Log.Infof("Namespace %s of the manifests is left out: the release runs in namespace %s", o.GetName(), opts.Namespace)
+			continue
+		}
 		if opts.Confine && !namespaced {
 			problems = append(problems, &manifest.Error{File: o.Source.File, Line: o.Source.Line,
 				Msg: fmt.Sprintf("%s %q is cluster-scoped: a release confined to namespace %s may hold only namespaced objects (install it apart, once, for every preview)",

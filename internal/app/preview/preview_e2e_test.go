@@ -184,9 +184,14 @@ func TestPreviewLifecycle(t *testing.T) {
 	assert.False(t, ok, "a dry run creates no namespace")
 	assert.Zero(t, w.gh.WriteCalls(), "a dry run writes nothing on GitHub")
 
-	// Open.
-	s = w.up("opened", n, sha(101), "pr12-a", nil)
+	// Open, with the manifests a release deploy uses: the release and its own Namespace (left out).
+	root, err := testcluster.RepoRoot()
+	require.NoError(t, err)
+	s = w.up("opened", n, sha(101), "pr12-a", map[string]string{"manifests": release(t) + "\n" + filepath.Join(root, "examples", "kubernetes", "namespace.yaml")})
 	require.Equal(t, 0, s.Code, s.Log)
+	assert.Contains(t, s.Log, "Namespace erlmcp of the manifests is left out: the release runs in namespace "+ns)
+	_, ok = getNamespace(t, "erlmcp")
+	assert.False(t, ok, "the manifests' Namespace is not created")
 	assert.Equal(t, "up", s.Output("status"))
 	assert.Equal(t, ns, s.Output("namespace"))
 	assert.Equal(t, "https://pr-12.preview.example.com", s.Output("url"))
