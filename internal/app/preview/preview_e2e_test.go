@@ -306,6 +306,19 @@ func TestPreviewLifecycle(t *testing.T) {
 	require.Len(t, comments, 1)
 	assert.Contains(t, comments[0].Body, "Preview removed")
 	assert.Contains(t, comments[0].Body, "was merged")
+
+	// Reopened: a new preview in a new namespace, the same comment back to up.
+	s = w.up("reopened", n, sha(105), "pr12-e", nil)
+	require.Equal(t, 0, s.Code, s.Log)
+	assert.Equal(t, "up", s.Output("status"))
+	assert.Contains(t, s.Log, "namespace "+ns+" created for pull request #12")
+	assert.Equal(t, erlmcp+":pr12-e", image(t, ns, "erlmcp"))
+	comments = w.gh.Comments(n)
+	require.Len(t, comments, 1)
+	assert.Equal(t, first, comments[0].ID)
+	assert.Contains(t, comments[0].Body, "Preview is up")
+	deps = w.deployments(env)
+	assert.Equal(t, "in_progress,success", strings.Join(deps[len(deps)-1].States(), ","))
 }
 
 // filterLabels keeps the preview's labels (the API server adds kubernetes.io/metadata.name).
