@@ -463,20 +463,7 @@ func (b *canBench) runKubectl(ctx context.Context, cc canCase, ns string, round 
 		return o
 	}
 	defer w.Stop()
-	k := func(each func(line), args ...string) error {
-		args = append([]string{"--kubeconfig", b.c.Kubeconfig, "-n", ns}, args...)
-		tr.note("kubectl %s", strings.Join(args[2:], " "))
-		cmd := exec.CommandContext(ctx, b.kubectl, args...)
-		cmd.Env = cleanEnv()
-		err := runLines(cmd, func(l line) {
-			tr.add(l)
-			if each != nil {
-				each(l)
-			}
-		})
-		tr.note("exit: %v", err)
-		return err
-	}
+	k := kubectlRunner(ctx, b.kubectl, b.c.Kubeconfig, tr, "-n", ns)
 	o.start = time.Now()
 	if err := k(nil, "set", "image", "deployment/erlmcp", "erlmcp="+cc.image); err != nil {
 		o.err = err

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -110,8 +109,7 @@ func (o *pvStepOutcome) readLine(l line) {
 	case o.failLine.IsZero() && strings.Contains(t, "of release erlmcp failed"):
 		o.failLine = l.at
 	case strings.Contains(t, "rolled back in "):
-		rest := t[strings.Index(t, "rolled back in ")+len("rolled back in "):]
-		if d, err := time.ParseDuration(strings.SplitN(rest, ":", 2)[0]); err == nil {
+		if d, ok := rolledBackIn(t); ok {
 			o.rolledBackIn = d
 		}
 	}
@@ -278,6 +276,33 @@ func settleFor(st pvStep, verdict string) func(pvTimes) bool {
 	return nil
 }
 
+// life runs the steps of o's pull request in turn by step, under a watcher
+// of o's namespace, until one has a bench error; after each step that ran,
+// the watcher is given up to a minute to see the end state of the step's
+// verdict (settleFor), and what it saw is the step's times.
+func (b *pvBench) life(ctx context.Context, o *pvOutcome, tr *transcript, step func(w *pvWatcher, i int) pvStepOutcome) {
+	w, err := watchPreview(ctx, b.c.Client, o.ns, tr.note)
+	if err != nil {
+		o.err = err
+		return
+	}
+	defer w.Stop()
+	for i, st := range pvSteps {
+		so := step(w, i)
+		if so.err == nil {
+			if cond := settleFor(st, so.verdict); cond != nil {
+				w.settle(cond)
+			}
+			so.pvTimes = w.times()
+		}
+		tr.note("watcher (%s): %s", st.id, so.pvTimes.describe(tr.start))
+		o.steps = append(o.steps, so)
+		if so.err != nil {
+			break
+		}
+	}
+}
+
 // runOurs is one pull request's life by `erlmcp-deploy preview`: the CLI
 // as a process of its own per event, with the preview deployer's kubeconfig
 // and the event as GitHub Actions hands it over.
@@ -286,20 +311,7 @@ func (b *pvBench) runOurs(ctx context.Context, number, round int) (o pvOutcome) 
 	tr := newTranscript()
 	defer func() { o.log = tr.String() }()
 	b.gh.AddPull(githubfake.Pull{Number: number, HeadSHA: pvHead(number, 1), Title: fmt.Sprintf("bench change %d", number), User: "octocat"})
-	w, err := watchPreview(ctx, b.c.Client, o.ns, tr.note)
-	if err != nil {
-		o.err = err
-		return o
-	}
-	defer w.Stop()
-	for i, st := range pvSteps {
-		so := b.oursStep(ctx, w, tr, number, i)
-		tr.note("watcher (%s): %s", st.id, so.pvTimes.describe(tr.start))
-		o.steps = append(o.steps, so)
-		if so.err != nil {
-			break
-		}
-	}
+	b.life(ctx, &o, tr, func(w *pvWatcher, i int) pvStepOutcome { return b.oursStep(ctx, w, tr, number, i) })
 	return o
 }
 
@@ -340,10 +352,6 @@ func (b *pvBench) oursStep(ctx context.Context, w *pvWatcher, tr *transcript, nu
 		so.verdict = "failed"
 		so.reason = fmt.Sprintf("no status output (exit: %v)", err)
 	}
-	if cond := settleFor(st, so.verdict); cond != nil {
-		w.settle(cond)
-	}
-	so.pvTimes = w.times()
 	return so
 }
 
@@ -358,40 +366,14 @@ func (b *pvBench) runKubectl(ctx context.Context, number, round int) (o pvOutcom
 	o = pvOutcome{tool: "kubectl", ns: fmt.Sprintf("%s%d", pvPeerPrefix, number), number: number, round: round}
 	tr := newTranscript()
 	defer func() { o.log = tr.String() }()
-	w, err := watchPreview(ctx, b.c.Client, o.ns, tr.note)
-	if err != nil {
-		o.err = err
-		return o
-	}
-	defer w.Stop()
-	for i, st := range pvSteps {
-		so := b.kubectlStep(ctx, w, tr, o.ns, i)
-		tr.note("watcher (%s): %s", st.id, so.pvTimes.describe(tr.start))
-		o.steps = append(o.steps, so)
-		if so.err != nil {
-			break
-		}
-	}
+	b.life(ctx, &o, tr, func(w *pvWatcher, i int) pvStepOutcome { return b.kubectlStep(ctx, w, tr, o.ns, i) })
 	return o
 }
 
 func (b *pvBench) kubectlStep(ctx context.Context, w *pvWatcher, tr *transcript, ns string, i int) (so pvStepOutcome) {
 	st := pvSteps[i]
 	var mu sync.Mutex
-	k := func(each func(line), args ...string) error {
-		args = append([]string{"--kubeconfig", b.c.Kubeconfig}, args...)
-		tr.note("kubectl %s", strings.Join(args[2:], " "))
-		cmd := exec.CommandContext(ctx, b.kubectl, args...)
-		cmd.Env = cleanEnv()
-		err := runLines(cmd, func(l line) {
-			tr.add(l)
-			if each != nil {
-				each(l)
-			}
-		})
-		tr.note("exit: %v", err)
-		return err
-	}
+	k := kubectlRunner(ctx, b.kubectl, b.c.Kubeconfig, tr)
 	failLine := func(l line) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -439,10 +421,6 @@ func (b *pvBench) kubectlStep(ctx context.Context, w *pvWatcher, tr *transcript,
 	}
 	so.end = time.Now()
 	so.verdict = peerVerdict(commandsOK, rolledOut, undone)
-	if cond := settleFor(st, so.verdict); cond != nil {
-		w.settle(cond)
-	}
-	so.pvTimes = w.times()
 	return so
 }
 
@@ -466,42 +444,23 @@ func (t pvTimes) describe(start time.Time) string {
 // namespace's Deployments and pods, started before the namespace exists.
 // begin starts a step: the times are reset and the generations taken.
 type pvWatcher struct {
-	ns string
-
-	mu         sync.Mutex
+	setWatch
 	active     bool
 	prev, next map[string]string
-	startGen   map[string]int64
-	left       map[string]bool // the Deployment's template was seen off its previous image
 	t          pvTimes
-	lastPod    map[string]string
-
-	stop          chan struct{}
-	stopOnce      sync.Once
-	changed       chan struct{}
-	deploys, pods cache.Store
-	logf          func(string, ...any)
 }
 
 func watchPreview(ctx context.Context, client kubernetes.Interface, ns string, logf func(string, ...any)) (*pvWatcher, error) {
-	w := &pvWatcher{ns: ns, stop: make(chan struct{}), changed: make(chan struct{}, 1), lastPod: map[string]string{}, logf: logf}
+	w := &pvWatcher{}
+	w.init(ns, logf)
 	f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns))
-	di, pi := f.Apps().V1().Deployments().Informer(), f.Core().V1().Pods().Informer()
-	w.deploys, w.pods = di.GetStore(), pi.GetStore()
+	if err := w.watchSet(f, w.observe); err != nil {
+		return nil, err
+	}
 	nf := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", ns).String()
 	}))
 	ni := nf.Core().V1().Namespaces().Informer()
-	h := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { w.observe(time.Now(), o) },
-		UpdateFunc: func(_, o any) { w.observe(time.Now(), o) },
-		DeleteFunc: func(any) { w.observe(time.Now(), nil) },
-	}
-	for _, inf := range []cache.SharedIndexInformer{di, pi} {
-		if _, err := inf.AddEventHandler(h); err != nil {
-			return nil, err
-		}
-	}
 	if _, err := ni.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { w.namespace(time.Now(), o, false) },
 		UpdateFunc: func(_, o any) { w.namespace(time.Now(), o, false) },
@@ -509,17 +468,8 @@ func watchPreview(ctx context.Context, client kubernetes.Interface, ns string, l
 	}); err != nil {
 		return nil, err
 	}
-	f.Start(w.stop)
-	nf.Start(w.stop)
-	sctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for _, synced := range []map[reflect.Type]bool{f.WaitForCacheSync(sctx.Done()), nf.WaitForCacheSync(sctx.Done())} {
-		for typ, ok := range synced {
-			if !ok {
-				w.Stop()
-				return nil, fmt.Errorf("watch %s in %s: cache never synced", typ, ns)
-			}
-		}
+	if err := w.start(ctx, f, nf); err != nil {
+		return nil, err
 	}
 	if _, exists, _ := ni.GetStore().GetByKey(ns); exists {
 		w.Stop()
@@ -527,8 +477,6 @@ func watchPreview(ctx context.Context, client kubernetes.Interface, ns string, l
 	}
 	return w, nil
 }
-
-func (w *pvWatcher) Stop() { w.stopOnce.Do(func() { close(w.stop) }) }
 
 // begin starts a step: prev serves (nil: nothing yet), next is what the
 // step deploys (nil: close); every time is reset.
@@ -541,13 +489,6 @@ func (w *pvWatcher) begin(prev, next map[string]string) {
 		if obj, ok, _ := w.deploys.GetByKey(w.ns + "/" + d.name); ok {
 			w.startGen[d.name] = obj.(*appsv1.Deployment).Generation
 		}
-	}
-}
-
-func (w *pvWatcher) signal() {
-	select {
-	case w.changed <- struct{}{}:
-	default:
 	}
 }
 
@@ -584,82 +525,30 @@ func (w *pvWatcher) observe(now time.Time, o any) {
 	if !w.active || w.next == nil {
 		return
 	}
-	if p, ok := o.(*corev1.Pod); ok {
-		w.notePod(p)
-	}
-	deps := map[string]*appsv1.Deployment{}
-	for _, d := range relDeploys {
-		obj, ok, _ := w.deploys.GetByKey(w.ns + "/" + d.name)
-		if !ok {
-			return
-		}
-		deps[d.name] = obj.(*appsv1.Deployment)
+	deps, ok := w.event(o, w.prev, w.next)
+	if !ok {
+		return
 	}
 	if w.t.applied.IsZero() {
-		for _, d := range relDeploys {
-			if deps[d.name].Generation > w.startGen[d.name] {
-				w.t.applied = now
-				w.logf("watcher: first change of the release: Deployment/%s", d.name)
-				break
-			}
-		}
-		if w.t.applied.IsZero() {
+		first := w.changedDeployment(deps)
+		if first == "" {
 			return
 		}
+		w.t.applied = now
+		w.logf("watcher: first change of the release: %s", first)
 	}
-	allServe := func(images map[string]string) bool {
-		for name, d := range deps {
-			if !podsServing(w.pods, d, images[name]) {
-				return false
-			}
-		}
-		return true
-	}
+	w.seeOff(deps, w.prev)
 	left := true
-	for name, d := range deps {
-		if w.prev != nil && image(d) != w.prev[name] {
-			w.left[name] = true
-		}
+	for name := range deps {
 		left = left && (w.prev == nil || w.prev[name] == w.next[name] || w.left[name])
 	}
-	if w.t.complete.IsZero() && allServe(w.next) {
+	if w.t.complete.IsZero() && w.allServe(deps, w.next) {
 		w.t.complete = now
 	}
-	if w.t.back.IsZero() && w.prev != nil && left && allServe(w.prev) {
+	if w.t.back.IsZero() && w.prev != nil && left && w.allServe(deps, w.prev) {
 		w.t.back = now
 	}
 	w.signal()
-}
-
-// notePod writes what the simulated kubelet shows for a pod of the step's
-// images (w.mu held) when it changes.
-func (w *pvWatcher) notePod(p *corev1.Pod) {
-	if len(p.Spec.Containers) == 0 {
-		return
-	}
-	img := p.Spec.Containers[0].Image
-	isNew := false
-	for name, next := range w.next {
-		isNew = isNew || (img == next && (w.prev == nil || next != w.prev[name]))
-	}
-	if !isNew {
-		return
-	}
-	desc := string(p.Status.Phase)
-	for _, cs := range p.Status.ContainerStatuses {
-		desc += fmt.Sprintf(" %s ready=%v restarts=%d", cs.Name, cs.Ready, cs.RestartCount)
-		if st := cs.State.Waiting; st != nil {
-			desc += " waiting " + st.Reason
-		}
-	}
-	if p.DeletionTimestamp != nil {
-		desc += " deleting"
-	}
-	if w.lastPod[p.Name] == desc {
-		return
-	}
-	w.lastPod[p.Name] = desc
-	w.logf("watcher: pod %s (%s): %s", p.Name, img, desc)
 }
 
 func (w *pvWatcher) times() pvTimes {
@@ -670,14 +559,7 @@ func (w *pvWatcher) times() pvTimes {
 
 // settle waits up to a minute for the watcher to see cond: the end state the tool claims.
 func (w *pvWatcher) settle(cond func(pvTimes) bool) {
-	deadline := time.After(time.Minute)
-	for !cond(w.times()) {
-		select {
-		case <-w.changed:
-		case <-deadline:
-			return
-		}
-	}
+	w.await(func() bool { return cond(w.times()) })
 }
 
 // pvStat is "median (runs: …)" of to - from over step i of runs, in round order.
@@ -790,18 +672,9 @@ func (r report) previewsMarkdown() string {
 			row("apply → failure line (erlmcp-deploy: `revision N of release erlmcp failed: …`; kubectl: the dashboard's rollout status `error: timed out waiting for the condition`)",
 				applied, fail, "no apply seen")
 			row("apply → the previous push's images serving again (watcher; kubectl: after `rollout undo` of both)", applied, back, "no apply seen")
-			var ds []time.Duration
-			var each []string
-			for _, o := range r.pvOurs {
-				s := o.step(i)
-				if s.err != nil || s.rolledBackIn == 0 {
-					each = append(each, "none")
-					continue
-				}
-				ds = append(ds, s.rolledBackIn)
-				each = append(each, fmtDur(s.rolledBackIn))
-			}
-			w("| the tool's own `rolled back in …` | %s | %s |\n", medianOf(ds, each), kc("— (no such step)"))
+			w("| the tool's own `rolled back in …` | %s | %s |\n",
+				rolledBackStat(r.pvOurs, func(o pvOutcome) error { return o.step(i).err }, func(o pvOutcome) time.Duration { return o.step(i).rolledBackIn }),
+				kc("— (no such step)"))
 		}
 		row("wall time of the tool", start, end, "no start")
 		w("\n")

@@ -345,8 +345,7 @@ func (b *relBench) runOurs(ctx context.Context, rc relCase, ns string, round int
 		case o.failLine.IsZero() && strings.Contains(t, "of release erlmcp failed:"):
 			o.failLine = l.at
 		case strings.Contains(t, "rolled back in "):
-			rest := t[strings.Index(t, "rolled back in ")+len("rolled back in "):]
-			if d, perr := time.ParseDuration(strings.SplitN(rest, ":", 2)[0]); perr == nil {
+			if d, ok := rolledBackIn(t); ok {
 				o.rolledBackIn = d
 			}
 		case strings.HasPrefix(t, "status="):
@@ -376,20 +375,7 @@ func (b *relBench) runKubectl(ctx context.Context, rc relCase, ns string, round 
 	o = relOutcome{tool: "kubectl", rc: rc, ns: ns, round: round}
 	tr := newTranscript()
 	defer func() { o.log = tr.String() }()
-	k := func(each func(line), args ...string) error {
-		args = append([]string{"--kubeconfig", b.c.Kubeconfig, "-n", ns}, args...)
-		tr.note("kubectl %s", strings.Join(args[2:], " "))
-		cmd := exec.CommandContext(ctx, b.kubectl, args...)
-		cmd.Env = cleanEnv()
-		err := runLines(cmd, func(l line) {
-			tr.add(l)
-			if each != nil {
-				each(l)
-			}
-		})
-		tr.note("exit: %v", err)
-		return err
-	}
+	k := kubectlRunner(ctx, b.kubectl, b.c.Kubeconfig, tr, "-n", ns)
 	if err := b.c.EnsureNamespace(ctx, ns); err != nil {
 		o.err = err
 		return o
@@ -472,51 +458,30 @@ func saveRelLog(dir string, o relOutcome) string {
 // arrival. It reads the start state (the previous set) when its caches have
 // synced, before the tool starts.
 type relWatcher struct {
+	setWatch
 	prevImages, nextImages map[string]string
 	prevConfig, nextConfig map[string]string
 
-	mu          sync.Mutex
-	startGen    map[string]int64
-	left        map[string]bool // the Deployment's template was seen off its previous image
 	applied     time.Time
 	back        time.Time
 	deploysBack time.Time
 	complete    time.Time
-	lastPod     map[string]string
 
-	stop                  chan struct{}
-	stopOnce              sync.Once
-	changed               chan struct{}
-	deploys, pods, config cache.Store
-	ns                    string
-	logf                  func(string, ...any)
+	config cache.Store
 }
 
 func watchRelease(ctx context.Context, client kubernetes.Interface, ns string, rc relCase, logf func(string, ...any)) (*relWatcher, error) {
 	// startGen stays nil, and events are ignored, until the start state is taken.
-	w := &relWatcher{prevImages: rc.prevImages(), nextImages: rc.nextImages(), left: map[string]bool{},
-		lastPod: map[string]string{}, stop: make(chan struct{}), changed: make(chan struct{}, 1), ns: ns, logf: logf}
+	w := &relWatcher{prevImages: rc.prevImages(), nextImages: rc.nextImages()}
+	w.init(ns, logf)
 	f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns))
-	di, pi, ci := f.Apps().V1().Deployments().Informer(), f.Core().V1().Pods().Informer(), f.Core().V1().ConfigMaps().Informer()
-	w.deploys, w.pods, w.config = di.GetStore(), pi.GetStore(), ci.GetStore()
-	h := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { w.observe(time.Now(), o) },
-		UpdateFunc: func(_, o any) { w.observe(time.Now(), o) },
-		DeleteFunc: func(o any) { w.observe(time.Now(), nil) },
+	ci := f.Core().V1().ConfigMaps().Informer()
+	w.config = ci.GetStore()
+	if err := w.watchSet(f, w.observe, ci); err != nil {
+		return nil, err
 	}
-	for _, inf := range []cache.SharedIndexInformer{di, pi, ci} {
-		if _, err := inf.AddEventHandler(h); err != nil {
-			return nil, err
-		}
-	}
-	f.Start(w.stop)
-	sctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for typ, ok := range f.WaitForCacheSync(sctx.Done()) {
-		if !ok {
-			w.Stop()
-			return nil, fmt.Errorf("watch %s in %s: cache never synced", typ, ns)
-		}
+	if err := w.start(ctx, f); err != nil {
+		return nil, err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -552,8 +517,6 @@ func watchRelease(ctx context.Context, client kubernetes.Interface, ns string, r
 	return w, nil
 }
 
-func (w *relWatcher) Stop() { w.stopOnce.Do(func() { close(w.stop) }) }
-
 // observe re-evaluates on every event of the three watches.
 func (w *relWatcher) observe(now time.Time, o any) {
 	w.mu.Lock()
@@ -561,29 +524,16 @@ func (w *relWatcher) observe(now time.Time, o any) {
 	if w.startGen == nil {
 		return
 	}
-	if p, ok := o.(*corev1.Pod); ok {
-		w.notePod(p)
-	}
-	deps := map[string]*appsv1.Deployment{}
-	for _, d := range relDeploys {
-		obj, ok, _ := w.deploys.GetByKey(w.ns + "/" + d.name)
-		if !ok {
-			return
-		}
-		deps[d.name] = obj.(*appsv1.Deployment)
+	deps, ok := w.event(o, w.prevImages, w.nextImages)
+	if !ok {
+		return
 	}
 	var cfg map[string]string
 	if obj, ok, _ := w.config.GetByKey(w.ns + "/" + relConfigMap); ok {
 		cfg = obj.(*corev1.ConfigMap).Data
 	}
 	if w.applied.IsZero() {
-		first := ""
-		for _, d := range relDeploys {
-			if deps[d.name].Generation > w.startGen[d.name] {
-				first = "Deployment/" + d.name
-				break
-			}
-		}
+		first := w.changedDeployment(deps)
 		if first == "" && !maps.Equal(cfg, w.prevConfig) {
 			first = "ConfigMap/" + relConfigMap
 		}
@@ -593,37 +543,17 @@ func (w *relWatcher) observe(now time.Time, o any) {
 		w.applied = now
 		w.logf("watcher: first change of the release: %s", first)
 	}
-	for name, d := range deps {
-		if image(d) != w.prevImages[name] {
-			w.left[name] = true
-		}
-	}
-	allServe := func(images map[string]string) bool {
-		for name, d := range deps {
-			if !w.serving(d, images[name]) {
-				return false
-			}
-		}
-		return true
-	}
-	if w.deploysBack.IsZero() && len(w.left) == len(relDeploys) && allServe(w.prevImages) {
+	w.seeOff(deps, w.prevImages)
+	if w.deploysBack.IsZero() && len(w.left) == len(relDeploys) && w.allServe(deps, w.prevImages) {
 		w.deploysBack = now
 	}
-	if w.back.IsZero() && maps.Equal(cfg, w.prevConfig) && allServe(w.prevImages) {
+	if w.back.IsZero() && maps.Equal(cfg, w.prevConfig) && w.allServe(deps, w.prevImages) {
 		w.back = now
 	}
-	if w.complete.IsZero() && maps.Equal(cfg, w.nextConfig) && allServe(w.nextImages) {
+	if w.complete.IsZero() && maps.Equal(cfg, w.nextConfig) && w.allServe(deps, w.nextImages) {
 		w.complete = now
 	}
-	select {
-	case w.changed <- struct{}{}:
-	default:
-	}
-}
-
-// serving: as watcher.serving, over the pods of d's selector (podsServing).
-func (w *relWatcher) serving(d *appsv1.Deployment, img string) bool {
-	return podsServing(w.pods, d, img)
+	w.signal()
 }
 
 // podsServing: d's template carries img, observedGeneration current,
@@ -655,37 +585,6 @@ func podsServing(pods cache.Store, d *appsv1.Deployment, img string) bool {
 	return ready >= desired
 }
 
-// notePod writes what the simulated kubelet shows for a pod of a new image
-// to the transcript when it changes (w.mu held).
-func (w *relWatcher) notePod(p *corev1.Pod) {
-	if len(p.Spec.Containers) == 0 {
-		return
-	}
-	img := p.Spec.Containers[0].Image
-	isNew := false
-	for name, next := range w.nextImages {
-		isNew = isNew || (img == next && next != w.prevImages[name])
-	}
-	if !isNew {
-		return
-	}
-	desc := string(p.Status.Phase)
-	for _, cs := range p.Status.ContainerStatuses {
-		desc += fmt.Sprintf(" %s ready=%v restarts=%d", cs.Name, cs.Ready, cs.RestartCount)
-		if st := cs.State.Waiting; st != nil {
-			desc += " waiting " + st.Reason
-		}
-	}
-	if p.DeletionTimestamp != nil {
-		desc += " deleting"
-	}
-	if w.lastPod[p.Name] == desc {
-		return
-	}
-	w.lastPod[p.Name] = desc
-	w.logf("watcher: pod %s (%s): %s", p.Name, img, desc)
-}
-
 func (w *relWatcher) times() (applied, back, deploysBack, complete time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -696,31 +595,18 @@ func (w *relWatcher) times() (applied, back, deploysBack, complete time.Time) {
 // claims: the previous set (ours, rolled back), the previous Deployments
 // (kubectl after its undo), the new set (succeeded).
 func (w *relWatcher) settle(verdict string) {
-	deadline := time.After(time.Minute)
-	for {
+	w.await(func() bool {
 		_, back, deploysBack, complete := w.times()
 		switch verdict {
 		case "rolled-back":
-			if !back.IsZero() {
-				return
-			}
+			return !back.IsZero()
 		case "failed, undone":
-			if !deploysBack.IsZero() {
-				return
-			}
+			return !deploysBack.IsZero()
 		case "succeeded":
-			if !complete.IsZero() {
-				return
-			}
-		default:
-			return
+			return !complete.IsZero()
 		}
-		select {
-		case <-w.changed:
-		case <-deadline:
-			return
-		}
-	}
+		return true
+	})
 }
 
 // relStat is "median (runs: a, b, c)" over the runs where the watcher saw
@@ -748,6 +634,30 @@ func runStat[T any](runs []T, errOf func(T) error, from, to func(T) time.Time, n
 			ds = append(ds, d)
 			each = append(each, fmtDur(d))
 		}
+	}
+	return medianOf(ds, each)
+}
+
+// rolledBackIn reads the duration of erlmcp-deploy's `rolled back in <d>: …`
+// in t, a line that holds "rolled back in ".
+func rolledBackIn(t string) (time.Duration, bool) {
+	rest := t[strings.Index(t, "rolled back in ")+len("rolled back in "):]
+	d, err := time.ParseDuration(strings.SplitN(rest, ":", 2)[0])
+	return d, err == nil
+}
+
+// rolledBackStat is "median (runs: …)" of the tool's own `rolled back in …`
+// over runs, in round order: "none" for a run that failed or printed none.
+func rolledBackStat[T any](runs []T, errOf func(T) error, in func(T) time.Duration) string {
+	var ds []time.Duration
+	var each []string
+	for _, o := range runs {
+		if errOf(o) != nil || in(o) == 0 {
+			each = append(each, "none")
+			continue
+		}
+		ds = append(ds, in(o))
+		each = append(each, fmtDur(in(o)))
 	}
 	return medianOf(ds, each)
 }
@@ -865,17 +775,9 @@ func (r report) releasesMarkdown() string {
 				relStat(ours, applied, back), kc(relStat(theirs, applied, back)))
 			w("| apply → previous Deployments serving again (watcher, ConfigMap ignored; kubectl: after `rollout undo` of both) | %s | %s |\n",
 				relStat(ours, applied, deploysBack), kc(relStat(theirs, applied, deploysBack)))
-			var ds []time.Duration
-			var each []string
-			for _, o := range ours {
-				if o.err != nil || o.rolledBackIn == 0 {
-					each = append(each, "none")
-					continue
-				}
-				ds = append(ds, o.rolledBackIn)
-				each = append(each, fmtDur(o.rolledBackIn))
-			}
-			w("| the tool's own `rolled back in …` | %s | %s |\n", medianOf(ds, each), kc("— (no such step)"))
+			w("| the tool's own `rolled back in …` | %s | %s |\n",
+				rolledBackStat(ours, func(o relOutcome) error { return o.err }, func(o relOutcome) time.Duration { return o.rolledBackIn }),
+				kc("— (no such step)"))
 		}
 		w("| wall time of the tool | %s | %s |\n\n", relStat(ours, start, end), kc(relStat(theirs, start, end)))
 	}

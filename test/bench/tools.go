@@ -225,6 +225,27 @@ func settle(w *watcher, verdict string) {
 	})
 }
 
+// kubectlRunner returns k, the peer's way to run kubectl: a process of its
+// own with kubeconfig and lead (say "-n", ns) before args, its command line
+// (without the kubeconfig) and exit noted in tr, its lines added to tr and
+// handed to each (when not nil).
+func kubectlRunner(ctx context.Context, kubectl, kubeconfig string, tr *transcript, lead ...string) func(each func(line), args ...string) error {
+	return func(each func(line), args ...string) error {
+		args = append(append([]string{"--kubeconfig", kubeconfig}, lead...), args...)
+		tr.note("kubectl %s", strings.Join(args[2:], " "))
+		cmd := exec.CommandContext(ctx, kubectl, args...)
+		cmd.Env = cleanEnv()
+		err := runLines(cmd, func(l line) {
+			tr.add(l)
+			if each != nil {
+				each(l)
+			}
+		})
+		tr.note("exit: %v", err)
+		return err
+	}
+}
+
 func rel(start, t time.Time) string {
 	if t.IsZero() {
 		return "never"
@@ -253,20 +274,7 @@ func runKubectl(ctx context.Context, c *testcluster.Cluster, kubectl string, bc 
 	if bc.scaleUp {
 		scaled = autoscaler(actx, c, ns, bc.image)
 	}
-	k := func(each func(line), args ...string) error {
-		args = append([]string{"--kubeconfig", c.Kubeconfig, "-n", ns}, args...)
-		tr.note("kubectl %s", strings.Join(args[2:], " "))
-		cmd := exec.CommandContext(ctx, kubectl, args...)
-		cmd.Env = cleanEnv()
-		err := runLines(cmd, func(l line) {
-			tr.add(l)
-			if each != nil {
-				each(l)
-			}
-		})
-		tr.note("exit: %v", err)
-		return err
-	}
+	k := kubectlRunner(ctx, kubectl, c.Kubeconfig, tr, "-n", ns)
 	if err := k(nil, "set", "image", "deployment/erlmcp", "erlmcp="+bc.image); err != nil {
 		o.err = err
 		settled()

@@ -152,12 +152,10 @@ func runValidate(t *testing.T, path string, with map[string]string, github map[s
 	return 0, out.String()
 }
 
-func TestValidateInputs(t *testing.T) {
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Fatal("bash is needed to run the validate step")
-	}
-	good := map[string]string{"staging-url": "https://erlmcp.staging.example.com", "production-url": "https://erlmcp.example.com"}
-	with := func(kv ...string) map[string]string {
+// withOver returns with: the inputs good with each pair of kv (name,
+// value) set over them, a new map per call.
+func withOver(good map[string]string) func(kv ...string) map[string]string {
+	return func(kv ...string) map[string]string {
 		m := map[string]string{}
 		for k, v := range good {
 			m[k] = v
@@ -167,6 +165,41 @@ func TestValidateInputs(t *testing.T) {
 		}
 		return m
 	}
+}
+
+// assertValidate checks what a validate step said: with no bad input and
+// no event error, exit 0 and no ::error; else exit 1, an `::error
+// title=Invalid input <name>::` for exactly the inputs of bad, the event
+// error `::error title=<event>::` when event is not "", and the summary,
+// a format of the number of errors.
+func assertValidate(t *testing.T, code int, out string, bad []string, event, summary string) {
+	t.Helper()
+	if len(bad) == 0 && event == "" {
+		assert.Equal(t, 0, code, out)
+		assert.NotContains(t, out, "::error")
+		return
+	}
+	assert.Equal(t, 1, code, out)
+	got := regexp.MustCompile(`::error title=Invalid input ([a-z-]+)::`).FindAllStringSubmatch(out, -1)
+	var names []string
+	for _, m := range got {
+		names = append(names, m[1])
+	}
+	assert.ElementsMatch(t, bad, names, out)
+	errs := len(bad)
+	if event != "" {
+		assert.Contains(t, out, "::error title="+event+"::")
+		errs++
+	}
+	assert.Contains(t, out, fmt.Sprintf(summary, errs))
+}
+
+func TestValidateInputs(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Fatal("bash is needed to run the validate step")
+	}
+	good := map[string]string{"staging-url": "https://erlmcp.staging.example.com", "production-url": "https://erlmcp.example.com"}
+	with := withOver(good)
 	for _, tc := range []struct {
 		name string
 		with map[string]string
@@ -202,19 +235,7 @@ func TestValidateInputs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out := runValidate(t, pipelinePath, tc.with, nil)
-			if len(tc.bad) == 0 {
-				assert.Equal(t, 0, code, out)
-				assert.NotContains(t, out, "::error")
-				return
-			}
-			assert.Equal(t, 1, code, out)
-			got := regexp.MustCompile(`::error title=Invalid input ([a-z-]+)::`).FindAllStringSubmatch(out, -1)
-			var names []string
-			for _, m := range got {
-				names = append(names, m[1])
-			}
-			assert.ElementsMatch(t, tc.bad, names, out)
-			assert.Contains(t, out, fmt.Sprintf("::error::%d invalid input(s): nothing was built or deployed", len(tc.bad)))
+			assertValidate(t, code, out, tc.bad, "", "::error::%d invalid input(s): nothing was built or deployed")
 		})
 	}
 

@@ -1,11 +1,8 @@
 package workflows_test
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -278,16 +275,9 @@ func TestPreviewImageTag(t *testing.T) {
 	run := func(id string, env ...string) string {
 		s, ok := j.step(id)
 		require.True(t, ok, id)
-		dir := t.TempDir()
-		script, output := filepath.Join(dir, "step.sh"), filepath.Join(dir, "output")
-		require.NoError(t, os.WriteFile(script, []byte(s.Run), 0o644))
-		cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-o", "pipefail", script)
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "GITHUB_OUTPUT=" + output}, env...)
-		b, err := cmd.CombinedOutput()
-		require.NoError(t, err, string(b))
-		out, err := os.ReadFile(output)
-		require.NoError(t, err)
-		return string(out)
+		code, out, output := runScript(t, s.Run, "", append([]string{"PATH=" + os.Getenv("PATH")}, env...)...)
+		require.Equal(t, 0, code, out)
+		return output
 	}
 	assert.Equal(t, "name=ghcr.io/acme/erlmcp\ntag=pr-12-0123456\n",
 		run("name", "IMAGE_NAME=ghcr.io/Acme/Erlmcp", "NUMBER=12", "HEAD_SHA=0123456789abcdef0123456789abcdef01234567"))
@@ -330,16 +320,7 @@ func TestPreviewPermissions(t *testing.T) {
 // TestValidatePreviewInputs runs the preview workflow's validate step.
 func TestValidatePreviewInputs(t *testing.T) {
 	good := map[string]string{"manifests": "deploy/kubernetes/erlmcp"}
-	with := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range good {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
+	with := withOver(good)
 	opened := pullRequestContext("opened", "acme/erlmcp")
 	for _, tc := range []struct {
 		name   string
@@ -380,24 +361,7 @@ func TestValidatePreviewInputs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out := runValidate(t, previewPath, tc.with, tc.github)
-			if len(tc.bad) == 0 && tc.event == "" {
-				assert.Equal(t, 0, code, out)
-				assert.NotContains(t, out, "::error")
-				return
-			}
-			assert.Equal(t, 1, code, out)
-			got := regexp.MustCompile(`::error title=Invalid input ([a-z-]+)::`).FindAllStringSubmatch(out, -1)
-			var names []string
-			for _, m := range got {
-				names = append(names, m[1])
-			}
-			assert.ElementsMatch(t, tc.bad, names, out)
-			errs := len(tc.bad)
-			if tc.event != "" {
-				assert.Contains(t, out, "::error title="+tc.event+"::")
-				errs++
-			}
-			assert.Contains(t, out, fmt.Sprintf("::error::%d invalid input(s) or event error(s): nothing was built or deployed", errs))
+			assertValidate(t, code, out, tc.bad, tc.event, "::error::%d invalid input(s) or event error(s): nothing was built or deployed")
 		})
 	}
 

@@ -1,10 +1,8 @@
 package workflows_test
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -136,30 +134,11 @@ func (r *releaseRepo) step(name, version string, extra ...string) (int, string, 
 	}
 	require.NotEmpty(t, run, "release.yml has a step %q", name)
 	r.git(r.work, "checkout", "-q", "--detach", r.source) // actions/checkout leaves a detached HEAD
-	tmp := t.TempDir()
-	script, output := filepath.Join(tmp, "step.sh"), filepath.Join(tmp, "output")
-	require.NoError(t, os.WriteFile(script, []byte(run), 0o644))
-	require.NoError(t, os.WriteFile(output, nil, 0o644))
-	cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-o", "pipefail", script)
-	cmd.Dir = r.work
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL="+filepath.Join(tmp, "gitconfig"), "GIT_CONFIG_NOSYSTEM=1",
+	env := append(os.Environ(), "GIT_CONFIG_GLOBAL="+filepath.Join(t.TempDir(), "gitconfig"), "GIT_CONFIG_NOSYSTEM=1",
 		"VERSION="+version, "SOURCE="+r.source, "GH_REPO=acme/erlmcp-deploy-internal", "ASSETS="+r.assets,
-		"GITHUB_OUTPUT="+output, "GITHUB_SERVER_URL=https://github.example.com", "GITHUB_RUN_ID=42",
+		"GITHUB_SERVER_URL=https://github.example.com", "GITHUB_RUN_ID=42",
 		"ERLMCP_BUNDLE_PLATFORMS=linux/amd64", "GOFLAGS=-mod=mod", "GOPROXY=off")
-	cmd.Env = append(cmd.Env, extra...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		code = exitErr.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	b, err := os.ReadFile(output)
-	require.NoError(t, err)
-	return code, out.String(), string(b)
+	return runScript(t, run, r.work, append(env, extra...)...)
 }
 
 // originTag is the commit a tag of origin points at ("" if none).

@@ -99,12 +99,7 @@ func kubeconfigJobs(t *testing.T) []kubeconfigCheck {
 // returns the exit code, the output and what the step wrote to GITHUB_OUTPUT.
 func runCheck(t *testing.T, s wfStep, secret, value string, github map[string]any) (int, string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	script, output := filepath.Join(dir, "step.sh"), filepath.Join(dir, "output")
-	require.NoError(t, os.WriteFile(script, []byte(s.Run), 0o644))
-	require.NoError(t, os.WriteFile(output, nil, 0o644))
-	cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-o", "pipefail", script)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GITHUB_OUTPUT=" + output}
+	env := []string{"PATH=" + os.Getenv("PATH")}
 	c := &exprCtx{status: "success", vars: map[string]any{"github": github}}
 	for k, v := range s.Env {
 		if strings.Contains(v, "secrets."+secret) {
@@ -112,8 +107,25 @@ func runCheck(t *testing.T, s wfStep, secret, value string, github map[string]an
 		} else {
 			v = evalTemplate(t, v, c)
 		}
-		cmd.Env = append(cmd.Env, k+"="+v)
+		env = append(env, k+"="+v)
 	}
+	return runScript(t, s.Run, "", env...)
+}
+
+// runScript runs a step's run script as the runner does (bash --noprofile
+// --norc -e -o pipefail <file>), in dir (the test's own when ""), with env
+// and then GITHUB_OUTPUT, an empty file. It returns the exit code, the
+// output (stdout and stderr together) and what the script wrote to
+// GITHUB_OUTPUT.
+func runScript(t *testing.T, run, dir string, env ...string) (int, string, string) {
+	t.Helper()
+	tmp := t.TempDir()
+	script, output := filepath.Join(tmp, "step.sh"), filepath.Join(tmp, "output")
+	require.NoError(t, os.WriteFile(script, []byte(run), 0o644))
+	require.NoError(t, os.WriteFile(output, nil, 0o644))
+	cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-o", "pipefail", script)
+	cmd.Dir = dir
+	cmd.Env = append(env, "GITHUB_OUTPUT="+output)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
