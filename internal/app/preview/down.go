@@ -234,7 +234,9 @@ func (r *run) reap(ctx context.Context) error {
 	} else {
 		s.Table([]string{"Namespace", "Pull request", "Last push", "Action", "Why"}, rows)
 	}
-	r.rt.SetOutput("status", "reaped")
+	if !r.dryRun {
+		r.rt.SetOutput("status", "reaped")
+	}
 	if len(failed) > 0 {
 		r.rt.SetOutput("status", "failed")
 		r.rt.SetOutput("failure-cause", "error")

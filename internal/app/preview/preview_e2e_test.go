@@ -379,6 +379,7 @@ func TestPreviewReaper(t *testing.T) {
 	s = w.run("schedule", schedule, map[string]string{"ttl": "72h", "dry-run": "true"})
 	require.Equal(t, 0, s.Code, s.Log)
 	assert.Contains(t, s.Summary, "Dry run of the reaper")
+	assert.Equal(t, "<unset>", s.Output("status"), "a dry run sets no status")
 	assert.Contains(t, s.Summary, "| `pv-reap-22` | #22 |")
 	assert.Contains(t, s.Summary, "would remove")
 	assert.Equal(t, writes, w.gh.WriteCalls(), "a dry run writes nothing on GitHub")
@@ -421,6 +422,9 @@ func TestPreviewBadInputs(t *testing.T) {
 	withClusterRole := filepath.Join(dir, "role.yaml")
 	require.NoError(t, os.WriteFile(withClusterRole, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n"+
 		"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: erlmcp-reader}\nrules: []\n"), 0o644))
+	// Manifests only the API server can refuse (a port out of range): the namespace created for them goes again.
+	serverRefused := testcluster.ExampleRelease(t, map[string]string{"zz-bad.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: bad}\n" +
+		"spec:\n  ports: [{port: 99999}]\n"})
 	_, err := cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "pv-bad-31",
 		Labels: map[string]string{"team": "payments"}}}, metav1.CreateOptions{})
 	require.NoError(t, err)
@@ -442,6 +446,7 @@ func TestPreviewBadInputs(t *testing.T) {
 		{"image", "pull_request", 30, map[string]string{"image": "ghcr.io/acme/erlmcp:"}, "::error title=Invalid input image::"},
 		{"image in no container", "pull_request", 30, map[string]string{"image": "ghcr.io/acme/other:1"}, "no container or init container in the manifests runs repository ghcr.io/acme/other"},
 		{"someone else's namespace", "pull_request", 31, nil, "namespace pv-bad-31 exists and is not the preview of pull request #31"},
+		{"refused by the API server", "pull_request", 30, map[string]string{"manifests": serverRefused}, "namespace pv-bad-30 deleted again: the release was refused before any of it was applied"},
 		{"reap without token", "schedule", 0, map[string]string{"github-token": ""}, "::error title=Invalid input github-token::is required with reap"},
 		{"pull-request with reap", "workflow_dispatch", 0, map[string]string{"pull-request": "30"}, "::error title=Invalid input pull-request::"},
 	}
@@ -460,8 +465,8 @@ func TestPreviewBadInputs(t *testing.T) {
 			assert.Equal(t, ghaction.ExitBadInput, s.Code, s.Log)
 			assert.Contains(t, s.Log, tc.want)
 			assert.Equal(t, writes, w.gh.WriteCalls(), "nothing written on GitHub")
-			_, ok := getNamespace(t, "pv-bad-30")
-			assert.False(t, ok, "no namespace created")
+			assert.Eventually(t, func() bool { _, ok := getNamespace(t, "pv-bad-30"); return !ok }, time.Minute, 250*time.Millisecond,
+				"no namespace left (a namespace created for manifests the API server refused is deleted again)")
 			other, ok := getNamespace(t, "pv-bad-31")
 			require.True(t, ok)
 			assert.Equal(t, map[string]string{"team": "payments"}, filterLabels(other.Labels), "someone else's namespace untouched")

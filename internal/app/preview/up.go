@@ -113,6 +113,9 @@ func (r *run) up(ctx context.Context) error {
 	res, err := eng.Run(ctx, opts)
 	var ie *apply.InputError
 	if errors.As(err, &ie) {
+		if cur == nil || cur.DeletionTimestamp != nil {
+			r.undoNamespace(ns) // the server refused the manifests: the namespace this run created goes again
+		}
 		return r.inputError(err)
 	}
 	if err != nil {
@@ -217,6 +220,18 @@ func (r *run) ensureNamespace(ctx context.Context, name string, cur *corev1.Name
 		return err
 	}
 	return r.upsertQuota(ctx, q)
+}
+
+// undoNamespace deletes the namespace this run created, when the release
+// was refused before any of it was applied (without waiting: it is empty).
+func (r *run) undoNamespace(ns string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.kc.Clientset.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		r.rt.Warnf("namespace %s was created for this push and could not be deleted again: %v (the next push uses it, down or reap removes it)", ns, err)
+		return
+	}
+	r.log.Infof("namespace %s deleted again: the release was refused before any of it was applied", ns)
 }
 
 // annotate merges ann into the namespace's annotations.
