@@ -106,7 +106,7 @@ func runRelease(ctx context.Context, rt *ghaction.Runtime, log *timeline.Recorde
 	var ie *apply.InputError
 	if errors.As(err, &ie) {
 		setReleaseFailed(rt, opts, err)
-		return asInputErrors(ie)
+		return setup.InputErrors(ie)
 	}
 	if err != nil && res.Status != apply.StatusPaused {
 		log.Fail(err.Error()) // a pre-flight error, say, that no error line told
@@ -135,23 +135,6 @@ type releaseVerdict struct {
 	health  func(context.Context) error
 	rollout rollout.Options
 	resolve []imageref.Option
-}
-
-// asInputErrors turns the engine's input problems into annotations on the
-// input (and the manifest's file and line).
-func asInputErrors(ie *apply.InputError) error {
-	var out ghaction.InputErrors
-	unchanged := " (nothing was changed)"
-	if ie.Changed {
-		unchanged = ""
-	}
-	for _, p := range ie.Problems {
-		out = append(out, &ghaction.InputError{Name: ie.Input, Reason: p.Error() + unchanged, File: p.File, Line: p.Line})
-	}
-	if ie.Note != "" {
-		out = append(out, &ghaction.InputError{Name: ie.Input, Reason: ie.Note + unchanged})
-	}
-	return out
 }
 
 func setReleaseFailed(rt *ghaction.Runtime, opts apply.Options, err error) {

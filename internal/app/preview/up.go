@@ -18,7 +18,6 @@ import (
 	"github.com/org/erlmcp-deploy/internal/app/setup"
 	"github.com/org/erlmcp-deploy/internal/app/verdict"
 	"github.com/org/erlmcp-deploy/internal/apply"
-	"github.com/org/erlmcp-deploy/internal/ghaction"
 	"github.com/org/erlmcp-deploy/internal/ghdeploy"
 	"github.com/org/erlmcp-deploy/internal/notify"
 	"github.com/org/erlmcp-deploy/internal/preview"
@@ -315,14 +314,7 @@ func (r *run) inputError(err error) error {
 	if !errors.As(err, &ie) {
 		return r.failedBefore(err)
 	}
-	var out ghaction.InputErrors
-	for _, p := range ie.Problems {
-		out = append(out, &ghaction.InputError{Name: ie.Input, Reason: p.Error() + " (nothing was changed)", File: p.File, Line: p.Line})
-	}
-	if ie.Note != "" {
-		out = append(out, &ghaction.InputError{Name: ie.Input, Reason: ie.Note + " (nothing was changed)"})
-	}
-	return out
+	return setup.InputErrors(ie)
 }
 
 // failedBefore ends a run that failed before deploying anything.

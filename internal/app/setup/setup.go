@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/org/erlmcp-deploy/internal/apply"
 	"github.com/org/erlmcp-deploy/internal/diagnose"
 	"net/url"
 	"os"
@@ -176,4 +177,22 @@ func CauseText(c diagnose.Cause) (cause, evidence string) {
 		evidence = c.Source + ": " + evidence
 	}
 	return c.Sentence(), evidence
+}
+
+// InputErrors turns the apply engine's input problems into annotations on
+// the input (and the manifest's file and line), saying nothing was changed
+// unless the engine changed something.
+func InputErrors(ie *apply.InputError) error {
+	var out ghaction.InputErrors
+	unchanged := " (nothing was changed)"
+	if ie.Changed {
+		unchanged = ""
+	}
+	for _, p := range ie.Problems {
+		out = append(out, &ghaction.InputError{Name: ie.Input, Reason: p.Error() + unchanged, File: p.File, Line: p.Line})
+	}
+	if ie.Note != "" {
+		out = append(out, &ghaction.InputError{Name: ie.Input, Reason: ie.Note + unchanged})
+	}
+	return out
 }
